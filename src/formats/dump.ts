@@ -1,0 +1,72 @@
+/**
+ * What every dump format hands to the filter and the writers: the header facts a
+ * kdump-compressed or ELF output needs, and physical page access. Readers (ELF, kdump,
+ * flattened) implement {@link DumpReader}; writers consume {@link PageWriterInput}.
+ */
+import type { Bitmap } from '../io/bitmap.js';
+
+export interface Utsname {
+  sysname: string;
+  nodename: string;
+  release: string;
+  version: string;
+  machine: string;
+  domainname: string;
+}
+
+/** Facts from the input that outputs carry over. */
+export interface DumpHeaderInfo {
+  /** From init_uts_ns when readable, else from OSRELEASE. */
+  utsname: Utsname;
+  /** CRASHTIME (seconds since the epoch), 0 if absent. */
+  crashTime: number;
+  /** Number of CORE/NT_PRSTATUS notes. */
+  nrCpus: number;
+  /** NUMBER(phys_base), 0 if absent. */
+  physBase: bigint;
+  /** The note segment as found in the input (CPU notes + VMCOREINFO note), copied verbatim. */
+  notes: Buffer;
+  /** Where the VMCOREINFO text lies inside `notes`, if present. */
+  vmcoreinfo: { offsetInNotes: number; size: number } | null;
+  pageSize: number;
+}
+
+/** A contiguous run of physical memory present in the input. */
+export interface PhysRange {
+  /** First pfn. */
+  start: number;
+  /** One past the last pfn. */
+  end: number;
+}
+
+/** A dump opened for reading: format-independent access to its physical pages. */
+export interface DumpReader {
+  readonly format: 'elf' | 'kdump' | 'flattened';
+  readonly path: string;
+  readonly info: DumpHeaderInfo;
+  /** The VMCOREINFO text, or null. */
+  readonly vmcoreinfoText: string | null;
+  /** One past the highest pfn the dump describes. */
+  readonly maxMapnr: number;
+  /** Pfns whose data the input holds (1st bitmap). */
+  readonly present: Bitmap;
+  /** Read `len` bytes of physical memory at `paddr`; throws E_TRUNCATED/E_FORMAT if not present. */
+  readPhys(paddr: number, len: number, buf: Uint8Array, bufOff?: number): void;
+  /** Read `count` whole pages starting at `pfn` into `buf` (all must be present). */
+  readPages(pfn: number, count: number, buf: Uint8Array, bufOff?: number): void;
+  close(): void;
+}
+
+/** Everything a writer needs: header facts, the bitmaps, and page data. */
+export interface PageWriterInput {
+  info: DumpHeaderInfo;
+  maxMapnr: number;
+  /** 1st bitmap: pfns present in the input. */
+  present: Bitmap;
+  /** 2nd bitmap: pfns to dump. */
+  dumpable: Bitmap;
+  /** Effective dump level (recorded in the sub-header). */
+  dumpLevel: number;
+  /** Read `count` consecutive dumpable pages starting at `pfn`. */
+  readPages(pfn: number, count: number, buf: Uint8Array, bufOff?: number): void;
+}
