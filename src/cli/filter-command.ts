@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { VmcoreError, EXIT } from '../errors.js';
+import { parseDumpLevels, parseIntOption } from './args.js';
+import { colours, renderFilterReport } from './render.js';
+import { filterDump, type FilterOptions } from '../writer/pipeline.js';
+
+interface FilterCliOpts {
+  d: string;
+  c?: boolean;
+  l?: boolean;
+  p?: boolean;
+  z?: boolean;
+  E?: boolean;
+  F?: boolean;
+  force?: boolean;
+  json?: boolean;
+  reportedBit?: string;
+  messageLevel?: string;
+}
+
+export function registerFilter(program: Command, setExit: (c: number) => void): void {
+  program
+    .command('filter', { isDefault: true })
+    .description('filter a vmcore: vmcore-filter [options] <input> <output>')
+    .argument('<input>', 'vmcore (ELF, or kdump-compressed to refilter)')
+    .argument('<output>', 'dump file to write ("-" with -F writes to stdout)')
+    .option('-d <level>', 'dump level 0..31 (1 zero, 2 cache, 4 cache+private, 8 user, 16 free); N,M retries at M on a full disk', '16')
+    .option('-c', 'compress pages with zlib')
+    .option('-l', 'compress pages with lzo')
+    .option('-p', 'compress pages with snappy')
+    .option('-z', 'compress pages with zstd')
+    .option('-E', 'write ELF instead of kdump-compressed')
+    .option('-F', 'write makedumpfile flattened format to stdout')
+    .option('-f, --force', 'overwrite an existing output')
+    .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
+    .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages (PG_reported = PG_uptodate, 2 on 6.0)')
+    .option('--message-level <n>', 'accepted for makedumpfile compatibility; ignored')
+    .action(async (input: string, output: string, o: FilterCliOpts) => {
+      const codecs = [o.c && 'zlib', o.l && 'lzo', o.p && 'snappy', o.z && 'zstd'].filter(Boolean) as FilterOptions['codec'][];
+      if (codecs.length > 1) throw new VmcoreError('E_USAGE', `choose one of -c, -l, -p, -z`, { option: '-c' });
+      if (o.E && codecs.length) throw new VmcoreError('E_USAGE', `-E (ELF output) cannot be compressed`, { option: '-E' });
+      if (o.F && output !== '-') throw new VmcoreError('E_USAGE', `-F writes to stdout: give "-" as the output`, { option: '-F' });
+      const opts: FilterOptions = {
+        dumpLevels: parseDumpLevels(o.d),
+        format: o.E ? 'elf' : 'kdump',
+        codec: codecs[0],
+        force: !!o.force,
+        flattened: !!o.F,
+        reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
+      };
+      const report = await filterDump(input, output, opts);
+      const out = o.F ? process.stderr : process.stdout;
+      if (o.json) out.write(JSON.stringify(report) + '\n');
+      else out.write(renderFilterReport(report, colours(!!out.isTTY && !process.env.NO_COLOR)));
+      setExit(report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK);
+    });
+}

@@ -1,0 +1,122 @@
+/**
+ * Atomic output: data goes to a temporary file beside the final name and is renamed into
+ * place only when complete. Temporary files still open are tracked so a signal handler can
+ * remove them ({@link removeAllTemporaries}); a SIGKILL leaves only a dot-named temporary,
+ * never a file under the final name.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VmcoreError } from '../errors.js';
+
+const live = new Set<string>();
+
+/** An output being written: a temp path, its fd, and commit/abort. */
+export class AtomicOutput {
+  readonly tempPath: string;
+  readonly fd: number;
+  private done = false;
+
+  private constructor(readonly finalPath: string, tempPath: string, fd: number) {
+    this.tempPath = tempPath;
+    this.fd = fd;
+  }
+
+  /**
+   * Check the output may be written (not the input, not existing unless `force`) and open a
+   * temporary file in the same directory (so the rename is atomic).
+   */
+  static open(finalPath: string, opts: { force: boolean; inputPath?: string }): AtomicOutput {
+    checkOutputPath(finalPath, opts);
+    const dir = path.dirname(path.resolve(finalPath));
+    const temp = path.join(dir, `.${path.basename(finalPath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    } catch (e) {
+      throw outputError(e, temp);
+    }
+    live.add(temp);
+    return new AtomicOutput(finalPath, temp, fd);
+  }
+
+  /** fsync-free close and rename into place. */
+  commit(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      fs.closeSync(this.fd);
+      fs.renameSync(this.tempPath, this.finalPath);
+    } catch (e) {
+      this.cleanup();
+      throw outputError(e, this.finalPath);
+    } finally {
+      live.delete(this.tempPath);
+    }
+  }
+
+  /** Remove the temporary file; the final name is never touched. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    try {
+      fs.unlinkSync(this.tempPath);
+    } catch {
+      /* gone */
+    }
+    live.delete(this.tempPath);
+  }
+}
+
+/** Refuse an output that exists (without force) or that is the input (same inode). */
+export function checkOutputPath(finalPath: string, opts: { force: boolean; inputPath?: string }): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(finalPath);
+  } catch {
+    st = undefined;
+  }
+  if (opts.inputPath && st) {
+    const ist = fs.statSync(opts.inputPath);
+    if (ist.dev === st.dev && ist.ino === st.ino) {
+      throw new VmcoreError('E_OUTPUT_IS_INPUT', `output ${finalPath} is the input file`, { path: finalPath });
+    }
+  }
+  if (st && !opts.force) {
+    throw new VmcoreError('E_OUTPUT_EXISTS', `output ${finalPath} exists (use -f to overwrite)`, { path: finalPath });
+  }
+  if (st && st.isDirectory()) {
+    throw new VmcoreError('E_OUTPUT_IO', `output ${finalPath} is a directory`, { path: finalPath });
+  }
+}
+
+/** Synchronously remove every temporary still being written (signal handlers). */
+export function removeAllTemporaries(): void {
+  for (const t of live) {
+    try {
+      fs.unlinkSync(t);
+    } catch {
+      /* gone */
+    }
+  }
+  live.clear();
+}
+
+/** Map an fs error to a typed output error. */
+export function outputError(e: unknown, p: string): VmcoreError {
+  if (e instanceof VmcoreError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOSPC' || err.code === 'EFBIG' || err.code === 'EDQUOT') {
+    return new VmcoreError('E_NO_SPACE', `no space left writing ${p} (${err.code})`, { path: p });
+  }
+  return new VmcoreError('E_OUTPUT_IO', `cannot write ${p}: ${err.code ?? err.message}`, { path: p });
+}

@@ -1,0 +1,57 @@
+/**
+ * The filter's report: what it decided and wrote. This is the `--json` output, schema
+ * `vmcore-filter/report@1` (documented in README and schema/report.schema.json). Fields are
+ * only ever added within one schema version.
+ */
+
+/** Page classes, in report order. */
+export const PAGE_CLASSES = [
+  'free',
+  'hinted',
+  'offline',
+  'hwpoison',
+  'zero',
+  'cache',
+  'cache_private',
+  'user',
+  'hugetlb',
+  'slab',
+  'kernel',
+  'unknown',
+] as const;
+export type PageClass = (typeof PAGE_CLASSES)[number];
+
+export interface FilterReport {
+  schema: 'vmcore-filter/report@1';
+  input: { path: string; format: string; bytes: number; osrelease: string | null };
+  output: { path: string; format: 'kdump' | 'elf'; codec: string; flattened: boolean; bytes: number };
+  dumpLevel: number;
+  pageTypes: {
+    scheme: string;
+    decidedBy: string[];
+    /** How hinted (reported) free pages are recognised in this dump. */
+    hinted: string;
+  };
+  pages: {
+    /** max_mapnr: pfns the dump spans. */
+    total: number;
+    /** Pfns with no data in the input (memory holes). */
+    hole: number;
+    /** Pages present in the input. */
+    original: number;
+    excluded: number;
+    remaining: number;
+  };
+  /** Pages of each class found in the input (present pages only). */
+  classes: Record<PageClass, number>;
+  /** Pages of each class excluded from the output. */
+  excluded: Record<PageClass, number>;
+  /** Pages kept because they could not be decided, by reason. */
+  undecided: Record<string, number>;
+  warnings: string[];
+  elapsedMs: number;
+}
+
+export function emptyClassCounts(): Record<PageClass, number> {
+  return Object.fromEntries(PAGE_CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
+}
