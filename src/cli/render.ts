@@ -1,5 +1,5 @@
 /** Text renderings of library results, for people. Colour only when the caller says so. */
-import chalk, { type ChalkInstance } from 'chalk';
+import { Chalk, type ChalkInstance } from 'chalk';
 import { PAGE_CLASSES, type FilterReport } from '../writer/report.js';
 
 const LABEL: Record<string, string> = {
@@ -18,7 +18,7 @@ const LABEL: Record<string, string> = {
 };
 
 export function colours(enabled: boolean): ChalkInstance {
-  return new chalk.constructor({ level: enabled ? 1 : 0 }) as unknown as ChalkInstance;
+  return new Chalk({ level: enabled ? 1 : 0 });
 }
 
 function fmtBytes(n: number): string {
