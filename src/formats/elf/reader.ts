@@ -1,0 +1,472 @@
+/**
+ * ELF64 vmcore reader (/proc/vmcore and makedumpfile -E output), FORMATS.md §1.
+ * Headers and notes are validated before use; a PT_LOAD whose data runs past the end of the
+ * file is truncated input: its missing pfns are marked absent and a warning is recorded.
+ */
+import { VmcoreError, hex } from '../../errors.js';
+import { Bitmap } from '../../io/bitmap.js';
+import type { ByteSource } from '../../io/file.js';
+import { LIMITS } from '../../io/limits.js';
+import { parseVmcoreinfo, type Vmcoreinfo } from '../../vmcoreinfo/parse.js';
+import { kernelTranslatorFromVmcoreinfo, START_KERNEL_MAP, type KernelTextMapping } from '../../addrxlat/x86_64.js';
+import type { DumpHeaderInfo, DumpReader, Utsname } from '../dump.js';
+import {
+  EHDR_SIZE,
+  EM_X86_64,
+  ET_CORE,
+  NT_PRSTATUS,
+  PHDR_SIZE,
+  PN_XNUM,
+  PT_LOAD,
+  PT_NOTE,
+  decodeEhdr,
+  decodeNotes,
+  decodePhdr,
+  type Elf64Ehdr,
+  type Elf64Phdr,
+} from './layout.js';
+
+const PAGE = 4096;
+const SHDR_SIZE = 64;
+const UTS_LEN = 65;
+
+/** Something odd about the input that did not stop reading it. */
+export type ElfReaderWarning =
+  | {
+      code: 'truncated';
+      /** Index of the PT_LOAD in the program-header table. */
+      phdrIndex: number;
+      /** First pfn whose data is missing. */
+      firstMissingPfn: number;
+      /** Pfns of that PT_LOAD without data. */
+      missingPages: number;
+      /** Where the data should have ended in the file. */
+      expectedEnd: number;
+      fileSize: number;
+      message: string;
+    }
+  | { code: 'utsname'; message: string }
+  | { code: 'machine'; machine: number; message: string };
+
+/** A physically contiguous run of file data (after overlap resolution). */
+export interface PhysPiece {
+  /** Physical byte range [start, end). */
+  start: number;
+  end: number;
+  fileOffset: number;
+}
+
+/** The ELF vmcore reader: a {@link DumpReader} plus what the ELF writer needs. */
+export interface ElfDumpReader extends DumpReader {
+  readonly format: 'elf';
+  readonly ehdr: Elf64Ehdr;
+  /** The PT_LOAD program headers, in file order (as written in the input). */
+  readonly loads: readonly Elf64Phdr[];
+  /** The (first) PT_NOTE and the bytes of every PT_NOTE, concatenated in header order. */
+  readonly noteSegment: { phdr: Elf64Phdr; data: Buffer } | null;
+  /** File data by physical address, overlaps resolved (first PT_LOAD in header order wins). */
+  readonly pieces: readonly PhysPiece[];
+  /** The kernel-text PT_LOAD (p_vaddr ≥ __START_KERNEL_map), used to derive phys_base. */
+  readonly kernelText: KernelTextMapping | undefined;
+  /** PAGE_OFFSET from the last PT_LOAD below the kernel-image map (FORMATS.md §1.3), if any. */
+  readonly pageOffset: bigint | undefined;
+  readonly vmcoreinfo: Vmcoreinfo | null;
+  readonly warnings: ElfReaderWarning[];
+}
+
+/** Cheap check: does `source` start like an ELF file? */
+export function looksLikeElf(head: Uint8Array): boolean {
+  return head.length >= 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
+}
+
+/**
+ * Open an ELF64 little-endian ET_CORE vmcore. Throws E_FORMAT for a file that is not one,
+ * E_TRUNCATED when headers or notes are cut off, E_LIMIT for absurd counts or sizes.
+ */
+export function openElfDump(source: ByteSource): ElfDumpReader {
+  const path = source.path;
+  const fileSize = source.size;
+  if (fileSize < EHDR_SIZE) {
+    const head = Buffer.alloc(Math.min(fileSize, 16));
+    source.readSome(0, head.length, head);
+    if (looksLikeElf(head)) {
+      throw new VmcoreError('E_TRUNCATED', `${path}: ELF header truncated (file is ${fileSize} bytes)`, { path, offset: 0 });
+    }
+    throw new VmcoreError('E_FORMAT', `${path}: not an ELF file (${fileSize} bytes)`, { path });
+  }
+  const eb = source.read(0, EHDR_SIZE);
+  if (!looksLikeElf(eb)) throw new VmcoreError('E_FORMAT', `${path}: not an ELF file (bad magic)`, { path, offset: 0 });
+  if (eb[4] !== 2) throw new VmcoreError('E_FORMAT', `${path}: ELF class ${eb[4]} is not ELFCLASS64`, { path, offset: 4 });
+  if (eb[5] !== 1) throw new VmcoreError('E_FORMAT', `${path}: ELF data encoding ${eb[5]} is not little-endian`, { path, offset: 5 });
+  const ehdr = decodeEhdr(eb);
+  if (ehdr.type !== ET_CORE) {
+    throw new VmcoreError('E_FORMAT', `${path}: ELF type ${ehdr.type} is not ET_CORE (4); not a vmcore`, { path, offset: 16 });
+  }
+  if (ehdr.phentsize !== PHDR_SIZE) {
+    throw new VmcoreError('E_FORMAT', `${path}: e_phentsize ${ehdr.phentsize} is not ${PHDR_SIZE}`, { path, offset: 54 });
+  }
+  const warnings: ElfReaderWarning[] = [];
+  if (ehdr.machine !== EM_X86_64) {
+    // Physical reads work for any machine; only address translation is x86_64-specific.
+    warnings.push({ code: 'machine', machine: ehdr.machine, message: `e_machine ${ehdr.machine} is not x86_64 (62)` });
+  }
+
+  // Program-header count, honouring PN_XNUM (real count in section header 0's sh_info).
+  let phnum = ehdr.phnum;
+  if (phnum === PN_XNUM) {
+    if (ehdr.shoff === 0) {
+      throw new VmcoreError('E_FORMAT', `${path}: e_phnum is PN_XNUM but there is no section header`, { path, offset: 56 });
+    }
+    if (ehdr.shoff + SHDR_SIZE > fileSize) {
+      throw new VmcoreError('E_TRUNCATED', `${path}: section header 0 at ${hex(ehdr.shoff)} lies past the end of the file`, {
+        path,
+        offset: ehdr.shoff,
+      });
+    }
+    phnum = source.read(ehdr.shoff, SHDR_SIZE).readUInt32LE(44);
+  }
+  if (phnum === 0) throw new VmcoreError('E_FORMAT', `${path}: ELF vmcore has no program headers`, { path, offset: 56 });
+  if (phnum > LIMITS.maxPhdrs) {
+    throw new VmcoreError('E_LIMIT', `${path}: ${phnum} program headers exceed the limit of ${LIMITS.maxPhdrs}`, { path, offset: 56 });
+  }
+  const phBytes = phnum * PHDR_SIZE;
+  if (ehdr.phoff + phBytes > fileSize) {
+    throw new VmcoreError(
+      'E_TRUNCATED',
+      `${path}: ${phnum} program headers at ${hex(ehdr.phoff)} need ${phBytes} bytes; file ends at ${hex(fileSize)}`,
+      { path, offset: ehdr.phoff },
+    );
+  }
+  const phb = source.read(ehdr.phoff, phBytes);
+  const phdrs: Elf64Phdr[] = [];
+  for (let i = 0; i < phnum; i++) phdrs.push(decodePhdr(phb, i * PHDR_SIZE, ehdr.phoff + i * PHDR_SIZE));
+
+  // Notes: every PT_NOTE, concatenated (the kernel merges them into one; re-filtered files may not).
+  const notePhdrs = phdrs.filter((p) => p.type === PT_NOTE);
+  let noteBytes = 0;
+  for (const p of notePhdrs) noteBytes += p.filesz;
+  if (noteBytes > LIMITS.maxNoteBytes) {
+    throw new VmcoreError('E_LIMIT', `${path}: ${noteBytes} bytes of notes exceed the limit of ${LIMITS.maxNoteBytes}`, { path });
+  }
+  const noteParts: Buffer[] = [];
+  let nrCpus = 0;
+  let vmcoreinfoLoc: { offsetInNotes: number; size: number } | null = null;
+  let vmcoreinfoText: string | null = null;
+  let notesSoFar = 0;
+  for (const p of notePhdrs) {
+    if (p.offset + p.filesz > fileSize) {
+      throw new VmcoreError(
+        'E_TRUNCATED',
+        `${path}: note segment at ${hex(p.offset)} (${p.filesz} bytes) runs past the end of the file at ${hex(fileSize)}`,
+        { path, offset: p.offset },
+      );
+    }
+    const seg = source.read(p.offset, p.filesz);
+    for (const n of decodeNotes(seg, p.offset)) {
+      if (n.name === 'CORE' && n.type === NT_PRSTATUS) nrCpus++;
+      else if (n.name === 'VMCOREINFO' && n.type === 0 && vmcoreinfoLoc === null) {
+        if (n.desc.length > LIMITS.maxVmcoreinfo) {
+          throw new VmcoreError('E_LIMIT', `${path}: VMCOREINFO note of ${n.desc.length} bytes exceeds ${LIMITS.maxVmcoreinfo}`, {
+            path,
+            offset: n.descOffset,
+          });
+        }
+        vmcoreinfoLoc = { offsetInNotes: notesSoFar + (n.descOffset - p.offset), size: n.desc.length };
+        vmcoreinfoText = n.desc.toString('latin1');
+      }
+    }
+    noteParts.push(seg);
+    notesSoFar += seg.length;
+  }
+  const notes = Buffer.concat(noteParts);
+  const vmcoreinfo = vmcoreinfoText === null ? null : parseVmcoreinfo(vmcoreinfoText);
+
+  // PT_LOADs.
+  const loads = phdrs.filter((p) => p.type === PT_LOAD);
+  const maxPhys = 2 ** LIMITS.maxPhysAddrBits;
+  let maxEnd = 0;
+  const spans: PhysPiece[] = [];
+  loads.forEach((p) => {
+    const idx = phdrs.indexOf(p);
+    if (p.paddr === 0xffffffffffffffffn) return; // makedumpfile: "p_paddr == -1" means no physical address
+    const paddr = Number(p.paddr);
+    if (p.paddr >= BigInt(maxPhys) || paddr + p.memsz > maxPhys) {
+      throw new VmcoreError(
+        'E_LIMIT',
+        `${path}: PT_LOAD #${idx} [${hex(p.paddr)}+${hex(p.memsz)}) exceeds ${LIMITS.maxPhysAddrBits}-bit physical addresses`,
+        { path, offset: ehdr.phoff + idx * PHDR_SIZE },
+      );
+    }
+    if (p.filesz > p.memsz) {
+      throw new VmcoreError('E_FORMAT', `${path}: PT_LOAD #${idx} has p_filesz ${hex(p.filesz)} > p_memsz ${hex(p.memsz)}`, {
+        path,
+        offset: ehdr.phoff + idx * PHDR_SIZE + 32,
+      });
+    }
+    maxEnd = Math.max(maxEnd, paddr + p.memsz);
+    let filesz = p.filesz;
+    if (p.offset + filesz > fileSize) {
+      const have = Math.max(0, fileSize - p.offset);
+      const firstMissingPfn = Math.floor((paddr + have) / PAGE);
+      const lastPfnEnd = Math.ceil((paddr + filesz) / PAGE);
+      warnings.push({
+        code: 'truncated',
+        phdrIndex: idx,
+        firstMissingPfn,
+        missingPages: lastPfnEnd - firstMissingPfn,
+        expectedEnd: p.offset + filesz,
+        fileSize,
+        message: `PT_LOAD #${idx} needs data up to file offset ${hex(p.offset + filesz)} but the file ends at ${hex(fileSize)}; pfns from ${hex(firstMissingPfn)} are missing`,
+      });
+      filesz = have;
+    }
+    if (filesz > 0) spans.push({ start: paddr, end: paddr + filesz, fileOffset: p.offset });
+  });
+  const maxMapnr = Math.ceil(maxEnd / PAGE);
+  if (maxMapnr > LIMITS.maxMapnr) {
+    throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} exceeds ${LIMITS.maxMapnr}`, { path });
+  }
+  const pieces = resolveFirstWins(spans);
+  const present = new Bitmap(maxMapnr);
+  // A pfn is present when its whole page has file data (a partial page at a truncation point is not).
+  for (const r of mergedRanges(pieces)) {
+    const s = Math.ceil(r.start / PAGE);
+    const e = Math.floor(r.end / PAGE);
+    if (e > s) present.setRange(s, Math.min(e, maxMapnr));
+  }
+
+  // Kernel-text mapping and PAGE_OFFSET, as makedumpfile derives them.
+  let kernelText: KernelTextMapping | undefined;
+  let pageOffset: bigint | undefined;
+  for (const p of loads) {
+    if (p.vaddr >= START_KERNEL_MAP) {
+      if (!kernelText) kernelText = { vaddr: p.vaddr, paddr: p.paddr };
+    } else if (p.vaddr >= 0x8000000000000000n) {
+      pageOffset = p.vaddr - p.paddr;
+    }
+  }
+
+  const readPhys = makePhysReader(source, pieces);
+  function readPhysBytes(paddr: number, len: number, buf: Uint8Array, bufOff = 0): void {
+    const miss = readPhys(paddr, len, buf, bufOff, false);
+    if (miss >= 0) {
+      throw new VmcoreError('E_FORMAT', `${path}: physical address ${hex(miss)} is not in the dump`, {
+        path,
+        address: BigInt(miss),
+        pfn: Math.floor(miss / PAGE),
+      });
+    }
+  }
+
+  const info = headerInfo(vmcoreinfo, notes, vmcoreinfoLoc, nrCpus, kernelText, (pa, len) => {
+    if (pa < 0n || pa + BigInt(len) > BigInt(maxPhys)) return undefined;
+    const b = new Uint8Array(len);
+    return readPhys(Number(pa), len, b, 0, false) < 0 ? b : undefined;
+  }, warnings);
+
+  const reader: ElfDumpReader = {
+    format: 'elf',
+    path,
+    ehdr,
+    info,
+    vmcoreinfoText,
+    vmcoreinfo,
+    maxMapnr,
+    present,
+    loads,
+    noteSegment: notePhdrs.length ? { phdr: notePhdrs[0]!, data: notes } : null,
+    pieces,
+    kernelText,
+    pageOffset,
+    warnings,
+    readPhys: readPhysBytes,
+    readPages(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {
+      if (count <= 0) return;
+      if (pfn < 0 || pfn + count > maxMapnr || present.nextClear(pfn) < pfn + count) {
+        const bad = pfn < 0 || pfn >= maxMapnr ? pfn : Math.min(present.nextClear(pfn), pfn + count - 1);
+        throw new VmcoreError('E_FORMAT', `${path}: pfn ${hex(bad)} is not in the dump`, { path, pfn: bad });
+      }
+      readPhysBytes(pfn * PAGE, count * PAGE, buf, bufOff);
+    },
+    close: () => source.close(),
+  };
+  return reader;
+}
+
+/** Resolve overlapping file-data spans: the first in header order wins; adjacent pieces with contiguous file data merge. */
+export function resolveFirstWins(spans: readonly PhysPiece[]): PhysPiece[] {
+  let out: PhysPiece[] = [];
+  for (const s of spans) {
+    // Parts of s not covered by out.
+    const add: PhysPiece[] = [];
+    let cur = s.start;
+    // out is sorted and disjoint: find first piece ending after cur.
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (out[mid]!.end <= cur) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < out.length && cur < s.end; i++) {
+      const o = out[i]!;
+      if (o.start >= s.end) break;
+      if (o.start > cur) add.push({ start: cur, end: o.start, fileOffset: s.fileOffset + (cur - s.start) });
+      cur = Math.max(cur, o.end);
+    }
+    if (cur < s.end) add.push({ start: cur, end: s.end, fileOffset: s.fileOffset + (cur - s.start) });
+    if (add.length) out = mergeSorted(out, add);
+  }
+  // Merge neighbours whose file data is contiguous: one positional read serves both.
+  const merged: PhysPiece[] = [];
+  for (const p of out) {
+    const last = merged[merged.length - 1];
+    if (last && last.end === p.start && last.fileOffset + (last.end - last.start) === p.fileOffset) last.end = p.end;
+    else merged.push({ ...p });
+  }
+  return merged;
+}
+
+function mergeSorted(a: PhysPiece[], b: PhysPiece[]): PhysPiece[] {
+  const out: PhysPiece[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.start < b[j]!.start)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+/** Physically contiguous ranges of file data (regardless of file offsets). */
+function mergedRanges(pieces: readonly PhysPiece[]): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last && last.end === p.start) last.end = p.end;
+    else out.push({ start: p.start, end: p.end });
+  }
+  return out;
+}
+
+/**
+ * A physical reader over resolved pieces: one positional read per piece touched. Returns -1
+ * on success, else the first physical address without data (bytes without data are zeroed
+ * when `zeroFill`, and then it still reports the first miss).
+ */
+function makePhysReader(source: ByteSource, pieces: readonly PhysPiece[]) {
+  return function readPhys(paddr: number, len: number, buf: Uint8Array, bufOff: number, zeroFill: boolean): number {
+    let lo = 0;
+    let hi = pieces.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pieces[mid]!.end <= paddr) lo = mid + 1;
+      else hi = mid;
+    }
+    let cur = paddr;
+    const end = paddr + len;
+    let firstMiss = -1;
+    for (let i = lo; cur < end; i++) {
+      const p = pieces[i];
+      if (!p || p.start >= end) {
+        if (firstMiss < 0) firstMiss = cur;
+        if (!zeroFill) return firstMiss;
+        buf.fill(0, bufOff + (cur - paddr), bufOff + len);
+        break;
+      }
+      if (p.start > cur) {
+        if (firstMiss < 0) firstMiss = cur;
+        if (!zeroFill) return firstMiss;
+        buf.fill(0, bufOff + (cur - paddr), bufOff + (p.start - paddr));
+        cur = p.start;
+      }
+      const n = Math.min(end, p.end) - cur;
+      source.readInto(p.fileOffset + (cur - p.start), n, buf, bufOff + (cur - paddr));
+      cur += n;
+    }
+    return firstMiss;
+  };
+}
+
+function cstr(b: Uint8Array, off: number, len: number): string {
+  let e = off;
+  while (e < off + len && b[e] !== 0) e++;
+  return Buffer.from(b.buffer, b.byteOffset + off, e - off).toString('latin1');
+}
+
+/** Header facts: utsname from init_uts_ns when translation allows, else from OSRELEASE. */
+function headerInfo(
+  vi: Vmcoreinfo | null,
+  notes: Buffer,
+  vmcoreinfoLoc: { offsetInNotes: number; size: number } | null,
+  nrCpus: number,
+  kernelText: KernelTextMapping | undefined,
+  readPhysBig: (pa: bigint, len: number) => Uint8Array | undefined,
+  warnings: ElfReaderWarning[],
+): DumpHeaderInfo {
+  let utsname: Utsname = {
+    sysname: 'Linux',
+    nodename: '',
+    release: vi?.osrelease ?? '',
+    version: '',
+    machine: 'x86_64',
+    domainname: '',
+  };
+  let physBase = 0n;
+  if (vi) {
+    const pb = vi.number('phys_base');
+    if (pb !== undefined) physBase = BigInt.asUintN(64, pb);
+    else if (kernelText) physBase = BigInt.asUintN(64, kernelText.paddr - (kernelText.vaddr - START_KERNEL_MAP));
+    const sym = vi.symbol('init_uts_ns');
+    const off = vi.offset('uts_namespace.name');
+    if (sym !== undefined && off !== undefined) {
+      try {
+        const readU64 = (pa: bigint) => {
+          const b = readPhysBig(pa, 8);
+          return b ? Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0) : undefined;
+        };
+        const { translator } = kernelTranslatorFromVmcoreinfo(vi, readU64, { kernelText });
+        const va = sym + BigInt(off);
+        const len = 6 * UTS_LEN;
+        const buf = new Uint8Array(len);
+        let at = 0;
+        for (const piece of translator.translateRange(va, len)) {
+          const b = readPhysBig(piece.pa, piece.len);
+          if (!b) throw new VmcoreError('E_FORMAT', `init_uts_ns at physical ${hex(piece.pa)} is not in the dump`);
+          buf.set(b, at);
+          at += piece.len;
+        }
+        const u: Utsname = {
+          sysname: cstr(buf, 0, UTS_LEN),
+          nodename: cstr(buf, UTS_LEN, UTS_LEN),
+          release: cstr(buf, 2 * UTS_LEN, UTS_LEN),
+          version: cstr(buf, 3 * UTS_LEN, UTS_LEN),
+          machine: cstr(buf, 4 * UTS_LEN, UTS_LEN),
+          domainname: cstr(buf, 5 * UTS_LEN, UTS_LEN),
+        };
+        if (vi.osrelease !== undefined && u.release !== vi.osrelease) {
+          warnings.push({
+            code: 'utsname',
+            message: `init_uts_ns release "${u.release}" differs from OSRELEASE "${vi.osrelease}"; using OSRELEASE`,
+          });
+        } else {
+          utsname = u;
+        }
+      } catch (e) {
+        if (!(e instanceof VmcoreError)) throw e;
+        warnings.push({ code: 'utsname', message: `cannot read init_uts_ns (${e.message}); utsname from OSRELEASE` });
+      }
+    } else {
+      warnings.push({ code: 'utsname', message: 'VMCOREINFO lacks SYMBOL(init_uts_ns) or OFFSET(uts_namespace.name); utsname from OSRELEASE' });
+    }
+  }
+  return {
+    utsname,
+    crashTime: vi?.crashTime ?? 0,
+    nrCpus,
+    physBase,
+    notes,
+    vmcoreinfo: vmcoreinfoLoc,
+    pageSize: vi?.pageSize ?? PAGE,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Kernel virtual memory of a dump: the x86_64 translator (from VMCOREINFO) joined to a
+ * reader's physical pages. Used to read mem_section roots, mem_map, zones and free lists.
+ */
+import { VmcoreError, hex } from '../errors.js';
+import type { DumpReader } from '../formats/dump.js';
+import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
+import {
+  kernelTranslatorFromVmcoreinfo,
+  type KernelTextMapping,
+  type KernelTranslator,
+  type SparseXlatPiece,
+  type X86_64Translator,
+} from '../addrxlat/x86_64.js';
+import { createPhysU64Reader } from './physcache.js';
+
+const PAGE = 4096;
+
+export interface KernelMemoryOptions {
+  kernelText?: KernelTextMapping;
+}
+
+/** Virtual reads through the kernel page tables. */
+export class KernelMemory {
+  readonly translator: X86_64Translator;
+  readonly xlat: KernelTranslator;
+  readonly readPhysU64: (pa: bigint) => bigint | undefined;
+
+  constructor(
+    readonly reader: DumpReader,
+    readonly vi: Vmcoreinfo,
+    opts: KernelMemoryOptions = {},
+  ) {
+    const cached = createPhysU64Reader(reader);
+    this.readPhysU64 = cached.readU64;
+    const kernelText = opts.kernelText ?? (reader as { kernelText?: KernelTextMapping }).kernelText;
+    this.xlat = kernelTranslatorFromVmcoreinfo(vi, cached.readU64, { kernelText, fallbackPhysBase: reader.info.physBase });
+    this.translator = this.xlat.translator;
+  }
+
+  /** True when every pfn of [pa, pa+len) is present in the dump. */
+  physPresent(pa: bigint, len: number): boolean {
+    if (len <= 0) return true;
+    const first = Number(pa / 4096n);
+    const last = Number((pa + BigInt(len) - 1n) / 4096n);
+    if (last >= this.reader.maxMapnr) return false;
+    return this.reader.present.nextClear(first) > last;
+  }
+
+  /** Read `len` bytes at kernel virtual `va`; throws E_ADDRXLAT or E_FORMAT naming the address. */
+  readVirt(va: bigint, len: number, buf: Uint8Array = new Uint8Array(len), bufOff = 0): Uint8Array {
+    let at = bufOff;
+    for (const p of this.translator.translateRange(va, len)) {
+      if (!this.physPresent(p.pa, p.len)) {
+        throw new VmcoreError('E_FORMAT', `reading ${hex(p.va)}: physical ${hex(p.pa)} is not in the dump`, {
+          address: p.va,
+          pfn: Number(p.pa / 4096n),
+        });
+      }
+      this.readPhysAny(p.pa, p.len, buf, at);
+      at += p.len;
+    }
+    return buf;
+  }
+
+  /** Read a u64 at kernel virtual `va`. */
+  readU64(va: bigint): bigint {
+    const pa = this.translator.translate(va);
+    const v = this.readPhysU64(pa);
+    if (v === undefined) {
+      throw new VmcoreError('E_FORMAT', `reading ${hex(va)}: physical ${hex(pa)} is not in the dump`, { address: va });
+    }
+    return v;
+  }
+
+  /** Like readU64 but undefined on any translation or presence failure. */
+  tryReadU64(va: bigint): bigint | undefined {
+    const pa = this.translator.tryTranslate(va);
+    return pa === undefined ? undefined : this.readPhysU64(pa);
+  }
+
+  /** Pieces of a virtual range, unmapped or absent stretches marked `pa: null`. */
+  mapRange(va: bigint, len: number): SparseXlatPiece[] {
+    return this.translator.translateRangeSparse(va, len);
+  }
+
+  /** Physical read; page-granular when aligned (the reader's fast path), else via readPhys. */
+  readPhysAny(pa: bigint, len: number, buf: Uint8Array, bufOff = 0): void {
+    if ((pa & 4095n) === 0n && len % PAGE === 0) {
+      this.reader.readPages(Number(pa / 4096n), len / PAGE, buf, bufOff);
+    } else {
+      this.reader.readPhys(Number(pa), len, buf, bufOff);
+    }
+  }
+}
