@@ -1,0 +1,555 @@
+/**
+ * The simulated machine: boot (memblock, sparse mem_map, page tables, pglist_data), the buddy
+ * allocator, a seeded workload and free page hinting. Pure state, no I/O: the image writer and
+ * the ground truth are both computed from it.
+ */
+import { VmcoreError } from '../errors.js';
+import { PROFILES, type KernelProfile } from '../mm/profiles.js';
+import { BuddyAllocator, MAX_ORDER, MIGRATE, NR_MIGRATETYPES, PAGE_STATE, x86Zones } from './buddy.js';
+import { ContentPool } from './content.js';
+import { GiB, MiB, PAGE_SIZE, PAGES_PER_SECTION, SECTION_SIZE_BITS, START_KERNEL_MAP, computeLayout, type SimLayout } from './layout.js';
+import { Memblock } from './memblock.js';
+import { DEFAULT_WORKLOAD, type SimOptions, type Workload } from './options.js';
+import { PTE_4K_DATA, PTE_LARGE_DATA, PTE_LARGE_TEXT, PageTables } from './pagetables.js';
+import { Rng } from './rng.js';
+
+/** What each pfn is. One byte per pfn. */
+export const KIND = {
+  /** A struct page exists but there is no RAM (tail of a partial section). */
+  NOMEM: 0,
+  /** memblock-reserved: low 1 MiB, kernel image, crashkernel, mem_map, page tables, boot allocations. */
+  RESERVED: 1,
+  FREE: 2,
+  KERNEL: 3,
+  KERNEL_ZERO: 4,
+  SLAB: 5,
+  CACHE: 6,
+  CACHE_PRIVATE: 7,
+  ANON: 8,
+  SWAPCACHE: 9,
+  THP: 10,
+  HUGETLB: 11,
+  HUGETLB_FREE: 12,
+  BALLOON: 13,
+  VIRTIO_MEM: 14,
+  HWPOISON: 15,
+} as const;
+export type Kind = (typeof KIND)[keyof typeof KIND];
+
+/** aux byte: compound order (low 4 bits), head flag, hinted flag (free heads), variant bits. */
+export const AUX = { ORDER: 0x0f, HEAD: 0x10, HINTED: 0x20, VAR1: 0x40, VAR2: 0x80 } as const;
+
+/** Offsets of kernel-image symbols from `_text` (inside the 24 MiB image). */
+export const SYMBOL_OFFSETS = {
+  _stext: 0x0,
+  vmap_area_list: 0x132ab10,
+  init_top_pgt: 0x140a000,
+  init_uts_ns: 0x1413160,
+  node_data: 0x1470820,
+  node_online_map: 0x1475760,
+} as const;
+
+/** LENGTH(node_data) = MAX_NUMNODES (CONFIG_NODES_SHIFT=10). */
+export const MAX_NUMNODES = 1024;
+
+/** Pointer pools (direct-map addresses of kernel objects) struct pages point to. */
+export interface ObjectPools {
+  kmemCache: bigint[];
+  anonVma: bigint[];
+  addressSpace: bigint[];
+  bufferHead: bigint[];
+  balloon: bigint;
+}
+
+export interface Machine {
+  opts: SimOptions;
+  workload: Workload;
+  profile: KernelProfile;
+  layout: SimLayout;
+  buddy: BuddyAllocator;
+  kind: Uint8Array;
+  aux: Uint8Array;
+  /** Pages whose content is given explicitly (page tables, mem_section, pglist_data, symbol pages). */
+  structural: Map<number, Buffer>;
+  /** Backing of each present section's struct pages: first pfn, by section number (-1 none). */
+  memmapBacking: Int32Array;
+  /** (pfn >> 9) of a backing block → section number. */
+  backingSection: Map<number, number>;
+  /** Section mapped by 4 KiB PTEs in the vmemmap. */
+  vmemmapPteSection: number;
+  memblock: Memblock;
+  pageTables: PageTables;
+  symbols: {
+    _stext: bigint;
+    init_top_pgt: bigint;
+    init_uts_ns: bigint;
+    node_online_map: bigint;
+    node_data: bigint;
+    vmap_area_list: bigint;
+    mem_section: bigint;
+    pgdat: bigint;
+  };
+  memSectionRoots: number;
+  pools: ObjectPools;
+  content: ContentPool;
+  /** Zone index per pfn is derived from these; spanned 0 for an empty zone. */
+  zoneNames: string[];
+  buildId: string;
+  crashTime: number;
+}
+
+/** Physical byte address → direct-map VA. */
+export function directMap(m: { layout: SimLayout }, pa: number): bigint {
+  return m.layout.pageOffset + BigInt(pa);
+}
+/** struct page VA of a pfn. */
+export function pageVA(m: { layout: SimLayout; profile: KernelProfile }, pfn: number): bigint {
+  return m.layout.vmemmap + BigInt(pfn) * BigInt(m.profile.layout.size);
+}
+/** Kernel-image symbol VA → physical. */
+export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
+  return Number(va - START_KERNEL_MAP + m.layout.physBase);
+}
+
+/** Build the machine (allocator state only, no I/O). */
+export function buildMachine(opts: SimOptions): Machine {
+  const profile = PROFILES[opts.profile ?? 'linux-6.0'];
+  if (!profile) throw new VmcoreError('E_USAGE', `unknown kernel profile "${opts.profile}"`, { option: 'profile' });
+  const workload: Workload = { ...DEFAULT_WORKLOAD, ...(opts.scenario ?? {}) };
+  if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 512) {
+    throw new VmcoreError('E_USAGE', `cpus must be 1..512, got ${opts.cpus}`, { option: 'cpus' });
+  }
+  const root = new Rng(opts.seed);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1));
+  const rng = root.fork(2);
+  const sp = profile.layout.size;
+  const structural = new Map<number, Buffer>();
+  const content = new ContentPool(opts.seed);
+
+  // --- memblock: what boot reserves
+  const mb = new Memblock(layout.ram);
+  mb.reserve(layout.low.start, layout.low.end, 'low 1 MiB');
+  mb.reserve(layout.kernelPhys, layout.kernelPhys + layout.kernelBytes, 'kernel image');
+  mb.reserve(layout.crashkernel.start, layout.crashkernel.end, 'crashkernel');
+
+  const symbols = {
+    _stext: layout.text + BigInt(SYMBOL_OFFSETS._stext),
+    init_top_pgt: layout.text + BigInt(SYMBOL_OFFSETS.init_top_pgt),
+    init_uts_ns: layout.text + BigInt(SYMBOL_OFFSETS.init_uts_ns),
+    node_online_map: layout.text + BigInt(SYMBOL_OFFSETS.node_online_map),
+    node_data: layout.text + BigInt(SYMBOL_OFFSETS.node_data),
+    vmap_area_list: layout.text + BigInt(SYMBOL_OFFSETS.vmap_area_list),
+    mem_section: 0n,
+    pgdat: 0n,
+  };
+  const partial = { layout };
+
+  // --- sparse: mem_section root array and the pages of 16-byte mem_section structs
+  const sectionsPerRoot = PAGE_SIZE / profile.memSectionSize;
+  const memSectionRoots = 2 ** (layout.maxPhysmemBits - SECTION_SIZE_BITS) / sectionsPerRoot;
+  const rootBytes = memSectionRoots * 8;
+  const rootPa = mb.alloc(Math.ceil(rootBytes / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE, 'mem_section root');
+  symbols.mem_section = directMap(partial, rootPa);
+  for (let p = 0; p < Math.ceil(rootBytes / PAGE_SIZE); p++) structural.set(rootPa / PAGE_SIZE + p, Buffer.alloc(PAGE_SIZE));
+  const rootPages = new Map<number, number>();
+  for (const s of layout.presentSections) {
+    const r = Math.floor(s / sectionsPerRoot);
+    if (!rootPages.has(r)) {
+      const pa = mb.alloc(PAGE_SIZE, PAGE_SIZE, 'mem_section');
+      rootPages.set(r, pa);
+      structural.set(pa / PAGE_SIZE, Buffer.alloc(PAGE_SIZE));
+      const rootBuf = structural.get(rootPa / PAGE_SIZE + Math.floor((r * 8) / PAGE_SIZE))!;
+      rootBuf.writeBigUInt64LE(directMap(partial, pa), (r * 8) % PAGE_SIZE);
+    }
+    const page = structural.get(rootPages.get(r)! / PAGE_SIZE)!;
+    // section_mem_map = (mem_map − section_start_pfn·SIZE(page)) | PRESENT|HAS_MEM_MAP|ONLINE|EARLY
+    const encoded = layout.vmemmap + BigInt(s * PAGES_PER_SECTION * sp) - BigInt(s * PAGES_PER_SECTION * sp);
+    page.writeBigUInt64LE(encoded | 0xfn, (s % sectionsPerRoot) * profile.memSectionSize + profile.memSectionMapOffset);
+  }
+
+  // --- node 0's pglist_data
+  const zl = profile.zone;
+  const pgdatPages = Math.ceil(zl.pglistDataSize / PAGE_SIZE);
+  const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
+  symbols.pgdat = directMap(partial, pgdatPa);
+
+  // --- struct page backing (2 MiB per present section, top-down)
+  const nSections = layout.nPfns / PAGES_PER_SECTION;
+  const memmapBacking = new Int32Array(nSections).fill(-1);
+  const backingSection = new Map<number, number>();
+  const sectionBytes = PAGES_PER_SECTION * sp;
+  for (const s of [...layout.presentSections].reverse()) {
+    const pa = mb.alloc(sectionBytes, 2 * MiB, 'mem_map');
+    memmapBacking[s] = pa / PAGE_SIZE;
+    for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set(pa / PAGE_SIZE / 512 + b, s);
+  }
+
+  // --- page tables rooted at init_top_pgt (inside the kernel image)
+  const topPfn = kernelPhys(partial, symbols.init_top_pgt) / PAGE_SIZE;
+  const pt = new PageTables(layout.l5, topPfn, () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE, structural);
+  // direct map: 1 GiB pages where a whole aligned GiB is RAM, 2 MiB elsewhere, 4 KiB for the first 2 MiB
+  for (const r of layout.ram) {
+    let a = r.start;
+    while (a < r.end) {
+      const va = layout.pageOffset + BigInt(a);
+      if (a < 2 * MiB) {
+        pt.map(va, a, PAGE_SIZE, PTE_4K_DATA);
+        a += PAGE_SIZE;
+      } else if (a % GiB === 0 && a + GiB <= r.end) {
+        pt.map(va, a, GiB, PTE_LARGE_DATA);
+        a += GiB;
+      } else {
+        pt.map(va, a, 2 * MiB, PTE_LARGE_DATA);
+        a += 2 * MiB;
+      }
+    }
+  }
+  // kernel text mapping: _text.._end with 2 MiB pages
+  for (let off = 0; off < layout.kernelBytes; off += 2 * MiB) {
+    pt.map(layout.text + BigInt(off), layout.kernelPhys + off, 2 * MiB, PTE_LARGE_TEXT);
+  }
+  // vmemmap: one 2 MiB page per present section, one section with 4 KiB PTEs
+  const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
+  for (const s of layout.presentSections) {
+    const va = layout.vmemmap + BigInt(s * sectionBytes);
+    const pa = memmapBacking[s]! * PAGE_SIZE;
+    if (s === vmemmapPteSection) {
+      for (let off = 0; off < sectionBytes; off += PAGE_SIZE) pt.map(va + BigInt(off), pa + off, PAGE_SIZE, PTE_4K_DATA);
+    } else {
+      for (let off = 0; off < sectionBytes; off += 2 * MiB) pt.map(va + BigInt(off), pa + off, 2 * MiB, PTE_LARGE_DATA);
+    }
+  }
+
+  // --- other boot allocations (per-cpu areas, early tables): reserved, holding data
+  for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
+  mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
+
+  // --- the buddy allocator and per-pfn state
+  const endPfn = layout.ramEnd / PAGE_SIZE;
+  const zones = x86Zones(endPfn);
+  const buddy = new BuddyAllocator(layout.nPfns, zones);
+  const kind = new Uint8Array(layout.nPfns); // NOMEM
+  const aux = new Uint8Array(layout.nPfns);
+  for (const r of layout.ram) {
+    buddy.markPresent(r.start / PAGE_SIZE, r.end / PAGE_SIZE);
+    kind.fill(KIND.RESERVED, r.start / PAGE_SIZE, r.end / PAGE_SIZE);
+  }
+  for (const f of mb.freeRanges()) {
+    const a = Math.ceil(f.start / PAGE_SIZE);
+    const b = Math.floor(f.end / PAGE_SIZE);
+    if (b > a) {
+      buddy.freeBootRange(a, b);
+      kind.fill(KIND.FREE, a, b);
+    }
+  }
+
+  const m: Machine = {
+    opts,
+    workload,
+    profile,
+    layout,
+    buddy,
+    kind,
+    aux,
+    structural,
+    memmapBacking,
+    backingSection,
+    vmemmapPteSection,
+    memblock: mb,
+    pageTables: pt,
+    symbols,
+    memSectionRoots,
+    pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
+    content,
+    zoneNames: zones.map((z) => z.name),
+    buildId: Array.from({ length: 5 }, () => rng.u32().toString(16).padStart(8, '0')).join(''),
+    crashTime: 1672531200 + (opts.seed % 100000) * 37,
+  };
+
+  runWorkload(m, rng.fork(3));
+  hintFreeBlocks(m, rng.fork(4));
+  m.pools = makePools(m, rng.fork(5));
+  writeKernelStructures(m, pgdatPa, pgdatPages);
+  return m;
+}
+
+interface AllocRecords {
+  pfn: number[];
+  order: number[];
+}
+
+/** Allocate the workload, interleaving kinds at random, then free a fraction again (churn). */
+function runWorkload(m: Machine, rng: Rng): void {
+  const w = m.workload;
+  const managed = m.buddy.managed.reduce((a, b) => a + b, 0);
+  const churnScale = 1 + w.churn;
+  const units9 = (f: number) => (f > 0 ? Math.max(1, Math.round((f * managed) / 512)) * 512 : 0);
+  const anonThp = units9(w.anon * w.thp * churnScale);
+  const target: Record<string, number> = {
+    kernel: Math.round(w.kernel * managed * churnScale),
+    kernelZero: Math.round(w.kernelZero * managed * churnScale),
+    slab: Math.round(w.slab * managed * churnScale),
+    cache: Math.round(w.cache * managed * churnScale),
+    anon: Math.max(0, Math.round(w.anon * managed * churnScale) - anonThp),
+    thp: anonThp,
+    hugetlb: units9(w.hugetlb),
+    balloon: Math.round(w.balloon * managed),
+    virtioMem: units9(w.virtioMem),
+    hwpoison: Math.max(0, Math.floor(w.hwpoison)),
+  };
+  const names = Object.keys(target);
+  const recs: AllocRecords = { pfn: [], order: [] };
+  const { kind, aux, buddy } = m;
+  const setKind = (pfn: number, order: number, k: number, a = 0) => {
+    kind.fill(k, pfn, pfn + (1 << order));
+    aux.fill(a, pfn, pfn + (1 << order));
+  };
+  const variant = () => (rng.chance(0.3) ? AUX.VAR1 : 0) | (rng.chance(0.2) ? AUX.VAR2 : 0);
+  const compound = (pfn: number, order: number, k: number) => {
+    kind.fill(k, pfn, pfn + (1 << order));
+    aux.fill(order, pfn, pfn + (1 << order));
+    aux[pfn] = order | AUX.HEAD;
+  };
+
+  for (;;) {
+    let total = 0;
+    for (const n of names) total += Math.max(0, target[n]!);
+    if (total <= 0) break;
+    let pick = rng.float() * total;
+    let name = names[0]!;
+    for (const n of names) {
+      const t = Math.max(0, target[n]!);
+      if (pick < t) {
+        name = n;
+        break;
+      }
+      pick -= t;
+    }
+    let order = 0;
+    let mt: number = MIGRATE.MOVABLE;
+    switch (name) {
+      case 'kernel':
+        order = rng.chance(0.7) ? 0 : rng.chance(0.66) ? 1 : 2;
+        mt = MIGRATE.UNMOVABLE;
+        break;
+      case 'kernelZero':
+        order = rng.chance(0.8) ? 0 : 1;
+        mt = MIGRATE.UNMOVABLE;
+        break;
+      case 'slab':
+        order = rng.chance(0.5) ? 0 : 1 + rng.int(3);
+        mt = rng.chance(0.7) ? MIGRATE.UNMOVABLE : MIGRATE.RECLAIMABLE;
+        break;
+      case 'cache':
+        order = rng.int(5);
+        break;
+      case 'anon':
+        order = rng.int(4);
+        break;
+      case 'thp':
+      case 'hugetlb':
+      case 'virtioMem':
+        order = 9;
+        break;
+    }
+    order = Math.min(order, Math.max(0, Math.floor(Math.log2(Math.max(1, target[name]!)))));
+    const pfn = buddy.alloc(order, mt);
+    if (pfn < 0) {
+      // nothing of this size is left: retire the kind (order-0 kinds retire when memory is full)
+      target[name] = 0;
+      continue;
+    }
+    target[name]! -= 1 << order;
+    const n = 1 << order;
+    switch (name) {
+      case 'kernel':
+        setKind(pfn, order, KIND.KERNEL, variant());
+        recs.pfn.push(pfn), recs.order.push(order);
+        break;
+      case 'kernelZero':
+        setKind(pfn, order, KIND.KERNEL_ZERO);
+        recs.pfn.push(pfn), recs.order.push(order);
+        break;
+      case 'slab':
+        if (order === 0) setKind(pfn, 0, KIND.SLAB);
+        else compound(pfn, order, KIND.SLAB);
+        recs.pfn.push(pfn), recs.order.push(order);
+        break;
+      case 'cache':
+        // a readahead batch split into order-0 pages (split_page), each freed on its own later
+        for (let p = pfn; p < pfn + n; p++) {
+          kind[p] = rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE;
+          aux[p] = variant();
+          recs.pfn.push(p), recs.order.push(0);
+        }
+        break;
+      case 'anon':
+        for (let p = pfn; p < pfn + n; p++) {
+          kind[p] = rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON;
+          aux[p] = variant();
+          recs.pfn.push(p), recs.order.push(0);
+        }
+        break;
+      case 'thp':
+        compound(pfn, 9, KIND.THP);
+        recs.pfn.push(pfn), recs.order.push(9);
+        break;
+      case 'hugetlb':
+        compound(pfn, 9, rng.chance(w.hugetlbFree) ? KIND.HUGETLB_FREE : KIND.HUGETLB);
+        break;
+      case 'balloon':
+        setKind(pfn, 0, KIND.BALLOON);
+        break;
+      case 'virtioMem':
+        setKind(pfn, 9, KIND.VIRTIO_MEM);
+        break;
+      case 'hwpoison':
+        setKind(pfn, 0, KIND.HWPOISON);
+        break;
+    }
+  }
+
+  // churn: free a fraction of the freeable allocations again
+  const keep = 1 / (1 + w.churn);
+  for (let i = 0; i < recs.pfn.length; i++) {
+    if (rng.float() < keep) continue;
+    const pfn = recs.pfn[i]!;
+    const order = recs.order[i]!;
+    buddy.free(pfn, order);
+    kind.fill(KIND.FREE, pfn, pfn + (1 << order));
+    aux.fill(0, pfn, pfn + (1 << order));
+  }
+}
+
+/** Free page reporting: a seeded fraction of free blocks of order ≥ pageblock order are hinted. */
+function hintFreeBlocks(m: Machine, rng: Rng): void {
+  const { buddy } = m;
+  for (let z = 0; z < buddy.zones.length; z++) {
+    for (let o = 9; o < MAX_ORDER; o++) {
+      for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
+        for (const pfn of buddy.list(z, o, mt)) {
+          if (rng.chance(m.workload.hinted)) m.aux[pfn] |= AUX.HINTED;
+        }
+      }
+    }
+  }
+}
+
+/** Direct-map addresses of kernel objects (kmem_caches, anon_vmas, address_spaces, buffer heads) inside slab pages. */
+function makePools(m: Machine, rng: Rng): ObjectPools {
+  const slabPfns: number[] = [];
+  for (let p = 0; p < m.kind.length && slabPfns.length < 4096; p++) {
+    if (m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.HEAD || (m.aux[p]! & AUX.ORDER) === 0)) slabPfns.push(p);
+  }
+  // fall back to the kernel image's data area when there is no slab
+  const base = (i: number) =>
+    slabPfns.length ? slabPfns[i % slabPfns.length]! * PAGE_SIZE : m.layout.kernelPhys + 0x1200000 + (i % 512) * PAGE_SIZE;
+  const pool = (n: number, size: number) =>
+    Array.from({ length: n }, () => directMap(m, base(rng.int(1 << 20)) + size * rng.int(PAGE_SIZE / size)));
+  return {
+    kmemCache: pool(16, 256),
+    anonVma: pool(128, 128),
+    addressSpace: pool(128, 256),
+    bufferHead: pool(128, 128),
+    balloon: directMap(m, base(rng.int(1 << 20)) + 0x40),
+  };
+}
+
+/** The VA of free_area[order].free_list[mt] of zone z in node 0's pglist_data. */
+export function freeListHeadVA(m: Machine, z: number, order: number, mt: number): bigint {
+  const zl = m.profile.zone;
+  return (
+    m.symbols.pgdat +
+    BigInt(zl.nodeZones + z * zl.zoneSize + zl.zoneFreeArea + order * zl.freeAreaSize + zl.freeAreaFreeList + mt * zl.listHeadSize)
+  );
+}
+
+/** pglist_data with zones and free lists, init_uts_ns, node_data, node_online_map, vmap_area_list. */
+function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number): void {
+  const zl = m.profile.zone;
+  const pgdat = Buffer.alloc(pgdatPages * PAGE_SIZE);
+  const { buddy } = m;
+  const spanned = (z: number) => buddy.zones[z]!.endPfn - buddy.zones[z]!.startPfn;
+  for (let z = 0; z < buddy.zones.length; z++) {
+    const zoff = zl.nodeZones + z * zl.zoneSize;
+    pgdat.writeBigUInt64LE(BigInt(spanned(z)), zoff + zl.zoneSpannedPages);
+    pgdat.writeBigInt64LE(BigInt(buddy.freePages[z]!), zoff + zl.zoneVmStat); // vm_stat[NR_FREE_PAGES]
+    for (let o = 0; o < MAX_ORDER; o++) {
+      const fa = zoff + zl.zoneFreeArea + o * zl.freeAreaSize;
+      for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
+        const lh = fa + zl.freeAreaFreeList + mt * zl.listHeadSize;
+        const self = freeListHeadVA(m, z, o, mt);
+        let first = self;
+        let last = self;
+        const pfns = [...buddy.list(z, o, mt)];
+        if (pfns.length) {
+          first = pageVA(m, pfns[0]!) + BigInt(m.profile.layout.lru);
+          last = pageVA(m, pfns[pfns.length - 1]!) + BigInt(m.profile.layout.lru);
+        }
+        pgdat.writeBigUInt64LE(first, lh + zl.listHeadNext);
+        pgdat.writeBigUInt64LE(last, lh + zl.listHeadPrev);
+      }
+      // nr_free follows the free lists in struct free_area
+      pgdat.writeBigUInt64LE(BigInt(buddy.nrFree(z, o)), fa + zl.freeAreaFreeList + NR_MIGRATETYPES * zl.listHeadSize);
+    }
+  }
+  const endPfn = m.layout.ramEnd / PAGE_SIZE;
+  const presentPages = m.layout.ram.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0);
+  pgdat.writeInt32LE(3, zl.nrZones);
+  pgdat.writeBigUInt64LE(0n, zl.nodeStartPfn);
+  pgdat.writeBigUInt64LE(BigInt(presentPages), zl.nodeStartPfn + 8); // node_present_pages
+  pgdat.writeBigUInt64LE(BigInt(endPfn), zl.nodeSpannedPages);
+  pgdat.writeInt32LE(0, zl.nodeId);
+  for (let p = 0; p < pgdatPages; p++) m.structural.set(pgdatPa / PAGE_SIZE + p, pgdat.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
+
+  // kernel-image symbols: the page keeps its image content around the object
+  const put = (va: bigint, bytes: Buffer) => {
+    let pa = kernelPhys(m, va);
+    let i = 0;
+    while (i < bytes.length) {
+      const pfn = Math.floor(pa / PAGE_SIZE);
+      let page = m.structural.get(pfn);
+      if (!page) {
+        page = Buffer.alloc(PAGE_SIZE);
+        m.content.fill(pfn, 2, page, 0);
+        m.structural.set(pfn, page);
+      }
+      const n = Math.min(bytes.length - i, PAGE_SIZE - (pa % PAGE_SIZE));
+      bytes.copy(page, pa % PAGE_SIZE, i, i + n);
+      i += n;
+      pa += n;
+    }
+  };
+  const uts = Buffer.alloc(6 * 65);
+  const fields = ['Linux', `sim-${m.opts.seed}`, m.profile.osrelease, m.profile.version, 'x86_64', '(none)'];
+  fields.forEach((f, i) => uts.write(f.slice(0, 64), i * 65, 'latin1'));
+  put(m.symbols.init_uts_ns + BigInt(m.profile.utsNameOffset), uts);
+  const nodeData = Buffer.alloc(MAX_NUMNODES * 8);
+  nodeData.writeBigUInt64LE(m.symbols.pgdat, 0);
+  put(m.symbols.node_data, nodeData);
+  const online = Buffer.alloc(zl.nodemaskSize);
+  online[0] = 1;
+  put(m.symbols.node_online_map, online);
+  const val = Buffer.alloc(16); // empty list_head: points at itself
+  val.writeBigUInt64LE(m.symbols.vmap_area_list, 0);
+  val.writeBigUInt64LE(m.symbols.vmap_area_list, 8);
+  put(m.symbols.vmap_area_list, val);
+}
+
+/** Zone index of a pfn (pfns beyond RAM take the last populated zone). */
+export function zoneIndex(m: Machine, pfn: number): number {
+  const z = m.buddy.zoneOf(pfn);
+  if (z >= 0) return z;
+  for (let i = m.buddy.zones.length - 1; i >= 0; i--) if (m.buddy.zones[i]!.endPfn > m.buddy.zones[i]!.startPfn) return i;
+  return 0;
+}
+
+/** Sanity: the allocator agrees with the per-pfn kinds. */
+export function checkMachine(m: Machine): void {
+  for (let p = 0; p < m.kind.length; p++) {
+    const free = m.buddy.state[p] === PAGE_STATE.FREE;
+    if (free !== (m.kind[p] === KIND.FREE)) {
+      throw new VmcoreError('E_INTERNAL', `pfn ${p}: allocator state ${m.buddy.state[p]} disagrees with kind ${m.kind[p]}`);
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Ground truth of a simulated image, computed from the machine's allocator state (never by
+ * reading the image back): the class of every pfn below max_mapnr, the pages a filter must
+ * exclude at each dump level, and the statistics real makedumpfile 1.7.2 prints.
+ */
+import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
+import { PAGE_SIZE } from './layout.js';
+import { AUX, KIND, type Machine } from './machine.js';
+import type { HintedStyle, SimOptions, Workload } from './options.js';
+
+/** Page classes; every pfn below max_mapnr is in exactly one. */
+export const CLASSES = ['hole', 'free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel'] as const;
+export type PageClass = (typeof CLASSES)[number];
+export const CLASS_CODE: Record<PageClass, number> = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<PageClass, number>;
+
+/** makedumpfile's report counters (FORMATS.md §7.3), in pages. */
+export interface MakedumpfileStats {
+  zero: number;
+  cache: number;
+  cachePrivate: number;
+  user: number;
+  free: number;
+  hwpoison: number;
+  offline: number;
+  excluded: number;
+  /** "Original pages": max_mapnr − memory holes, the kernel-text PT_LOAD counted twice (its quirk). */
+  original: number;
+  remaining: number;
+  memoryHole: number;
+  total: number;
+}
+
+/** A run of pfns [start, start + count). */
+export type Run = [start: number, count: number];
+
+export interface GroundTruth {
+  version: 1;
+  options: SimOptions & { scenario: Workload };
+  hintedStyle: HintedStyle;
+  layout: {
+    physBase: string;
+    pageOffset: string;
+    vmemmap: string;
+    text: string;
+    kernelOffset: string;
+    kernelPhys: number;
+    kernelBytes: number;
+    ptLevels: 4 | 5;
+    maxMapnr: number;
+    ram: { start: number; end: number }[];
+    /** RAM PT_LOADs (physical byte ranges), plus the kernel-text PT_LOAD listed separately. */
+    loads: { start: number; end: number }[];
+    textLoad: { paddr: number; vaddr: string; size: number };
+    gap: { start: number; end: number } | null;
+    crashkernel: { start: number; end: number };
+    symbols: Record<string, string>;
+  };
+  /** Pages per class (below max_mapnr). */
+  counts: Record<PageClass, number>;
+  /** Run-length lists of pfns per class. */
+  runs: Record<PageClass, Run[]>;
+  /** Whether a class's pages are all zero-filled in the image. */
+  zeroContent: Record<PageClass, boolean>;
+  /** Pages vmcore-filter must exclude at each dump level 0..31 (holes not counted). */
+  excludeByLevel: number[];
+  /** What makedumpfile 1.7.2 reports at each dump level 0..31. */
+  makedumpfile: MakedumpfileStats[];
+}
+
+/** The class of every pfn in [0, max_mapnr) as a byte array of CLASS_CODE values. */
+export function classifyPfns(m: Machine): Uint8Array {
+  const n = m.layout.maxMapnr;
+  const cls = new Uint8Array(n).fill(CLASS_CODE.hole);
+  const K: number[] = [];
+  K[KIND.KERNEL] = CLASS_CODE.kernel;
+  K[KIND.RESERVED] = CLASS_CODE.kernel;
+  K[KIND.NOMEM] = CLASS_CODE.hole;
+  K[KIND.KERNEL_ZERO] = CLASS_CODE.zero;
+  K[KIND.SLAB] = CLASS_CODE.slab;
+  K[KIND.CACHE] = CLASS_CODE.cache;
+  K[KIND.CACHE_PRIVATE] = CLASS_CODE.cache_private;
+  K[KIND.ANON] = CLASS_CODE.user;
+  K[KIND.SWAPCACHE] = CLASS_CODE.user;
+  K[KIND.THP] = CLASS_CODE.user;
+  K[KIND.HUGETLB] = CLASS_CODE.hugetlb;
+  K[KIND.HUGETLB_FREE] = CLASS_CODE.hugetlb;
+  K[KIND.BALLOON] = CLASS_CODE.offline;
+  K[KIND.VIRTIO_MEM] = CLASS_CODE.offline;
+  K[KIND.HWPOISON] = CLASS_CODE.hwpoison;
+  K[KIND.FREE] = CLASS_CODE.free;
+  for (const r of m.layout.loads) {
+    for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls[p] = K[m.kind[p]!]!;
+  }
+  // hinted blocks: the whole block of a hinted free head
+  const b = m.buddy;
+  for (let z = 0; z < b.zones.length; z++)
+    for (let o = 9; o < MAX_ORDER; o++)
+      for (let mt = 0; mt < NR_MIGRATETYPES; mt++)
+        for (const pfn of b.list(z, o, mt)) if (m.aux[pfn]! & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
+  // reserved pages whose explicit content is all zero (empty mem_section roots, pglist_data padding…)
+  for (const [pfn, page] of m.structural) {
+    if (pfn < n && cls[pfn] === CLASS_CODE.kernel && isZero(page)) cls[pfn] = CLASS_CODE.zero;
+  }
+  return cls;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/** The class of one pfn from a truth's run lists (binary search). */
+export function truthPfnClass(truth: GroundTruth, pfn: number): PageClass {
+  for (const c of CLASSES) {
+    const runs = truth.runs[c];
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const [s, n] = runs[mid]!;
+      if (pfn < s) hi = mid - 1;
+      else if (pfn >= s + n) lo = mid + 1;
+      else return c;
+    }
+  }
+  return 'hole';
+}
+
+/** Expand a truth's run lists into a per-pfn class array (CLASS_CODE values). */
+export function truthClassArray(truth: GroundTruth): Uint8Array {
+  const a = new Uint8Array(truth.layout.maxMapnr);
+  for (const c of CLASSES) for (const [s, n] of truth.runs[c]) a.fill(CLASS_CODE[c], s, s + n);
+  return a;
+}
+
+/** Compute the ground truth. */
+export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): GroundTruth {
+  const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
+  const runs = Object.fromEntries(CLASSES.map((c) => [c, [] as Run[]])) as Record<PageClass, Run[]>;
+  let i = 0;
+  while (i < cls.length) {
+    const c = cls[i]!;
+    let j = i + 1;
+    while (j < cls.length && cls[j] === c) j++;
+    const name = CLASSES[c]!;
+    counts[name] += j - i;
+    runs[name].push([i, j - i]);
+    i = j;
+  }
+  const freeZero = m.opts.freeContent === 'zero';
+  const zeroContent: Record<PageClass, boolean> = {
+    hole: false,
+    free: freeZero,
+    hinted: true,
+    offline: true,
+    hwpoison: false,
+    zero: true,
+    cache: false,
+    cache_private: false,
+    user: false,
+    hugetlb: false,
+    slab: false,
+    kernel: false,
+  };
+  const style = m.opts.hintedStyle;
+  const excludeByLevel: number[] = [];
+  const mdf: MakedumpfileStats[] = [];
+  const textPages = m.layout.kernelBytes / PAGE_SIZE;
+  const loadPages = m.layout.loads.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0);
+  for (let d = 0; d < 32; d++) {
+    const b1 = (d & 1) !== 0;
+    const b2 = (d & 2) !== 0;
+    const b4 = (d & 4) !== 0;
+    const b8 = (d & 8) !== 0;
+    const b16 = (d & 16) !== 0;
+    // vmcore-filter: hinted, offline, hwpoison always; the rest by level; zero-content pages left over with bit 1
+    let ex = counts.hinted + counts.offline + counts.hwpoison;
+    if (b16) ex += counts.free;
+    else if (b1 && freeZero) ex += counts.free;
+    if (b1) ex += counts.zero;
+    if (b4) ex += counts.cache + counts.cache_private;
+    else if (b2) ex += counts.cache;
+    if (b8) ex += counts.user + counts.hugetlb;
+    excludeByLevel.push(ex);
+
+    // makedumpfile 1.7.2: exact -129 / -257 matches; -385 (combined hinted) matches neither
+    const hintedAsFree = style === 'pg-reported';
+    const s: MakedumpfileStats = {
+      zero: 0,
+      cache: b2 || b4 ? counts.cache : 0,
+      cachePrivate: b4 ? counts.cache_private : 0,
+      user: b8 ? counts.user + counts.hugetlb : 0,
+      free: b16 ? counts.free + (hintedAsFree ? counts.hinted : 0) : 0,
+      hwpoison: counts.hwpoison,
+      offline: counts.offline,
+      excluded: 0,
+      original: loadPages + textPages,
+      remaining: 0,
+      memoryHole: m.layout.maxMapnr - loadPages - textPages,
+      total: m.layout.maxMapnr,
+    };
+    if (b1) {
+      s.zero = counts.zero;
+      if (!b16 && freeZero) s.zero += counts.free;
+      if (!(b16 && hintedAsFree)) s.zero += counts.hinted;
+    }
+    s.excluded = s.zero + s.cache + s.cachePrivate + s.user + s.free + s.hwpoison + s.offline;
+    s.remaining = s.original - s.excluded;
+    mdf.push(s);
+  }
+  const L = m.layout;
+  const h = (v: bigint) => '0x' + v.toString(16);
+  return {
+    version: 1,
+    options: m.opts as SimOptions & { scenario: Workload },
+    hintedStyle: style,
+    layout: {
+      physBase: h(L.physBase),
+      pageOffset: h(L.pageOffset),
+      vmemmap: h(L.vmemmap),
+      text: h(L.text),
+      kernelOffset: h(L.kernelOffset),
+      kernelPhys: L.kernelPhys,
+      kernelBytes: L.kernelBytes,
+      ptLevels: L.l5 ? 5 : 4,
+      maxMapnr: L.maxMapnr,
+      ram: L.ram,
+      loads: L.loads,
+      textLoad: { paddr: L.kernelPhys, vaddr: h(L.text), size: L.kernelBytes },
+      gap: L.gap,
+      crashkernel: L.crashkernel,
+      symbols: Object.fromEntries(Object.entries(m.symbols).map(([k, v]) => [k, h(v)])),
+    },
+    counts,
+    runs,
+    zeroContent,
+    excludeByLevel,
+    makedumpfile: mdf,
+  };
+}

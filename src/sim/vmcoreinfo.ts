@@ -1,0 +1,96 @@
+/**
+ * VMCOREINFO as a Linux 6.0 x86_64 kernel writes it (kernel/crash_core.c crash_save_vmcoreinfo_init
+ * and arch/x86/kernel/crash_core_64.c), in its emission order (FORMATS.md §2.3), from the kernel
+ * profile and the machine's layout.
+ */
+import { SECTION_SIZE_BITS, KERNEL_IMAGE_SIZE } from './layout.js';
+import { MAX_NUMNODES, type Machine } from './machine.js';
+
+/** Offsets of struct vmap_area in 6.0 (not part of the shared profile: only VMCOREINFO needs them). */
+const VMAP_AREA = { vaStart: 0, list: 40 };
+
+const hex = (v: bigint) => v.toString(16);
+
+/** The VMCOREINFO text (every line `KEY=VALUE\n`, CRASHTIME last). */
+export function buildVmcoreinfo(m: Machine): string {
+  const p = m.profile;
+  const l = p.layout;
+  const z = p.zone;
+  const s = m.symbols;
+  const out: string[] = [];
+  const add = (k: string, v: string | number | bigint) => out.push(`${k}=${typeof v === 'bigint' ? v.toString() : v}`);
+  add('OSRELEASE', p.osrelease);
+  add('BUILD-ID', m.buildId);
+  add('PAGESIZE', 4096);
+  add('SYMBOL(init_uts_ns)', hex(s.init_uts_ns));
+  add('OFFSET(uts_namespace.name)', p.utsNameOffset);
+  add('SYMBOL(node_online_map)', hex(s.node_online_map));
+  add('SYMBOL(swapper_pg_dir)', hex(s.init_top_pgt));
+  add('SYMBOL(_stext)', hex(s._stext));
+  add('SYMBOL(vmap_area_list)', hex(s.vmap_area_list));
+  add('SYMBOL(mem_section)', hex(s.mem_section));
+  add('LENGTH(mem_section)', m.memSectionRoots);
+  add('SIZE(mem_section)', p.memSectionSize);
+  add('OFFSET(mem_section.section_mem_map)', p.memSectionMapOffset);
+  add('NUMBER(SECTION_SIZE_BITS)', SECTION_SIZE_BITS);
+  add('NUMBER(MAX_PHYSMEM_BITS)', m.layout.maxPhysmemBits);
+  add('SIZE(page)', l.size);
+  add('SIZE(pglist_data)', z.pglistDataSize);
+  add('SIZE(zone)', z.zoneSize);
+  add('SIZE(free_area)', z.freeAreaSize);
+  add('SIZE(list_head)', z.listHeadSize);
+  add('SIZE(nodemask_t)', z.nodemaskSize);
+  add('OFFSET(page.flags)', l.flags);
+  add('OFFSET(page._refcount)', l.refcount);
+  add('OFFSET(page.mapping)', l.mapping);
+  add('OFFSET(page.lru)', l.lru);
+  add('OFFSET(page._mapcount)', l.mapcount);
+  add('OFFSET(page.private)', l.private);
+  if (l.compoundDtor !== undefined) add('OFFSET(page.compound_dtor)', l.compoundDtor);
+  if (l.compoundOrder !== undefined) add('OFFSET(page.compound_order)', l.compoundOrder);
+  add('OFFSET(page.compound_head)', l.compoundHead);
+  add('OFFSET(pglist_data.node_zones)', z.nodeZones);
+  add('OFFSET(pglist_data.nr_zones)', z.nrZones);
+  add('OFFSET(pglist_data.node_start_pfn)', z.nodeStartPfn);
+  add('OFFSET(pglist_data.node_spanned_pages)', z.nodeSpannedPages);
+  add('OFFSET(pglist_data.node_id)', z.nodeId);
+  add('OFFSET(zone.free_area)', z.zoneFreeArea);
+  add('OFFSET(zone.vm_stat)', z.zoneVmStat);
+  add('OFFSET(zone.spanned_pages)', z.zoneSpannedPages);
+  add('OFFSET(free_area.free_list)', z.freeAreaFreeList);
+  add('OFFSET(list_head.next)', z.listHeadNext);
+  add('OFFSET(list_head.prev)', z.listHeadPrev);
+  add('OFFSET(vmap_area.va_start)', VMAP_AREA.vaStart);
+  add('OFFSET(vmap_area.list)', VMAP_AREA.list);
+  add('LENGTH(zone.free_area)', z.nrOrders);
+  // printk: log_buf_vmcoreinfo_setup() goes here (lockless ringbuffer keys, FORMATS.md §2.3 #20).
+  // A later issue adds a simulated ring buffer; its lines are to be inserted at this point.
+  out.push(...printkLines(m));
+  add('LENGTH(free_area.free_list)', z.nrMigrateTypes);
+  add('NUMBER(NR_FREE_PAGES)', 0);
+  add('NUMBER(PG_lru)', p.flags.lru);
+  add('NUMBER(PG_private)', p.flags.private);
+  add('NUMBER(PG_swapcache)', p.flags.swapcache);
+  if (p.flags.swapbacked !== undefined) add('NUMBER(PG_swapbacked)', p.flags.swapbacked);
+  if (p.flags.slab !== undefined) add('NUMBER(PG_slab)', p.flags.slab);
+  if (p.flags.hwpoison !== undefined) add('NUMBER(PG_hwpoison)', p.flags.hwpoison);
+  add('NUMBER(PG_head_mask)', p.flags.headMask);
+  if (p.pageTypes.buddy !== undefined) add('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', p.pageTypes.buddy);
+  add('NUMBER(HUGETLB_PAGE_DTOR)', p.compoundDtor.hugetlb);
+  if (p.pageTypes.offline !== undefined) add('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)', p.pageTypes.offline);
+  add('NUMBER(phys_base)', m.layout.physBase);
+  add('SYMBOL(init_top_pgt)', hex(s.init_top_pgt));
+  add('NUMBER(pgtable_l5_enabled)', m.layout.l5 ? 1 : 0);
+  add('SYMBOL(node_data)', hex(s.node_data));
+  add('LENGTH(node_data)', MAX_NUMNODES);
+  add('KERNELOFFSET', hex(m.layout.kernelOffset));
+  add('NUMBER(KERNEL_IMAGE_SIZE)', KERNEL_IMAGE_SIZE);
+  add('NUMBER(sme_mask)', 0);
+  add('CRASHTIME', m.crashTime);
+  return out.join('\n') + '\n';
+}
+
+/** The printk ring buffer block; empty until the simulator has a ring buffer. */
+function printkLines(_m: Machine): string[] {
+  return [];
+}
