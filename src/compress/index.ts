@@ -1,0 +1,80 @@
+/**
+ * Codec registry: load a codec by name, or list which codecs work on this machine and why not.
+ */
+import { VmcoreError } from '../errors.js';
+import { CODEC_FLAGS, CODEC_NAMES, CODEC_OPTIONS, codecNameForFlag, type CodecName, type PageCodec } from './codec.js';
+import { lzoCodec } from './lzo.js';
+import { createSnappyCodec } from './snappy.js';
+import { zlibCodec } from './zlib.js';
+import { createZstdCodec } from './zstd.js';
+
+export { CODEC_FLAGS, CODEC_NAMES, CODEC_OPTIONS, codecNameForFlag };
+export type { CodecName, PageCodec };
+export { compressBatch, type CompressedBatch } from './batch.js';
+
+/** Where each codec comes from, and the npm package a native one needs. */
+const SOURCES: Record<CodecName, { pkg: string | null; create: () => PageCodec }> = {
+  zlib: { pkg: null, create: () => zlibCodec },
+  lzo: { pkg: null, create: () => lzoCodec },
+  snappy: { pkg: 'snappy', create: createSnappyCodec },
+  zstd: { pkg: 'zstd-napi', create: createZstdCodec },
+};
+
+const cache = new Map<CodecName, PageCodec | VmcoreError>();
+
+/**
+ * The codec `name`, loaded once per process. A codec whose package cannot be loaded throws
+ * `VmcoreError('E_CODEC_UNAVAILABLE')` naming the option, the package and the cause.
+ */
+export function loadCodec(name: CodecName): PageCodec {
+  let c = cache.get(name);
+  if (c === undefined) {
+    const src = SOURCES[name];
+    if (!src) throw new VmcoreError('E_CODEC_UNAVAILABLE', `unknown codec ${String(name)}`, { option: String(name) });
+    try {
+      c = src.create();
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      c = new VmcoreError(
+        'E_CODEC_UNAVAILABLE',
+        `option ${CODEC_OPTIONS[name]} needs package ${src.pkg ?? name}, which failed to load: ${why}`,
+        { option: CODEC_OPTIONS[name], key: src.pkg ?? name },
+      );
+    }
+    cache.set(name, c);
+  }
+  if (c instanceof VmcoreError) throw c;
+  return c;
+}
+
+/** The codec for a page_desc flag (1, 2, 4, 0x20); an unknown bit throws E_FORMAT. */
+export function loadCodecForFlag(flag: number): PageCodec {
+  const name = codecNameForFlag(flag);
+  if (!name) throw new VmcoreError('E_FORMAT', `unknown compression flag ${'0x' + flag.toString(16)}`);
+  return loadCodec(name);
+}
+
+/** What one codec can do on this machine. */
+export interface CodecCapability {
+  name: CodecName;
+  flag: number;
+  option: string;
+  available: boolean;
+  /** Implementation (package and version) when available. */
+  implementation?: string;
+  /** Why it is not available. */
+  reason?: string;
+}
+
+/** Try to load every codec; report which work here and why the others do not. */
+export function codecCapabilities(): CodecCapability[] {
+  return CODEC_NAMES.map((name) => {
+    const base = { name, flag: CODEC_FLAGS[name], option: CODEC_OPTIONS[name] };
+    try {
+      const c = loadCodec(name);
+      return { ...base, available: true, implementation: c.implementation };
+    } catch (e) {
+      return { ...base, available: false, reason: (e as Error).message };
+    }
+  });
+}

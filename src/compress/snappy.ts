@@ -1,0 +1,50 @@
+import { createRequire } from 'node:module';
+import { VmcoreError } from '../errors.js';
+import { CODEC_FLAGS, type PageCodec } from './codec.js';
+
+interface SnappyModule {
+  compressSync(input: Uint8Array): Buffer;
+  uncompressSync(input: Uint8Array, options?: { asBuffer?: boolean }): string | Buffer;
+}
+
+/** Snappy raw block format (not framed), as makedumpfile `-p` stores it; npm package `snappy`. */
+export function createSnappyCodec(): PageCodec {
+  const require = createRequire(import.meta.url);
+  const mod = require('snappy') as SnappyModule;
+  const version = (require('snappy/package.json') as { version: string }).version;
+  // Probe once so a broken native binding fails here, at load, not on the first page.
+  const probe = mod.compressSync(new Uint8Array(64));
+  if (mod.uncompressSync(probe, { asBuffer: true }).length !== 64) throw new Error('self-test failed');
+  return {
+    name: 'snappy',
+    flag: CODEC_FLAGS.snappy,
+    implementation: `npm snappy ${version}`,
+    compress(page: Uint8Array, out: Uint8Array): number {
+      const c = mod.compressSync(page);
+      if (c.length >= page.length) return 0;
+      out.set(c, 0);
+      return c.length;
+    },
+    decompress(src: Uint8Array, out: Uint8Array): number {
+      // The raw format starts with the decoded length as a varint: check it before decoding.
+      let len = 0;
+      let shift = 0;
+      let i = 0;
+      for (; i < 5 && i < src.length; i++) {
+        len += (src[i]! & 0x7f) * 2 ** shift;
+        shift += 7;
+        if ((src[i]! & 0x80) === 0) break;
+      }
+      if (i >= src.length || i === 5) throw new VmcoreError('E_CORRUPT_PAGE', 'snappy data has no valid length header');
+      if (len > out.length) throw new VmcoreError('E_CORRUPT_PAGE', `snappy data decodes to ${len} bytes, more than ${out.length}`);
+      let d: Buffer;
+      try {
+        d = mod.uncompressSync(src, { asBuffer: true }) as Buffer;
+      } catch (e) {
+        throw new VmcoreError('E_CORRUPT_PAGE', `snappy data does not decode: ${(e as Error).message}`);
+      }
+      out.set(d, 0);
+      return d.length;
+    },
+  };
+}

@@ -1,0 +1,448 @@
+/**
+ * kdump-compressed reader (FORMATS.md §6): plain files and flattened streams read in place.
+ * Every header field is checked before it is used to size, seek or allocate anything.
+ */
+import { VmcoreError, hex } from '../../errors.js';
+import { Bitmap } from '../../io/bitmap.js';
+import { FileSource, type ByteSource } from '../../io/file.js';
+import { LIMITS } from '../../io/limits.js';
+import { codecNameForFlag, type CodecName } from '../../compress/codec.js';
+import { loadCodecForFlag } from '../../compress/index.js';
+import { NT_PRSTATUS, decodeNotes } from '../elf/layout.js';
+import type { DumpHeaderInfo, DumpReader } from '../dump.js';
+import { FlattenedSource } from '../flattened/reader.js';
+import { FLAT_HEADER_SIZE, hasFlatSignature } from '../flattened/layout.js';
+import {
+  DISKDUMP_SIGNATURE,
+  DUMP_DH_COMPRESSED_INCOMPLETE,
+  DUMP_DH_COMPRESSION_MASK,
+  DUMP_DH_EXCLUDED_VMEMMAP,
+  DiskDumpHeader,
+  KDUMP_SIGNATURE,
+  KdumpSubHeader,
+  PAGE_DESC_SIZE,
+  layoutFrom,
+  type DiskDumpHeaderValue,
+  type KdumpLayout,
+  type KdumpSubHeaderValue,
+} from './layout.js';
+
+/** Three-way probe result (an unreadable source throws instead). */
+export type ProbeResult = 'mine' | 'not-mine';
+
+/**
+ * Is `source` a kdump-compressed file, or a flattened stream carrying one? Reads the signature
+ * ("KDUMP   " or the old "DISKDUMP", which the reader then refuses with a clear message); for a
+ * flattened stream ("makedumpfile\0") the records are indexed and the rebuilt file's signature
+ * checked, so a flattened ELF dump is 'not-mine'.
+ */
+export function probeKdump(source: ByteSource): ProbeResult {
+  const head = new Uint8Array(16);
+  const n = source.readSome(0, 16, head);
+  const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
+  if (n >= 8 && (sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE)) return 'mine';
+  if (n >= 16 && hasFlatSignature(head) && source.size >= FLAT_HEADER_SIZE) {
+    const flat = new FlattenedSource(borrow(source));
+    const inner = new Uint8Array(8);
+    const k = flat.readSome(0, 8, inner);
+    const s = Buffer.from(inner.subarray(0, k)).toString('latin1');
+    return s === KDUMP_SIGNATURE || s === DISKDUMP_SIGNATURE ? 'mine' : 'not-mine';
+  }
+  return 'not-mine';
+}
+
+/** A view of `s` whose close() does nothing (the caller keeps ownership). */
+function borrow(s: ByteSource): ByteSource {
+  return {
+    get size() {
+      return s.size;
+    },
+    path: s.path,
+    readInto: (p, l, b, o) => s.readInto(p, l, b, o),
+    read: (p, l) => s.read(p, l),
+    readSome: (p, l, b, o) => s.readSome(p, l, b, o),
+    close: () => {},
+  };
+}
+
+/** A decoded page descriptor. */
+export interface PageDescriptor {
+  offset: number;
+  size: number;
+  flags: number;
+}
+
+/** Facts of a kdump file beyond {@link DumpHeaderInfo}. */
+export interface KdumpFileInfo {
+  headerVersion: number;
+  status: number;
+  blockSize: number;
+  dumpLevel: number;
+  /** Compression named by the header's status (pages carry their own flags). */
+  codec: CodecName | null;
+  /** The `--split` part this file holds, or null. */
+  split: { startPfn: number; endPfn: number } | null;
+  /** DUMP_DH_COMPRESSED_INCOMPLETE set, or a flattened stream without its end record. */
+  incomplete: boolean;
+  excludedVmemmap: boolean;
+  /** Pfns with a 2nd-bitmap bit in the whole dump. */
+  numDumpable: number;
+  layout: KdumpLayout;
+  eraseinfo: { offset: number; size: number } | null;
+}
+
+function fmt(path: string, msg: string, offset?: number): VmcoreError {
+  return new VmcoreError('E_FORMAT', `${path}: ${msg}`, { path, offset });
+}
+
+function safe(v: bigint, what: string, path: string, offset: number): number {
+  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new VmcoreError('E_LIMIT', `${path}: ${what} ${hex(v)} is out of range`, { path, offset });
+  }
+  return Number(v);
+}
+
+/** Cumulative 2nd-bitmap counts every RANK_BLOCK pfns, for descriptor indices. */
+const RANK_BLOCK = 1 << 15;
+
+export class KdumpReader implements DumpReader {
+  readonly format: 'kdump' | 'flattened';
+  readonly path: string;
+  readonly info: DumpHeaderInfo;
+  readonly kdump: KdumpFileInfo;
+  readonly vmcoreinfoText: string | null;
+  readonly maxMapnr: number;
+  readonly present: Bitmap;
+  /** 2nd bitmap: pfns with a page descriptor (in a split part, only those in its range are stored here). */
+  readonly dumpable: Bitmap;
+  readonly header: DiskDumpHeaderValue;
+  readonly subHeader: KdumpSubHeaderValue;
+  private readonly rank: Float64Array;
+  private readonly rankBase: number;
+  private readonly pageBuf: Uint8Array;
+  private readonly dataStart: number;
+
+  /** Open `path`: a kdump-compressed file or a flattened stream of one. */
+  static open(path: string): KdumpReader {
+    const f = new FileSource(path);
+    try {
+      const head = new Uint8Array(16);
+      const n = f.readSome(0, 16, head);
+      if (n >= 16 && hasFlatSignature(head)) return new KdumpReader(new FlattenedSource(f), 'flattened');
+      return new KdumpReader(f, 'kdump');
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  /** Read the dump in `source` (which the reader owns and closes). */
+  constructor(
+    private readonly source: ByteSource,
+    format: 'kdump' | 'flattened' = source instanceof FlattenedSource ? 'flattened' : 'kdump',
+  ) {
+    this.format = format;
+    const path = (this.path = source.path);
+    const size = source.size;
+    if (size < DiskDumpHeader.size) throw new VmcoreError('E_TRUNCATED', `${path}: ${size} bytes is too short for a kdump header`, { path });
+    const hb = source.read(0, DiskDumpHeader.size);
+    const h = (this.header = DiskDumpHeader.decode(hb));
+    if (h.signature === DISKDUMP_SIGNATURE) throw fmt(path, 'old "DISKDUMP" format (diskdump) is not supported', 0);
+    if (h.signature !== KDUMP_SIGNATURE) throw fmt(path, 'no "KDUMP   " signature', 0);
+    if (h.headerVersion < 1) throw fmt(path, `header_version ${h.headerVersion} is not supported`, 8);
+
+    const bs = h.blockSize;
+    if (bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) {
+      const be = hb.readInt32BE(428);
+      const hint = be >= 512 && be <= 65536 && (be & (be - 1)) === 0 ? ' (a big-endian dump? only little-endian is supported)' : '';
+      throw fmt(path, `block_size ${h.blockSize} is not a power of 2 in 512..65536${hint}`, 428);
+    }
+    if (h.subHdrSize < 1 || (1 + h.subHdrSize) * bs > size || h.subHdrSize * bs > LIMITS.maxNoteBytes + bs) {
+      throw fmt(path, `sub_hdr_size ${h.subHdrSize} blocks does not fit the file (${hex(size)} bytes)`, 432);
+    }
+    const sub = (this.subHeader = KdumpSubHeader.decode(source.read(bs, KdumpSubHeader.size)));
+    const v = h.headerVersion;
+    const subAt = (field: keyof typeof KdumpSubHeader.fields) => bs + KdumpSubHeader.fields[field][0];
+
+    // max_mapnr: the 64-bit copy from version 6 on.
+    const maxMapnr = v >= 6 ? safe(sub.maxMapnr64, 'max_mapnr_64', path, subAt('maxMapnr64')) : h.maxMapnr;
+    if (maxMapnr > LIMITS.maxMapnr) {
+      throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${hex(maxMapnr)} exceeds the limit ${hex(LIMITS.maxMapnr)}`, { path });
+    }
+    if (v >= 6 && h.maxMapnr !== Math.min(maxMapnr, 0xffffffff) && h.maxMapnr !== 0) {
+      throw fmt(path, `max_mapnr ${hex(h.maxMapnr)} disagrees with max_mapnr_64 ${hex(maxMapnr)}`, 440);
+    }
+    this.maxMapnr = maxMapnr;
+
+    const layout = layoutFrom(bs, h.subHdrSize, h.bitmapBlocks);
+    if (layout.bitmapBytes * 8 < maxMapnr) {
+      throw fmt(path, `bitmap_blocks ${h.bitmapBlocks} cannot hold ${hex(maxMapnr)} pfns`, 436);
+    }
+    if (layout.pdOffset > size) {
+      throw new VmcoreError('E_TRUNCATED', `${path}: bitmaps end at ${hex(layout.pdOffset)}, past the end of the file (${hex(size)})`, {
+        path,
+        offset: layout.bitmap1Offset,
+      });
+    }
+    const bmLen = Math.ceil(maxMapnr / 8);
+    this.present = new Bitmap(maxMapnr, source.read(layout.bitmap1Offset, bmLen));
+    this.dumpable = new Bitmap(maxMapnr, source.read(layout.bitmap2Offset, bmLen));
+    for (const bm of [this.present, this.dumpable]) if (maxMapnr % 8) bm.bytes[bmLen - 1]! &= (1 << (maxMapnr % 8)) - 1;
+
+    // Notes (v4+) and VMCOREINFO (v3+).
+    let notes: Buffer = Buffer.alloc(0);
+    let noteOff = 0;
+    if (v >= 4 && sub.sizeNote > 0n) {
+      noteOff = safe(sub.offsetNote, 'offset_note', path, subAt('offsetNote'));
+      const noteSize = safe(sub.sizeNote, 'size_note', path, subAt('sizeNote'));
+      if (noteSize > LIMITS.maxNoteBytes) throw new VmcoreError('E_LIMIT', `${path}: size_note ${noteSize} exceeds the limit`, { path });
+      if (noteOff + noteSize > size) throw fmt(path, `notes [${hex(noteOff)}, +${hex(noteSize)}) lie outside the file`, subAt('offsetNote'));
+      notes = source.read(noteOff, noteSize);
+    }
+    let vmcoreinfoText: string | null = null;
+    let viInNotes: DumpHeaderInfo['vmcoreinfo'] = null;
+    if (v >= 3 && sub.sizeVmcoreinfo > 0n) {
+      const off = safe(sub.offsetVmcoreinfo, 'offset_vmcoreinfo', path, subAt('offsetVmcoreinfo'));
+      const len = safe(sub.sizeVmcoreinfo, 'size_vmcoreinfo', path, subAt('sizeVmcoreinfo'));
+      if (len > LIMITS.maxVmcoreinfo) throw new VmcoreError('E_LIMIT', `${path}: size_vmcoreinfo ${len} exceeds the limit`, { path });
+      if (off + len > size) throw fmt(path, `VMCOREINFO [${hex(off)}, +${hex(len)}) lies outside the file`, subAt('offsetVmcoreinfo'));
+      vmcoreinfoText = source.read(off, len).toString('latin1');
+      if (notes.length && off >= noteOff && off + len <= noteOff + notes.length) {
+        viInNotes = { offsetInNotes: off - noteOff, size: len };
+      }
+    }
+    this.vmcoreinfoText = vmcoreinfoText;
+
+    // Split part range (v2+; 64-bit fields from v6).
+    let split: KdumpFileInfo['split'] = null;
+    if (v >= 2 && sub.split) {
+      const s = v >= 6 ? sub.startPfn64 : sub.startPfn;
+      const e = v >= 6 ? sub.endPfn64 : sub.endPfn;
+      const startPfn = safe(s, 'start_pfn', path, subAt('startPfn64'));
+      const endPfn = safe(e, 'end_pfn', path, subAt('endPfn64'));
+      if (startPfn > endPfn || endPfn > maxMapnr) throw fmt(path, `split range [${hex(startPfn)}, ${hex(endPfn)}) is invalid`, subAt('startPfn64'));
+      split = { startPfn, endPfn };
+    }
+    let eraseinfo: KdumpFileInfo['eraseinfo'] = null;
+    if (v >= 5 && sub.sizeEraseinfo > 0n) {
+      const off = safe(sub.offsetEraseinfo, 'offset_eraseinfo', path, subAt('offsetEraseinfo'));
+      const len = safe(sub.sizeEraseinfo, 'size_eraseinfo', path, subAt('sizeEraseinfo'));
+      if (off + len > size || len > LIMITS.maxNoteBytes) throw fmt(path, `eraseinfo [${hex(off)}, +${hex(len)}) lies outside the file`);
+      eraseinfo = { offset: off, size: len };
+    }
+    if (h.nrCpus < 0) throw fmt(path, `nr_cpus ${h.nrCpus} is negative`, 460);
+
+    // Descriptor index ranks.
+    const nblocks = Math.ceil(maxMapnr / RANK_BLOCK);
+    this.rank = new Float64Array(nblocks + 1);
+    for (let b = 0; b < nblocks; b++) {
+      this.rank[b + 1] = this.rank[b]! + this.dumpable.count(b * RANK_BLOCK, Math.min(maxMapnr, (b + 1) * RANK_BLOCK));
+    }
+    const numDumpable = this.rank[nblocks]!;
+    this.rankBase = split ? this.rankOf(split.startPfn) : 0;
+    this.dataStart = layout.pdOffset + PAGE_DESC_SIZE * numDumpable;
+
+    const status = h.status;
+    const incomplete = (status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0 || (source instanceof FlattenedSource && !source.terminated);
+    this.kdump = {
+      headerVersion: v,
+      status,
+      blockSize: bs,
+      dumpLevel: v >= 1 ? sub.dumpLevel : 0,
+      codec: codecNameForFlag(status & DUMP_DH_COMPRESSION_MASK & -(status & DUMP_DH_COMPRESSION_MASK)),
+      split,
+      incomplete,
+      excludedVmemmap: (status & DUMP_DH_EXCLUDED_VMEMMAP) !== 0,
+      numDumpable,
+      layout,
+      eraseinfo,
+    };
+    let nrCpus = h.nrCpus;
+    if (nrCpus === 0 && notes.length) {
+      try {
+        nrCpus = decodeNotes(notes, noteOff).filter((n) => n.name === 'CORE' && n.type === NT_PRSTATUS).length;
+      } catch {
+        /* notes are informational here */
+      }
+    }
+    this.info = {
+      utsname: {
+        sysname: h.sysname,
+        nodename: h.nodename,
+        release: h.release,
+        version: h.version,
+        machine: h.machine,
+        domainname: h.domainname,
+      },
+      crashTime: Number(h.tvSec),
+      nrCpus,
+      physBase: sub.physBase,
+      notes,
+      vmcoreinfo: viInNotes,
+      pageSize: bs,
+    };
+    this.pageBuf = new Uint8Array(bs);
+  }
+
+  /** Number of 2nd-bitmap bits below `pfn`. */
+  private rankOf(pfn: number): number {
+    const b = Math.floor(pfn / RANK_BLOCK);
+    return this.rank[b]! + this.dumpable.count(b * RANK_BLOCK, pfn);
+  }
+
+  /** Does this file store page data for `pfn`? */
+  isStored(pfn: number): boolean {
+    if (pfn < 0 || pfn >= this.maxMapnr || !this.dumpable.get(pfn)) return false;
+    const s = this.kdump.split;
+    return !s || (pfn >= s.startPfn && pfn < s.endPfn);
+  }
+
+  private checkStored(pfn: number): void {
+    if (pfn < 0 || pfn >= this.maxMapnr) {
+      throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is beyond max_mapnr ${hex(this.maxMapnr)}`, { path: this.path, pfn });
+    }
+    if (!this.dumpable.get(pfn)) {
+      throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is excluded`, { path: this.path, pfn });
+    }
+    const s = this.kdump.split;
+    if (s && (pfn < s.startPfn || pfn >= s.endPfn)) {
+      throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is stored in another split part (this one holds [${hex(s.startPfn)}, ${hex(s.endPfn)}))`, {
+        path: this.path,
+        pfn,
+      });
+    }
+  }
+
+  /** The descriptors of `count` consecutive stored pfns from `pfn`. */
+  pageDescriptors(pfn: number, count: number): PageDescriptor[] {
+    for (let p = pfn; p < pfn + count; p++) this.checkStored(p);
+    const idx = this.rankOf(pfn) - this.rankBase;
+    const at = this.kdump.layout.pdOffset + idx * PAGE_DESC_SIZE;
+    const raw = new Uint8Array(count * PAGE_DESC_SIZE);
+    const got = this.source.readSome(at, raw.length, raw);
+    const v = new DataView(raw.buffer);
+    const out: PageDescriptor[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = pfn + i;
+      const o = i * PAGE_DESC_SIZE;
+      if (o + PAGE_DESC_SIZE > got) {
+        throw new VmcoreError('E_TRUNCATED', `${this.path}: page descriptor of pfn ${hex(p)} at ${hex(at + o)} is past the end of the file`, {
+          path: this.path,
+          pfn: p,
+          offset: at + o,
+        });
+      }
+      const offset = v.getBigInt64(o, true);
+      const size = v.getUint32(o + 8, true);
+      const flags = v.getUint32(o + 12, true);
+      const bad = (why: string) =>
+        new VmcoreError('E_FORMAT', `${this.path}: page descriptor of pfn ${hex(p)} at ${hex(at + o)}: ${why}`, {
+          path: this.path,
+          pfn: p,
+          offset: at + o,
+        });
+      if (offset === 0n) {
+        throw new VmcoreError('E_TRUNCATED', `${this.path}: pfn ${hex(p)} was not saved (its descriptor is empty: an incomplete dump)`, {
+          path: this.path,
+          pfn: p,
+          offset: at + o,
+        });
+      }
+      if (offset < BigInt(this.dataStart) || offset > BigInt(this.source.size)) throw bad(`data offset ${hex(offset)} is outside the data area`);
+      if (size === 0 || size > this.kdump.blockSize) throw bad(`size ${size} is not in 1..${this.kdump.blockSize}`);
+      if (Number(offset) + size > this.source.size) {
+        throw new VmcoreError('E_TRUNCATED', `${this.path}: data of pfn ${hex(p)} [${hex(offset)}, +${size}) is past the end of the file`, {
+          path: this.path,
+          pfn: p,
+          offset: Number(offset),
+        });
+      }
+      if (flags === 0 && size !== this.kdump.blockSize) throw bad(`raw page of ${size} bytes`);
+      if (flags !== 0 && codecNameForFlag(flags) === null) throw bad(`unknown flags ${hex(flags)}`);
+      out.push({ offset: Number(offset), size, flags });
+    }
+    return out;
+  }
+
+  readPages(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {
+    const ps = this.kdump.blockSize;
+    if (bufOff + count * ps > buf.length) throw new VmcoreError('E_INTERNAL', `readPages: buffer too small for ${count} pages`);
+    const BATCH = 256;
+    for (let done = 0; done < count; ) {
+      const k = Math.min(BATCH, count - done);
+      const descs = this.pageDescriptors(pfn + done, k);
+      // Coalesce reads of stored bytes that lie back to back (the usual case).
+      for (let i = 0; i < k; ) {
+        let j = i + 1;
+        let span = descs[i]!.size;
+        while (j < k && descs[j]!.offset === descs[j - 1]!.offset + descs[j - 1]!.size && span + descs[j]!.size <= 1 << 20) {
+          span += descs[j]!.size;
+          j++;
+        }
+        const raw = this.source.read(descs[i]!.offset, span);
+        let o = 0;
+        for (let m = i; m < j; m++) {
+          const d = descs[m]!;
+          const p = pfn + done + m;
+          const out = buf.subarray(bufOff + (done + m) * ps, bufOff + (done + m + 1) * ps);
+          const src = raw.subarray(o, o + d.size);
+          o += d.size;
+          if (d.flags === 0) {
+            out.set(src);
+            continue;
+          }
+          let got: number;
+          try {
+            got = loadCodecForFlag(d.flags).decompress(src, out);
+          } catch (e) {
+            if (e instanceof VmcoreError && e.code === 'E_CORRUPT_PAGE') {
+              e.message = `${this.path}: pfn ${hex(p)} at ${hex(d.offset)}: ${e.message}`;
+              e.data.pfn = p;
+              e.data.path = this.path;
+              e.data.offset = d.offset;
+            }
+            throw e;
+          }
+          if (got !== ps) {
+            throw new VmcoreError('E_CORRUPT_PAGE', `${this.path}: pfn ${hex(p)} at ${hex(d.offset)} decodes to ${got} bytes, not ${ps}`, {
+              path: this.path,
+              pfn: p,
+              offset: d.offset,
+            });
+          }
+        }
+        i = j;
+      }
+      done += k;
+    }
+  }
+
+  readPhys(paddr: number, len: number, buf: Uint8Array, bufOff = 0): void {
+    const ps = this.kdump.blockSize;
+    let done = 0;
+    while (done < len) {
+      const a = paddr + done;
+      const pfn = Math.floor(a / ps);
+      const inPage = a - pfn * ps;
+      const k = Math.min(len - done, ps - inPage);
+      this.readPages(pfn, 1, this.pageBuf, 0);
+      buf.set(this.pageBuf.subarray(inPage, inPage + k), bufOff + done);
+      done += k;
+    }
+  }
+
+  /** The eraseinfo text, or null. */
+  readEraseinfo(): string | null {
+    const e = this.kdump.eraseinfo;
+    return e ? this.source.read(e.offset, e.size).toString('latin1') : null;
+  }
+
+  close(): void {
+    this.source.close();
+  }
+}
+
+/** Open a kdump-compressed file or a flattened stream of one. */
+export function openKdump(path: string): KdumpReader {
+  return KdumpReader.open(path);
+}

@@ -1,0 +1,138 @@
+/**
+ * Output sinks for the dump writers: positional writes to a file, or (see
+ * ../flattened/sink.ts) makedumpfile's flattened stream to a Writable. Plus {@link SequentialWriter},
+ * a large write buffer over one region of a sink.
+ */
+import * as fs from 'node:fs';
+import { VmcoreError, hex } from '../../errors.js';
+
+/** Where a writer puts its bytes. Writes are positional; the sink decides how they land. */
+export interface DumpSink {
+  /** Name used in messages (a path, or "<stdout>"). */
+  readonly path: string;
+  /** True for a flattened stream (no rewrites of earlier bytes take effect in place). */
+  readonly flattened: boolean;
+  /** Every byte emitted so far, including any framing (makedumpfile's "Write bytes"). */
+  readonly bytesWritten: number;
+  /**
+   * Write `data` at `pos`. The sink may keep no reference to `data` after the promise resolves.
+   * Errors: ENOSPC → E_NO_SPACE, anything else → E_OUTPUT_IO, both carrying the path.
+   */
+  write(pos: number, data: Uint8Array): Promise<void>;
+  /** Finish the output (flattened: the end record). Does not close a caller-owned descriptor. */
+  finish(): Promise<void>;
+}
+
+/** Map a Node write error to a VmcoreError with the path and offset. */
+export function outputError(e: unknown, path: string, pos?: number): VmcoreError {
+  if (e instanceof VmcoreError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const where = pos === undefined ? '' : ` at offset ${hex(pos)}`;
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+    return new VmcoreError('E_NO_SPACE', `writing ${path}${where}: no space left on device`, { path, offset: pos });
+  }
+  return new VmcoreError('E_OUTPUT_IO', `writing ${path}${where}: ${err.code ?? err.message}`, { path, offset: pos });
+}
+
+/** Positional writes to an open file descriptor. */
+export class FileSink implements DumpSink {
+  readonly flattened = false;
+  bytesWritten = 0;
+  private readonly ownsFd: boolean;
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+    opts: { closeOnFinish?: boolean } = {},
+  ) {
+    this.ownsFd = opts.closeOnFinish ?? false;
+  }
+
+  /** Open (create or truncate) `path` for writing; the sink closes it on finish. */
+  static open(path: string, opts: { exclusive?: boolean } = {}): FileSink {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, opts.exclusive ? 'wx' : 'w', 0o644);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EEXIST') {
+        throw new VmcoreError('E_OUTPUT_EXISTS', `${path} exists`, { path });
+      }
+      throw outputError(e, path);
+    }
+    return new FileSink(fd, path, { closeOnFinish: true });
+  }
+
+  write(pos: number, data: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let done = 0;
+      const step = (): void => {
+        fs.write(this.fd, data, done, data.length - done, pos + done, (err, n) => {
+          if (err) return reject(outputError(err, this.path, pos + done));
+          if (n === 0) return reject(outputError(Object.assign(new Error('short write'), { code: 'EIO' }), this.path, pos + done));
+          done += n;
+          this.bytesWritten += n;
+          if (done < data.length) step();
+          else resolve();
+        });
+      };
+      if (data.length === 0) resolve();
+      else step();
+    });
+  }
+
+  async finish(): Promise<void> {
+    if (!this.ownsFd) return;
+    await new Promise<void>((resolve, reject) =>
+      fs.close(this.fd, (err) => (err ? reject(outputError(err, this.path)) : resolve())),
+    );
+  }
+}
+
+/**
+ * A write buffer over one sequential region of a sink: `append` copies into the buffer, `flush`
+ * hands the buffered run to the sink as one positional write. The hot loop stays synchronous;
+ * it awaits only when the buffer is full.
+ */
+export class SequentialWriter {
+  private readonly buf: Uint8Array;
+  private used = 0;
+  /** File offset of the first buffered byte. */
+  private base: number;
+  constructor(
+    private readonly sink: DumpSink,
+    start: number,
+    capacity: number,
+  ) {
+    this.buf = new Uint8Array(capacity);
+    this.base = start;
+  }
+  /** File offset the next appended byte will have. */
+  get pos(): number {
+    return this.base + this.used;
+  }
+  /** Bytes that still fit without a flush. */
+  get space(): number {
+    return this.buf.length - this.used;
+  }
+  get pending(): number {
+    return this.used;
+  }
+  /** Append `data` (must fit in `space`). */
+  append(data: Uint8Array): void {
+    this.buf.set(data, this.used);
+    this.used += data.length;
+  }
+  /** Reserve `n` bytes (must fit) and return a view of them to fill in place. */
+  reserve(n: number): Uint8Array {
+    const v = this.buf.subarray(this.used, this.used + n);
+    this.used += n;
+    return v;
+  }
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const n = this.used;
+    await this.sink.write(this.base, this.buf.subarray(0, n));
+    this.base += n;
+    this.used = 0;
+  }
+}
