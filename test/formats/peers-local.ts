@@ -49,3 +49,10 @@ export function requirePeer(name: PeerName, ctx: { skip: (note?: string) => void
   ctx.skip(`${name} unavailable: ${why}`);
   return true;
 }
+
+/** Run a Python helper with /usr/bin/python3 and parse its JSON stdout. */
+export function runPythonJson<T = unknown>(script: string, args: string[]): T {
+  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
