@@ -424,15 +424,23 @@ function runWorkload(m: Machine, rng: Rng): void {
 /** Free page reporting: a seeded fraction of free blocks of order ≥ pageblock order are hinted. */
 function hintFreeBlocks(m: Machine, rng: Rng): void {
   const { buddy } = m;
+  const eligible: number[] = [];
+  let hinted = 0;
   for (let z = 0; z < buddy.zones.length; z++) {
     for (let o = 9; o < MAX_ORDER; o++) {
       for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
         for (const pfn of buddy.list(z, o, mt)) {
-          if (rng.chance(m.workload.hinted)) m.aux[pfn] |= AUX.HINTED;
+          eligible.push(pfn);
+          if (rng.chance(m.workload.hinted)) {
+            m.aux[pfn] |= AUX.HINTED;
+            hinted++;
+          }
         }
       }
     }
   }
+  // small machines: with a non-zero fraction, report at least one block so the class is exercised
+  if (m.workload.hinted > 0 && hinted === 0 && eligible.length) m.aux[eligible[rng.int(eligible.length)]!] |= AUX.HINTED;
 }
 
 /** Direct-map addresses of kernel objects (kmem_caches, anon_vmas, address_spaces, buffer heads) inside slab pages. */
