@@ -258,6 +258,7 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     if (s < e) markUnknown(s, e, reason);
   };
   const unusable = memmap.unusable;
+  const lookahead = 2 ** (nrOrders - 1);
   let ui = 0;
   for (const sec of memmap.sections) {
     while (ui < unusable.length && unusable[ui]!.startPfn < sec.startPfn) {
@@ -267,8 +268,10 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
       next = Math.max(next, u.endPfn);
     }
     if (sec.startPfn > next) gap(next, sec.startPfn, 'no_mem_map');
+    // A section without present pfns is still read when present pfns follow closely: a free
+    // block headed in it may continue into them.
     const first = present.nextSet(sec.startPfn);
-    if (first >= 0 && first < sec.endPfn) scan.section(sec.startPfn, sec.endPfn);
+    if (first >= 0 && first < sec.endPfn + lookahead) scan.section(sec.startPfn, sec.endPfn);
     next = Math.max(next, sec.endPfn);
   }
   while (ui < unusable.length) {
@@ -394,22 +397,28 @@ class Scanner {
     const bad = batch.unreadable;
     let bi = 0;
     for (let pfn = s; pfn < e; pfn++) {
-      if ((pb[pfn >>> 3]! & (1 << (pfn & 7))) === 0) continue; // hole
+      // A hole keeps class `hole`, but its struct page may still head a range (a free block or
+      // compound page that continues into present pfns), so readable holes are decoded too.
+      const here = (pb[pfn >>> 3]! & (1 << (pfn & 7))) !== 0;
       if (pfn < this.pendingEnd) {
-        classOf[pfn] = this.pendingClass;
+        if (here) classOf[pfn] = this.pendingClass;
         continue;
       }
       while (bi < bad.length && bad[bi]!.end <= pfn) bi++;
       if (bi < bad.length && bad[bi]!.start <= pfn) {
-        classOf[pfn] = PageClass.unknown;
-        this.reasonCounts[bad[bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump]!++;
+        if (here) {
+          classOf[pfn] = PageClass.unknown;
+          this.reasonCounts[bad[bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump]!++;
+        }
         continue;
       }
       const off = (pfn - s) * size;
       if ((v.getUint32(off + cho, true) & 1) !== 0) {
         // A tail page outside its head's range (the head was kept page-by-page or unreadable).
-        classOf[pfn] = PageClass.unknown;
-        this.reasonCounts[this.ridOrphan]!++;
+        if (here) {
+          classOf[pfn] = PageClass.unknown;
+          this.reasonCounts[this.ridOrphan]!++;
+        }
         continue;
       }
       const word = v.getUint32(off + mco, true);
@@ -434,11 +443,13 @@ class Scanner {
         if (blockOrder < 0 && this.hasUnaccepted && pt.is(word, 'unaccepted')) blockOrder = this.nrOrders - 1;
         if (blockOrder >= 0) {
           if (blockOrder >= 64 || pfn % 2 ** blockOrder !== 0) {
-            classOf[pfn] = PageClass.unknown;
-            this.reasonCounts[this.ridInvalidOrder]!++;
+            if (here) {
+              classOf[pfn] = PageClass.unknown;
+              this.reasonCounts[this.ridInvalidOrder]!++;
+            }
             continue;
           }
-          classOf[pfn] = cls;
+          if (here) classOf[pfn] = cls;
           this.pendingEnd = pfn + 2 ** blockOrder;
           this.pendingClass = cls;
           continue;
@@ -465,11 +476,11 @@ class Scanner {
         if (off1 >= 0 && (v1.getUint32(off1 + cho, true) & 1) !== 0) {
           order = this.compound.order(v1, off1);
           if (order >= 64 || pfn % 2 ** order !== 0) {
-            this.anomaly('invalid_compound_order');
+            if (here) this.anomaly('invalid_compound_order');
             order = 0;
           }
         } else {
-          this.anomaly('compound_head_without_tail');
+          if (here) this.anomaly('compound_head_without_tail');
         }
       }
 
@@ -487,7 +498,7 @@ class Scanner {
         else if (slab) cls = PageClass.slab;
         else cls = PageClass.kernel;
       }
-      classOf[pfn] = cls;
+      if (here) classOf[pfn] = cls;
       if (order > 0) {
         this.pendingEnd = pfn + 2 ** order;
         this.pendingClass = cls;

@@ -153,10 +153,9 @@ export class Synth {
     const pages = Math.ceil(bytes / PAGE);
     if (this.opts.vmemmap4k) {
       // Scattered 4 KiB pages: every other page, in reverse order (physically discontiguous).
-      for (let i = 0; i < pages; i++) {
-        const pa = this.allocData();
-        this.vmemmapPa.set(i, pa);
-      }
+      const pool: number[] = [];
+      for (let i = 0; i < 2 * pages; i++) pool.push(this.allocData());
+      for (let i = 0; i < pages; i++) this.vmemmapPa.set(i, pool[2 * (pages - 1 - i)]!);
       const order = [...this.vmemmapPa.entries()];
       for (const [i, pa] of order) this.mapOne(this.vmemmap + BigInt(i * PAGE), pa, PAGE);
     } else {
