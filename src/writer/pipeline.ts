@@ -1,0 +1,191 @@
+/**
+ * The main job: read a dump, classify every page, decide what the dump level keeps, and write
+ * the result atomically (temporary file + rename), retrying at the next `-d` level on a full
+ * disk. Returns a {@link FilterReport}; never touches process, colours or exit codes.
+ */
+import * as fs from 'node:fs';
+import { VmcoreError } from '../errors.js';
+import { openDump } from '../formats/probe.js';
+import type { DumpReader, PageWriterInput } from '../formats/dump.js';
+import type { ElfDumpReader } from '../formats/elf/reader.js';
+import { classifyDump, buildDumpableBitmap, excludedClasses, type Classification } from '../filter/index.js';
+import { loadCodec } from '../compress/index.js';
+import type { CodecName } from '../compress/codec.js';
+import { writeKdump } from '../formats/kdump/writer.js';
+import { FileSink, type DumpSink } from '../formats/kdump/sink.js';
+import { FlattenedSink } from '../formats/flattened/sink.js';
+import { AtomicOutput, checkOutputPath } from './atomic.js';
+import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } from './report.js';
+import { excludeZeroPages } from './zero.js';
+import { writeElfOutput } from './elf-output.js';
+
+export interface FilterOptions {
+  /** First level, then retry levels used after a full disk (makedumpfile's `-d 11,31`). */
+  dumpLevels: number[];
+  format: 'kdump' | 'elf';
+  codec?: CodecName;
+  force: boolean;
+  /** Flattened stream to stdout (`-F`); the output path must be "-". */
+  flattened?: boolean;
+  /** page->flags bit of PG_reported (hinted free pages in the pg-reported style). */
+  reportedBit?: number;
+  /** ELF output: excluded runs shorter than this are written as zero-filled pages (never read). */
+  elfMinHolePages?: number;
+  onProgress?: (phase: string, done: number, total: number) => void;
+  /** Where the flattened stream goes (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+}
+
+/** Filter `input` into `output`. */
+export async function filterDump(input: string, output: string, opts: FilterOptions): Promise<FilterReport> {
+  const t0 = performance.now();
+  if (!opts.dumpLevels.length) throw new VmcoreError('E_USAGE', 'no dump level given', { option: '-d' });
+  const codec = opts.codec ? loadCodec(opts.codec) : undefined;
+  if (opts.format === 'elf' && codec) throw new VmcoreError('E_USAGE', 'ELF output cannot be compressed', { option: '-E' });
+  if (!opts.flattened) checkOutputPath(output, { force: opts.force, inputPath: fs.existsSync(input) ? input : undefined });
+
+  const reader = openDump(input);
+  try {
+    const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
+    const warnings = [...cls.warnings, ...readerWarnings(reader)];
+    let lastError: VmcoreError | undefined;
+    for (let i = 0; i < opts.dumpLevels.length; i++) {
+      const level = opts.dumpLevels[i]!;
+      const out = opts.flattened ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
+      try {
+        const written = await writeOnce(reader, cls, level, out, opts, codec);
+        out?.commit();
+        return buildReport(input, output, reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
+      } catch (e) {
+        out?.abort();
+        if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && i + 1 < opts.dumpLevels.length && !opts.flattened) {
+          warnings.push(`no space at dump level ${level}; retried at ${opts.dumpLevels[i + 1]}`);
+          lastError = e;
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw lastError ?? new VmcoreError('E_INTERNAL', 'no dump level was tried');
+  } finally {
+    reader.close();
+  }
+}
+
+interface Written {
+  bytes: number;
+  zeroPages: number;
+  dumpable: number;
+}
+
+async function writeOnce(
+  reader: DumpReader,
+  cls: Classification,
+  level: number,
+  out: AtomicOutput | null,
+  opts: FilterOptions,
+  codec: ReturnType<typeof loadCodec> | undefined,
+): Promise<Written> {
+  const dumpable = buildDumpableBitmap(cls, level);
+  // A pfn the input does not hold can never be dumped, whatever its class says.
+  andInPlace(dumpable.bytes, reader.present.bytes);
+  const input: PageWriterInput = {
+    info: reader.info,
+    maxMapnr: cls.maxMapnr,
+    present: reader.present,
+    dumpable,
+    dumpLevel: level,
+    readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
+  };
+  const sink: DumpSink = opts.flattened
+    ? new FlattenedSink((opts.stdout ?? process.stdout) as never)
+    : new FileSink(out!.fd, out!.tempPath);
+  const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
+  if (opts.format === 'elf') {
+    let zeroPages = 0;
+    if (level & 1) zeroPages = excludeZeroPages(input, opts.onProgress);
+    const r = await writeElfOutput(reader as ElfDumpReader, input, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
+    await sink.finish();
+    return { bytes: r.bytesWritten, zeroPages, dumpable: dumpable.count() };
+  }
+  const numDumpable = dumpable.count();
+  const stats = await writeKdump(input, sink, { codec: codec ?? null, zeroPages: (level & 1) !== 0, onProgress: progress });
+  await sink.finish();
+  return { bytes: stats.bytesWritten, zeroPages: (level & 1) !== 0 ? stats.zeroPages : 0, dumpable: numDumpable };
+}
+
+function andInPlace(a: Uint8Array, b: Uint8Array): void {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) a[i]! &= b[i]!;
+  for (let i = n; i < a.length; i++) a[i] = 0;
+}
+
+function readerWarnings(reader: DumpReader): string[] {
+  const w = (reader as Partial<ElfDumpReader>).warnings;
+  if (!w) return [];
+  return w.map((x) => {
+    const o = x as unknown as Record<string, unknown>;
+    return o.message ? String(o.message) : JSON.stringify(o);
+  });
+}
+
+function buildReport(
+  input: string,
+  output: string,
+  reader: DumpReader,
+  cls: Classification,
+  level: number,
+  w: Written,
+  warnings: string[],
+  opts: FilterOptions,
+  codecName: string,
+  t0: number,
+): FilterReport {
+  const classes = emptyClassCounts();
+  const excluded = emptyClassCounts();
+  const ex = excludedClasses(level);
+  for (const k of PAGE_CLASSES) {
+    if (k === 'zero') continue;
+    const n = (cls.counts as Record<string, number>)[k] ?? 0;
+    classes[k as PageClass] = n;
+    if (ex.has(k as never)) excluded[k as PageClass] = n;
+  }
+  classes.zero = w.zeroPages;
+  excluded.zero = w.zeroPages;
+  const original = cls.maxMapnr - cls.counts.hole;
+  const excludedTotal = PAGE_CLASSES.reduce((s, k) => s + excluded[k], 0);
+  let inputBytes = 0;
+  try {
+    inputBytes = fs.statSync(input).size;
+  } catch {
+    /* gone */
+  }
+  return {
+    schema: 'vmcore-filter/report@1',
+    input: { path: input, format: reader.format, bytes: inputBytes, osrelease: reader.info.utsname.release || null },
+    output: { path: output, format: opts.format, codec: codecName, flattened: !!opts.flattened, bytes: w.bytes },
+    dumpLevel: level,
+    pageTypes: {
+      scheme: cls.pageTypes?.scheme ?? 'none',
+      decidedBy: cls.pageTypes?.decidedBy ?? [],
+      hinted:
+        opts.reportedBit !== undefined
+          ? `buddy pages with page->flags bit ${opts.reportedBit} (--reported-bit)` + (cls.pageTypes?.canEncodeHinted ? ' and BUDDY&OFFLINE' : '')
+          : cls.pageTypes?.canEncodeHinted
+            ? `_mapcount == BUDDY & OFFLINE (${(cls.pageTypes.values.buddy! & cls.pageTypes.values.offline!) | 0})`
+            : 'not encodable in this kernel; give --reported-bit to detect PG_reported pages',
+    },
+    pages: {
+      total: cls.maxMapnr,
+      hole: cls.counts.hole,
+      original,
+      excluded: excludedTotal,
+      remaining: original - excludedTotal,
+    },
+    classes,
+    excluded,
+    undecided: { ...(cls.reasons as Record<string, number>) },
+    warnings,
+    elapsedMs: Math.round(performance.now() - t0),
+  };
+}
