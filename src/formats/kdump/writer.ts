@@ -32,8 +32,10 @@ import { SequentialWriter, type DumpSink } from './sink.js';
 
 /** Pages read and compressed per batch. */
 export const BATCH_PAGES = 256;
-const DATA_BUFFER = 4 << 20;
-const DESC_BUFFER = 24 * 8192;
+// Descriptors are flushed every 1024 pages (after the data they point to), so that an ENOSPC
+// loses at most that many pages' descriptors, as makedumpfile's 64 KiB write caches do.
+const DATA_BUFFER = 1 << 20;
+const DESC_BUFFER = 24 * 1024;
 const BITMAP_CHUNK = 1 << 20;
 
 export interface KdumpWriteOptions {
