@@ -24,6 +24,7 @@ export interface MakedumpfileStats {
   offline: number;
   excluded: number;
   /** "Original pages": max_mapnr − memory holes, the kernel-text PT_LOAD counted twice (its quirk). */
+  /* memoryHole may be negative: makedumpfile prints it as a wrapped u64 then. */
   original: number;
   remaining: number;
   memoryHole: number;

@@ -1,0 +1,179 @@
+/**
+ * The simulator against real makedumpfile 1.7.2: its statistics must equal the ground truth's
+ * prediction, its output (read back with libkdumpfile) must hold exactly the pages the truth
+ * says it keeps, byte-identical to the image; drgn must open the image.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLASS_CODE, simulate, truthClassArray, type GroundTruth, type SimOptions } from '../../src/sim/index.js';
+import { EHDR_SIZE, PHDR_SIZE, PT_LOAD, decodeEhdr, decodePhdr } from '../../src/formats/elf/layout.js';
+import { requirePeer, runPython } from '../helpers/peers.js';
+
+const MAKEDUMPFILE = '/usr/bin/makedumpfile';
+const LEVELS = [0, 1, 16, 31];
+
+const CASES: Array<Partial<SimOptions>> = [
+  { seed: 1, memBytes: 256 << 20 },
+  { seed: 2, memBytes: 192 << 20, l5: true, kaslr: true, hintedStyle: 'pg-reported' },
+  { seed: 3, memBytes: 128 << 20, kaslr: true, freeContent: 'zero', cpus: 4 },
+  { seed: 4, memBytes: 64 << 20, l5: true, hintedStyle: 'pg-reported', cpus: 1 },
+  { seed: 5, memBytes: 224 << 20, l5: false, kaslr: true, hintedStyle: 'combined', freeContent: 'zero' },
+];
+
+const haveMdf = requirePeer('makedumpfile');
+const haveKdumpfile = requirePeer('kdumpfile');
+const haveDrgn = requirePeer('drgn');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-mdf-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The statistics report of makedumpfile (FORMATS.md §7.3), hex values. */
+export function parseReport(text: string): Record<string, number> {
+  const keys: Record<string, string> = {
+    'Original pages': 'original',
+    'Excluded pages': 'excluded',
+    'Pages filled with zero': 'zero',
+    'Non-private cache pages': 'cache',
+    'Private cache pages': 'cachePrivate',
+    'User process data pages': 'user',
+    'Free pages': 'free',
+    'Hwpoison pages': 'hwpoison',
+    'Offline pages': 'offline',
+    'Remaining pages': 'remaining',
+    'Memory Hole': 'memoryHole',
+    'Total pages': 'total',
+  };
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Za-z -]+?)\s*: 0x([0-9a-f]{16})\s*$/.exec(line);
+    // u64 values; makedumpfile's memory-hole counter can wrap below zero (its double count of the text PT_LOAD)
+    if (m && keys[m[1]!] && !(keys[m[1]!]! in out)) out[keys[m[1]!]!] = Number(BigInt.asIntN(64, BigInt('0x' + m[2]!)));
+  }
+  return out;
+}
+
+/** PT_LOADs of an image as [paddr, offset, size]. */
+function loadTable(image: string): Array<[number, number, number]> {
+  const fd = fs.openSync(image, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    fs.readSync(fd, head, 0, 4096, 0);
+    const eh = decodeEhdr(head);
+    const out: Array<[number, number, number]> = [];
+    for (let i = 0; i < eh.phnum; i++) {
+      const p = decodePhdr(head, EHDR_SIZE + i * PHDR_SIZE, EHDR_SIZE + i * PHDR_SIZE);
+      if (p.type === PT_LOAD) out.push([Number(p.paddr), p.offset, p.filesz]);
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Whether makedumpfile 1.7.2 keeps a page of this class in its kdump output at level d. */
+function mdfKeeps(truth: GroundTruth, cls: number, d: number): boolean {
+  switch (cls) {
+    case CLASS_CODE.hole:
+    case CLASS_CODE.offline:
+    case CLASS_CODE.hwpoison:
+      return false;
+    case CLASS_CODE.free:
+      return !(d & 16);
+    case CLASS_CODE.hinted:
+      return truth.hintedStyle === 'combined' || !(d & 16);
+    case CLASS_CODE.cache:
+      return !(d & 6);
+    case CLASS_CODE.cache_private:
+      return !(d & 4);
+    case CLASS_CODE.user:
+    case CLASS_CODE.hugetlb:
+      return !(d & 8);
+    default:
+      return true; // zero pages keep their bitmap bit in kdump output
+  }
+}
+
+/** Python: list the kept pfns of a kdump file as runs and compare each kept page with the image. */
+const VERIFY_PY = String.raw`
+import sys, json, kdumpfile
+kd, img, loads = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+k = kdumpfile.kdumpfile(kd)
+maxpfn = k.attr['max_pfn']
+bits = k.attr['file.pagemap'].get_bits(0, maxpfn - 1)
+f = open(img, 'rb')
+def image_page(pfn):
+    pa = pfn << 12
+    for (paddr, off, size) in loads:
+        if paddr <= pa < paddr + size:
+            f.seek(off + pa - paddr)
+            return f.read(4096)
+    return None
+runs, mismatches, start, kept = [], [], -1, 0
+for pfn in range(maxpfn):
+    on = (bits[pfn >> 3] >> (pfn & 7)) & 1
+    if on:
+        kept += 1
+        if start < 0: start = pfn
+        data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << 12, 4096)
+        if data != image_page(pfn):
+            mismatches.append(pfn)
+    elif start >= 0:
+        runs.append([start, pfn - start]); start = -1
+if start >= 0: runs.append([start, maxpfn - start])
+print(json.dumps({"maxpfn": maxpfn, "kept": kept, "runs": runs, "mismatches": mismatches[:20], "nmismatch": len(mismatches)}))
+`;
+
+function runsOf(pred: (pfn: number) => boolean, n: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let s = -1;
+  for (let p = 0; p <= n; p++) {
+    const on = p < n && pred(p);
+    if (on && s < 0) s = p;
+    if (!on && s >= 0) {
+      out.push([s, p - s]);
+      s = -1;
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!haveMdf).each(CASES)('makedumpfile 1.7.2 on simulated image %o', (o) => {
+  it('agrees with the ground truth at -d 0, 1, 16, 31; output pages match the image', async () => {
+    const image = path.join(dir, `sim-${o.seed}.img`);
+    const { truth } = await simulate(image, o);
+    const loads = loadTable(image);
+    const cls = truthClassArray(truth);
+    if (haveDrgn) {
+      const r = runPython(
+        'import sys, drgn\np = drgn.Program()\np.set_core_dump(sys.argv[1])\nprint(len(p.read(int(sys.argv[2]), 4096, True)))',
+        [image, String(truth.layout.loads[0]!.start)],
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('4096');
+    }
+    for (const d of LEVELS) {
+      const out = path.join(dir, `sim-${o.seed}.d${d}`);
+      const r = spawnSync(MAKEDUMPFILE, ['--message-level', '31', '-d', String(d), '-f', image, out], { encoding: 'utf8', timeout: 300_000 });
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/WARNING|Invalid|Can't/);
+      const got = parseReport(r.stdout);
+      const want = truth.makedumpfile[d]!;
+      expect({ level: d, ...got }).toEqual({ level: d, ...want });
+
+      if (haveKdumpfile) {
+        const py = runPython(VERIFY_PY, [out, image, JSON.stringify(loads)]);
+        expect(py.status, py.stderr).toBe(0);
+        const res = JSON.parse(py.stdout) as { maxpfn: number; kept: number; runs: Array<[number, number]>; nmismatch: number; mismatches: number[] };
+        expect(res.maxpfn).toBe(truth.layout.maxMapnr);
+        expect(res.nmismatch, `pages differing from the image: ${res.mismatches.join(',')}`).toBe(0);
+        const expected = runsOf((p) => mdfKeeps(truth, cls[p]!, d), truth.layout.maxMapnr);
+        expect(res.runs).toEqual(expected);
+        expect(res.kept).toBe(want.remaining + want.zero - truth.layout.kernelBytes / 4096);
+      }
+      fs.rmSync(out, { force: true });
+    }
+  });
+});
