@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Check a kdump-compressed (or ELF) dump against the ELF image it was made from, with libkdumpfile.
+
+usage: dumpcheck.py DUMP IMAGE BITMAP_OUT
+Writes the dump's page bitmap (file.pagemap, LSB first, max_pfn bits) to BITMAP_OUT and prints
+JSON: {"max_pfn", "dumpable", "identical", "mismatches": [first 10 pfns], "unreadable": [...]}.
+Every page the bitmap marks is read through libkdumpfile and compared with the image's bytes.
+"""
+import json
+import struct
+import sys
+
+import kdumpfile
+
+dump, image, bitmap_out = sys.argv[1], sys.argv[2], sys.argv[3]
+
+f = open(image, 'rb')
+eh = f.read(64)
+phoff = struct.unpack_from('<Q', eh, 32)[0]
+phnum = struct.unpack_from('<H', eh, 56)[0]
+f.seek(phoff)
+ph = f.read(56 * phnum)
+loads = []
+for i in range(phnum):
+    t, fl, off, va, pa, fsz, msz, al = struct.unpack_from('<IIQQQQQQ', ph, 56 * i)
+    if t == 1:
+        loads.append((pa, fsz, off))
+
+
+def image_page(pfn):
+    pa = pfn << 12
+    for (p, fsz, off) in loads:  # first PT_LOAD in header order wins, like makedumpfile
+        if p <= pa and pa + 4096 <= p + fsz:
+            f.seek(off + pa - p)
+            return f.read(4096)
+    return None
+
+
+k = kdumpfile.kdumpfile(dump)
+max_pfn = k.attr['max_pfn']
+raw = bytes(k.attr['file.pagemap'].get_bits(0, max_pfn - 1))
+open(bitmap_out, 'wb').write(raw)
+dumpable = identical = 0
+mismatches = []
+unreadable = []
+for byte_i, b in enumerate(raw):
+    if not b:
+        continue
+    for bit in range(8):
+        if not b & (1 << bit):
+            continue
+        pfn = byte_i * 8 + bit
+        if pfn >= max_pfn:
+            continue
+        dumpable += 1
+        try:
+            data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << 12, 4096)
+        except Exception as e:
+            if len(unreadable) < 10:
+                unreadable.append([pfn, str(e)])
+            continue
+        if data == image_page(pfn):
+            identical += 1
+        elif len(mismatches) < 10:
+            mismatches.append(pfn)
+print(json.dumps({'max_pfn': max_pfn, 'dumpable': dumpable, 'identical': identical,
+                  'mismatches': mismatches, 'unreadable': unreadable}))
