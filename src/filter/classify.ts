@@ -18,7 +18,7 @@
  * are `unknown` with the reason counted: they are kept, never dropped on a guess.
  */
 import { VmcoreError } from '../errors.js';
-import type { DumpReader } from '../formats/dump.js';
+import { readableBitmap, type DumpReader } from '../formats/dump.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { KernelMemory } from '../memory/kernel.js';
 import { locateMemMap, type MemMap, type MemoryModel } from '../mm/memmap.js';
@@ -62,7 +62,7 @@ export interface Classification {
   maxMapnr: number;
   /** Class id (see {@link PageClass}) per pfn. */
   classOf: Uint8Array;
-  /** Pages per class. `hole` counts pfns below max_mapnr the input does not hold. */
+  /** Pages per class. `hole` counts pfns below max_mapnr the input holds no data for. */
   counts: Record<PageClassName, number>;
   /** Unknown pages by reason; sums to `counts.unknown`. */
   reasons: Partial<Record<UnknownReason, number>>;
@@ -100,7 +100,9 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
   const maxMapnr = reader.maxMapnr;
   const classOf = new Uint8Array(maxMapnr);
-  const present = reader.present;
+  // Pages an earlier filter excluded (a kdump input's 1st-but-not-2nd bitmap) have no data:
+  // like holes, they cannot be written, so they are classed `hole` too.
+  const present = readableBitmap(reader);
   const c: Classification = {
     maxMapnr,
     classOf,

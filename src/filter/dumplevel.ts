@@ -50,7 +50,7 @@ export function dumpableTable(level: number): Uint8Array {
 }
 
 /**
- * The 2nd bitmap: pfns present in the input whose class `level` keeps. Unknown pages are
+ * The 2nd bitmap: pfns with data in the input whose class `level` keeps. Unknown pages are
  * always kept. Zero pages keep their bit here; the writer drops or shares them by content.
  */
 export function buildDumpableBitmap(c: Pick<Classification, 'maxMapnr' | 'classOf'>, level: number): Bitmap {

@@ -50,6 +50,12 @@ export interface DumpReader {
   readonly maxMapnr: number;
   /** Pfns whose data the input holds (1st bitmap). */
   readonly present: Bitmap;
+  /**
+   * Pfns whose page data can actually be read, when that is fewer than `present` (a kdump
+   * input's 2nd bitmap: pages excluded by an earlier filter are in the 1st bitmap but have no
+   * data). Absent means every present pfn is readable. Use {@link readableBitmap}.
+   */
+  readonly dumpable?: Bitmap;
   /** Read `len` bytes of physical memory at `paddr`; throws E_TRUNCATED/E_FORMAT if not present. */
   readPhys(paddr: number, len: number, buf: Uint8Array, bufOff?: number): void;
   /** Read `count` whole pages starting at `pfn` into `buf` (all must be present). */
@@ -69,4 +75,9 @@ export interface PageWriterInput {
   dumpLevel: number;
   /** Read `count` consecutive dumpable pages starting at `pfn`. */
   readPages(pfn: number, count: number, buf: Uint8Array, bufOff?: number): void;
+}
+
+/** Pfns of `r` whose page data can be read: its `dumpable` bitmap if it has one, else `present`. */
+export function readableBitmap(r: Pick<DumpReader, 'present' | 'dumpable'>): Bitmap {
+  return r.dumpable ?? r.present;
 }

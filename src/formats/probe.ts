@@ -6,6 +6,9 @@ import { VmcoreError } from '../errors.js';
 import { FileSource, type ByteSource } from '../io/file.js';
 import type { DumpReader } from './dump.js';
 import { looksLikeElf, openElfDump } from './elf/reader.js';
+import { KdumpReader, probeKdump } from './kdump/reader.js';
+import { FlattenedSource } from './flattened/reader.js';
+import { hasFlatSignature } from './flattened/layout.js';
 
 /** A probe's answer. `error` carries why a file that looks like this format cannot be read. */
 export type ProbeResult = { kind: 'mine' } | { kind: 'not-mine' } | { kind: 'error'; error: VmcoreError };
@@ -24,12 +27,58 @@ export const ELF_FORMAT: DumpFormat = {
   open: openElfDump,
 };
 
-/**
- * Formats tried in order. ---- SLOT: kdump-compressed and flattened readers ----
- * src/formats/kdump and src/formats/flattened (another engineer) register here with
- * `registerDumpFormat({ name: 'kdump', probe: …, open: … })`, or are added to this list.
- */
-const FORMATS: DumpFormat[] = [ELF_FORMAT];
+/** kdump-compressed files and flattened streams of them (src/formats/kdump). */
+export const KDUMP_FORMAT: DumpFormat = {
+  name: 'kdump',
+  probe(_head, source) {
+    try {
+      return { kind: probeKdump(source) };
+    } catch (e) {
+      if (e instanceof VmcoreError) return { kind: 'error', error: e };
+      throw e;
+    }
+  },
+  open(source) {
+    const head = new Uint8Array(16);
+    const n = source.readSome(0, 16, head);
+    return new KdumpReader(n >= 16 && hasFlatSignature(head) ? new FlattenedSource(source) : source);
+  },
+};
+
+/** A flattened stream carrying an ELF dump (makedumpfile -E -F), read in place. */
+export const FLATTENED_ELF_FORMAT: DumpFormat = {
+  name: 'flattened-elf',
+  probe(head, source) {
+    if (head.length < 16 || !hasFlatSignature(head)) return { kind: 'not-mine' };
+    try {
+      const flat = new FlattenedSource(borrow(source));
+      const inner = new Uint8Array(4);
+      const k = flat.readSome(0, 4, inner);
+      return k === 4 && looksLikeElf(inner) ? { kind: 'mine' } : { kind: 'not-mine' };
+    } catch (e) {
+      if (e instanceof VmcoreError) return { kind: 'error', error: e };
+      throw e;
+    }
+  },
+  open: (source) => openElfDump(new FlattenedSource(source)),
+};
+
+/** A view of `s` whose close() does nothing (probes must not close the caller's source). */
+function borrow(s: ByteSource): ByteSource {
+  return {
+    get size() {
+      return s.size;
+    },
+    path: s.path,
+    readInto: (p, l, b, o) => s.readInto(p, l, b, o),
+    read: (p, l) => s.read(p, l),
+    readSome: (p, l, b, o) => s.readSome(p, l, b, o),
+    close: () => {},
+  };
+}
+
+/** Formats tried in order; others may be added with {@link registerDumpFormat}. */
+const FORMATS: DumpFormat[] = [ELF_FORMAT, KDUMP_FORMAT, FLATTENED_ELF_FORMAT];
 
 /** Add a format to the registry (before the ELF probe if `first`). */
 export function registerDumpFormat(f: DumpFormat, first = false): void {

@@ -3,7 +3,8 @@
  * reader's physical pages. Used to read mem_section roots, mem_map, zones and free lists.
  */
 import { VmcoreError, hex } from '../errors.js';
-import type { DumpReader } from '../formats/dump.js';
+import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import type { Bitmap } from '../io/bitmap.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import {
   kernelTranslatorFromVmcoreinfo,
@@ -25,12 +26,15 @@ export class KernelMemory {
   readonly translator: X86_64Translator;
   readonly xlat: KernelTranslator;
   readonly readPhysU64: (pa: bigint) => bigint | undefined;
+  /** Pfns with readable data (see {@link readableBitmap}). */
+  readonly readable: Bitmap;
 
   constructor(
     readonly reader: DumpReader,
     readonly vi: Vmcoreinfo,
     opts: KernelMemoryOptions = {},
   ) {
+    this.readable = readableBitmap(reader);
     const cached = createPhysU64Reader(reader);
     this.readPhysU64 = cached.readU64;
     const kernelText = opts.kernelText ?? (reader as { kernelText?: KernelTextMapping }).kernelText;
@@ -38,13 +42,13 @@ export class KernelMemory {
     this.translator = this.xlat.translator;
   }
 
-  /** True when every pfn of [pa, pa+len) is present in the dump. */
+  /** True when every pfn of [pa, pa+len) has readable data in the dump. */
   physPresent(pa: bigint, len: number): boolean {
     if (len <= 0) return true;
     const first = Number(pa / 4096n);
     const last = Number((pa + BigInt(len) - 1n) / 4096n);
     if (last >= this.reader.maxMapnr) return false;
-    return this.reader.present.nextClear(first) > last;
+    return this.readable.nextClear(first) > last;
   }
 
   /** Read `len` bytes at kernel virtual `va`; throws E_ADDRXLAT or E_FORMAT naming the address. */

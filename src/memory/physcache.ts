@@ -2,7 +2,7 @@
  * Cached u64 reads of physical memory for page-table walks and pointer chasing: a small LRU
  * of whole 4 KiB pages, so a walk touching the same tables reads each table page once.
  */
-import type { DumpReader } from '../formats/dump.js';
+import { readableBitmap, type DumpReader } from '../formats/dump.js';
 import type { ReadPhysU64 } from '../addrxlat/x86_64.js';
 
 const PAGE = 4096;
@@ -14,8 +14,12 @@ export interface CachedPhysReader {
   readonly pageReads: number;
 }
 
-/** Build a cached u64 reader over `reader`'s present pages. */
-export function createPhysU64Reader(reader: Pick<DumpReader, 'present' | 'maxMapnr' | 'readPages'>, cachePages = 64): CachedPhysReader {
+/** Build a cached u64 reader over `reader`'s readable pages. */
+export function createPhysU64Reader(
+  reader: Pick<DumpReader, 'present' | 'dumpable' | 'maxMapnr' | 'readPages'>,
+  cachePages = 64,
+): CachedPhysReader {
+  const readable = readableBitmap(reader);
   const cache = new Map<number, DataView>();
   let pageReads = 0;
   const readU64: ReadPhysU64 = (paddr) => {
@@ -36,7 +40,7 @@ export function createPhysU64Reader(reader: Pick<DumpReader, 'present' | 'maxMap
       cache.delete(pfn);
       cache.set(pfn, v);
     } else {
-      if (!reader.present.get(pfn)) return undefined;
+      if (!readable.get(pfn)) return undefined;
       const b = new Uint8Array(PAGE);
       reader.readPages(pfn, 1, b);
       pageReads++;
