@@ -3,6 +3,7 @@ import { VmcoreError, EXIT } from '../errors.js';
 import { parseDumpLevels, parseIntOption } from './args.js';
 import { colours, renderFilterReport } from './render.js';
 import { filterDump, type FilterOptions } from '../writer/pipeline.js';
+import { progressBar } from './progress.js';
 
 interface FilterCliOpts {
   d: string;
@@ -48,7 +49,13 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         flattened: !!o.F,
         reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
       };
-      const report = await filterDump(input, output, opts);
+      const bar = progressBar(process.stderr, !o.json && !o.F);
+      let report;
+      try {
+        report = await filterDump(input, output, { ...opts, onProgress: bar.onProgress });
+      } finally {
+        bar.stop();
+      }
       const out = o.F ? process.stderr : process.stdout;
       if (o.json) out.write(JSON.stringify(report) + '\n');
       else out.write(renderFilterReport(report, colours(!!out.isTTY && !process.env.NO_COLOR)));
