@@ -273,9 +273,23 @@ export function buildMachine(opts: SimOptions): Machine {
   return m;
 }
 
-interface AllocRecords {
-  pfn: number[];
-  order: number[];
+/** Freeable allocations, in allocation order: typed arrays that grow (a 64 GiB machine makes millions). */
+class AllocRecords {
+  pfn = new Int32Array(1 << 16);
+  order = new Uint8Array(1 << 16);
+  length = 0;
+  push(pfn: number, order: number): void {
+    if (this.length === this.pfn.length) {
+      const p = new Int32Array(this.length * 2);
+      p.set(this.pfn);
+      this.pfn = p;
+      const o = new Uint8Array(this.length * 2);
+      o.set(this.order);
+      this.order = o;
+    }
+    this.pfn[this.length] = pfn;
+    this.order[this.length++] = order;
+  }
 }
 
 /** Allocate the workload, interleaving kinds at random, then free a fraction again (churn). */
@@ -298,7 +312,7 @@ function runWorkload(m: Machine, rng: Rng): void {
     hwpoison: Math.max(0, Math.floor(w.hwpoison)),
   };
   const names = Object.keys(target);
-  const recs: AllocRecords = { pfn: [], order: [] };
+  const recs = new AllocRecords();
   const { kind, aux, buddy } = m;
   const setKind = (pfn: number, order: number, k: number, a = 0) => {
     kind.fill(k, pfn, pfn + (1 << order));
@@ -364,35 +378,35 @@ function runWorkload(m: Machine, rng: Rng): void {
     switch (name) {
       case 'kernel':
         setKind(pfn, order, KIND.KERNEL, variant());
-        recs.pfn.push(pfn), recs.order.push(order);
+        recs.push(pfn, order);
         break;
       case 'kernelZero':
         setKind(pfn, order, KIND.KERNEL_ZERO);
-        recs.pfn.push(pfn), recs.order.push(order);
+        recs.push(pfn, order);
         break;
       case 'slab':
         if (order === 0) setKind(pfn, 0, KIND.SLAB);
         else compound(pfn, order, KIND.SLAB);
-        recs.pfn.push(pfn), recs.order.push(order);
+        recs.push(pfn, order);
         break;
       case 'cache':
         // a readahead batch split into order-0 pages (split_page), each freed on its own later
         for (let p = pfn; p < pfn + n; p++) {
           kind[p] = rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE;
           aux[p] = variant();
-          recs.pfn.push(p), recs.order.push(0);
+          recs.push(p, 0);
         }
         break;
       case 'anon':
         for (let p = pfn; p < pfn + n; p++) {
           kind[p] = rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON;
           aux[p] = variant();
-          recs.pfn.push(p), recs.order.push(0);
+          recs.push(p, 0);
         }
         break;
       case 'thp':
         compound(pfn, 9, KIND.THP);
-        recs.pfn.push(pfn), recs.order.push(9);
+        recs.push(pfn, 9);
         break;
       case 'hugetlb':
         compound(pfn, 9, rng.chance(w.hugetlbFree) ? KIND.HUGETLB_FREE : KIND.HUGETLB);
@@ -411,7 +425,7 @@ function runWorkload(m: Machine, rng: Rng): void {
 
   // churn: free a fraction of the freeable allocations again
   const keep = 1 / (1 + w.churn);
-  for (let i = 0; i < recs.pfn.length; i++) {
+  for (let i = 0; i < recs.length; i++) {
     if (rng.float() < keep) continue;
     const pfn = recs.pfn[i]!;
     const order = recs.order[i]!;

@@ -26,6 +26,7 @@ const CASES: Array<Partial<SimOptions>> = [
 const haveMdf = requirePeer('makedumpfile');
 const haveKdumpfile = requirePeer('kdumpfile');
 const haveDrgn = requirePeer('drgn');
+const haveCrash = requirePeer('crash');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-mdf-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -174,6 +175,24 @@ describe.skipIf(!haveMdf).each(CASES)('makedumpfile 1.7.2 on simulated image %o'
         expect(res.kept).toBe(want.remaining + want.zero - truth.layout.kernelBytes / 4096);
       }
       fs.rmSync(out, { force: true });
+    }
+  });
+});
+
+describe.skipIf(!haveMdf)('makedumpfile 1.7.2 at every dump level', () => {
+  it('prints the statistics the truth predicts for levels 0..31', async () => {
+    const image = path.join(dir, 'sim-all-levels.img');
+    const { truth } = await simulate(image, { seed: 21, memBytes: 160 << 20, kaslr: true, hintedStyle: 'combined', freeContent: 'zero' });
+    const out = path.join(dir, 'sim-all-levels.out');
+    for (let d = 0; d < 32; d++) {
+      const r = spawnSync(MAKEDUMPFILE, ['--message-level', '31', '-d', String(d), '-f', image, out], { encoding: 'utf8', timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect({ level: d, ...parseReport(r.stdout) }).toEqual({ level: d, ...truth.makedumpfile[d]! });
+    }
+    fs.rmSync(out, { force: true });
+    if (haveCrash) {
+      const c = spawnSync('/usr/bin/crash', ['--osrelease', image], { encoding: 'utf8', timeout: 60_000 });
+      expect(c.stdout.trim()).toBe(truth.options.profile === 'linux-6.0' ? '6.0.19-vmcore-filter-sim' : c.stdout.trim());
     }
   });
 });
