@@ -14,7 +14,7 @@ export const READ_DUMP = path.join(here, 'py', 'read_dump.py');
 /** A temp dir removed after the file's tests. */
 export function tempDir(prefix: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  afterAll(() => fs.rmSync(d, { recursive: true, force: true }));
+  if (!process.env.KEEP_TEST_FILES) afterAll(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
 }
 

@@ -1,0 +1,302 @@
+/**
+ * ELF64 vmcore writer for `-E` (FORMATS.md §1.5): Ehdr (ET_CORE, x86_64), one PT_NOTE holding the
+ * input notes, then PT_LOADs that cover exactly what the input's PT_LOADs covered, with every
+ * excluded run of pages cut out of the file.
+ *
+ * How excluded pages are cut, per input PT_LOAD, walking its pages with the dumpable bitmap:
+ * - a run of kept pages is file data; an excluded run of at least `minHolePages` pages that
+ *   follows it becomes that PT_LOAD's `p_filesz < p_memsz` tail, and the next kept page starts a
+ *   new PT_LOAD (so `p_memsz` still spans the memory: readers see "excluded", not "hole");
+ * - an excluded run at the start of the input PT_LOAD becomes a PT_LOAD with `p_filesz = 0`;
+ * - a trailing excluded run of any length is the last PT_LOAD's tail;
+ * - an excluded run shorter than `minHolePages` (between kept pages, or leading) is written as
+ *   zero-filled pages — never read — because a program header (56 bytes) costs less than a page
+ *   only when the run is short enough; the default of 1 cuts everything.
+ * Excluded pages are never read. Pages partly inside an input PT_LOAD (unaligned p_paddr or end)
+ * contribute only their in-segment bytes, kept or cut by their pfn's bit like any page.
+ *
+ * Placement: page data is written back to back right after the notes, not page aligned, as
+ * makedumpfile does. Every reader we target (libkdumpfile, drgn, crash, makedumpfile) uses
+ * positioned reads and accepts any p_offset; aligning would only serve mmap and costs up to a
+ * page per PT_LOAD.
+ *
+ * The kernel-text PT_LOAD (which overlaps RAM) is processed like any other and therefore kept:
+ * it is how ELF readers translate kernel-image virtual addresses.
+ *
+ * More than 65534 program headers use PN_XNUM: e_phnum = 0xffff and the real count in sh_info of
+ * one section header placed right after the program headers (as makedumpfile writes it).
+ */
+import { VmcoreError, hex } from '../../errors.js';
+import type { Bitmap } from '../../io/bitmap.js';
+import type { PageWriterInput } from '../dump.js';
+import { SequentialWriter, type DumpSink } from '../kdump/sink.js';
+import {
+  EHDR_SIZE,
+  ELF_INCOMPLETE_FLAG,
+  PHDR_SIZE,
+  PN_XNUM,
+  PT_LOAD,
+  PT_NOTE,
+  encodeEhdr,
+  encodePhdr,
+  vmcoreEhdr,
+} from './layout.js';
+
+/** One input PT_LOAD. */
+export interface ElfLoad {
+  paddr: bigint;
+  vaddr: bigint;
+  memsz: number;
+  flags: number;
+}
+
+export interface ElfWriterInput extends PageWriterInput {
+  /** The input's PT_LOADs, in program-header order. */
+  loads: ElfLoad[];
+  /** The input's note segment, copied verbatim. */
+  noteSegment: Buffer;
+}
+
+export interface ElfWriteOptions {
+  /** Excluded runs shorter than this are written as zero pages instead of being cut (≥ 1). */
+  minHolePages: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ElfWriteStats {
+  /** Program headers written (PT_NOTE included). */
+  phnum: number;
+  /** PT_LOADs written. */
+  loads: number;
+  /** Pages read and written (a page of the kernel-text PT_LOAD counts again). */
+  pagesWritten: number;
+  /** Excluded pages written as zeros (runs shorter than minHolePages). */
+  zeroFilledPages: number;
+  /** Excluded pages cut out of the file (inside p_memsz, outside p_filesz). */
+  pagesCut: number;
+  bytesWritten: number;
+  fileSize: number;
+  incomplete: boolean;
+}
+
+const SHDR_SIZE = 64;
+const BATCH_PAGES = 256;
+const DATA_BUFFER = 1 << 20;
+const PHDR_BUFFER = PHDR_SIZE * 1024;
+
+/** A PT_LOAD to write: physical byte ranges [memStart, fileEnd) in the file, [fileEnd, memEnd) cut. */
+interface Piece {
+  load: number;
+  memStart: number;
+  fileEnd: number;
+  memEnd: number;
+}
+
+function toNumber(v: bigint, what: string): number {
+  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new VmcoreError('E_LIMIT', `${what} ${hex(v)} is out of range`);
+  return Number(v);
+}
+
+/** The PT_LOADs that load `li` becomes, in address order. */
+function* planLoad(li: number, load: ElfLoad, dumpable: Bitmap, ps: number, minHole: number): Generator<Piece> {
+  const start = toNumber(load.paddr, `PT_LOAD ${li} p_paddr`);
+  const end = start + load.memsz;
+  if (load.memsz === 0) {
+    yield { load: li, memStart: start, fileEnd: start, memEnd: start };
+    return;
+  }
+  const first = Math.floor(start / ps);
+  const last = Math.ceil(end / ps);
+  const slotStart = (p: number) => Math.max(start, p * ps);
+  const slotEnd = (p: number) => Math.min(end, (p + 1) * ps);
+  const nbits = dumpable.nbits;
+  const kept = (p: number) => p < nbits && dumpable.get(p);
+  let cur: { memStart: number; fileEnd: number } | null = null;
+  for (let p = first; p < last; ) {
+    if (kept(p)) {
+      const q = Math.min(dumpable.nextClear(p), last);
+      if (cur) cur.fileEnd = slotEnd(q - 1);
+      else cur = { memStart: slotStart(p), fileEnd: slotEnd(q - 1) };
+      p = q;
+      continue;
+    }
+    const ns = p < nbits ? dumpable.nextSet(p) : -1;
+    const q = ns < 0 || ns > last ? last : ns;
+    if (q === last) {
+      // Trailing excluded run, any length: the tail of the last PT_LOAD.
+      if (cur) yield { load: li, memStart: cur.memStart, fileEnd: cur.fileEnd, memEnd: end };
+      else yield { load: li, memStart: slotStart(p), fileEnd: slotStart(p), memEnd: end };
+      return;
+    }
+    if (q - p >= minHole) {
+      if (cur) yield { load: li, memStart: cur.memStart, fileEnd: cur.fileEnd, memEnd: slotStart(q) };
+      else yield { load: li, memStart: slotStart(p), fileEnd: slotStart(p), memEnd: slotStart(q) };
+      cur = null;
+    } else if (cur) cur.fileEnd = slotEnd(q - 1);
+    else cur = { memStart: slotStart(p), fileEnd: slotEnd(q - 1) };
+    p = q;
+  }
+  if (cur) yield { load: li, memStart: cur.memStart, fileEnd: cur.fileEnd, memEnd: cur.fileEnd };
+}
+
+function encodeXnumShdr(phnum: number): Uint8Array {
+  const b = new Uint8Array(SHDR_SIZE);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(32, 1n, true); // sh_size
+  v.setUint32(44, phnum, true); // sh_info: the real e_phnum
+  return b;
+}
+
+/**
+ * Write `input` as an ELF64 vmcore to `sink`. On ENOSPC the header is rewritten with e_flags bit 0
+ * (incomplete; not for flattened output) and E_NO_SPACE is rethrown with `data.stats`.
+ */
+export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfWriteOptions): Promise<ElfWriteStats> {
+  const ps = input.info.pageSize;
+  const minHole = Math.max(1, Math.floor(opts.minHolePages));
+  const dumpable = input.dumpable;
+  const notes = input.noteSegment;
+
+  // Pass 1 (bitmap only): count program headers and pages to write.
+  let nLoads = 0;
+  let totalPages = 0;
+  for (const [li, load] of input.loads.entries()) {
+    for (const pc of planLoad(li, load, dumpable, ps, minHole)) {
+      nLoads++;
+      if (pc.fileEnd > pc.memStart) totalPages += Math.ceil(pc.fileEnd / ps) - Math.floor(pc.memStart / ps);
+    }
+  }
+  const phnum = 1 + nLoads;
+  const xnum = phnum >= PN_XNUM;
+  const shdrOff = EHDR_SIZE + PHDR_SIZE * phnum;
+  const noteOff = shdrOff + (xnum ? SHDR_SIZE : 0);
+  const dataStart = noteOff + notes.length;
+
+  const ehdr = vmcoreEhdr(xnum ? PN_XNUM : phnum);
+  if (xnum) {
+    ehdr.shoff = shdrOff;
+    ehdr.shentsize = SHDR_SIZE;
+    ehdr.shnum = 1;
+  }
+  const stats: ElfWriteStats = {
+    phnum,
+    loads: nLoads,
+    pagesWritten: 0,
+    zeroFilledPages: 0,
+    pagesCut: 0,
+    bytesWritten: 0,
+    fileSize: 0,
+    incomplete: false,
+  };
+  let highWater = 0;
+  const tracked: DumpSink = {
+    get path() {
+      return sink.path;
+    },
+    flattened: sink.flattened,
+    get bytesWritten() {
+      return sink.bytesWritten;
+    },
+    write: async (pos, data) => {
+      await sink.write(pos, data);
+      highWater = Math.max(highWater, pos + data.length);
+    },
+    finish: () => sink.finish(),
+  };
+
+  try {
+    await tracked.write(0, encodeEhdr(ehdr));
+    if (xnum) await tracked.write(shdrOff, encodeXnumShdr(phnum));
+    if (notes.length) await tracked.write(noteOff, notes);
+
+    const phdrs = new SequentialWriter(tracked, EHDR_SIZE, PHDR_BUFFER);
+    const data = new SequentialWriter(tracked, dataStart, DATA_BUFFER);
+    const ph = new Uint8Array(PHDR_SIZE);
+    encodePhdr({ type: PT_NOTE, flags: 0, offset: noteOff, vaddr: 0n, paddr: 0n, filesz: notes.length, memsz: notes.length, align: 0n }, ph, 0);
+    phdrs.append(ph);
+
+    const pageBuf = new Uint8Array(BATCH_PAGES * ps);
+    const zeros = new Uint8Array(ps);
+    const appendData = async (bytes: Uint8Array): Promise<void> => {
+      if (data.space < bytes.length) await data.flush();
+      data.append(bytes);
+    };
+
+    for (const [li, load] of input.loads.entries()) {
+      for (const pc of planLoad(li, load, dumpable, ps, minHole)) {
+        if (phdrs.space < PHDR_SIZE) {
+          // Program headers on disk never describe data that is not yet on disk.
+          await data.flush();
+          await phdrs.flush();
+        }
+        const filesz = pc.fileEnd - pc.memStart;
+        const memsz = pc.memEnd - pc.memStart;
+        encodePhdr(
+          {
+            type: PT_LOAD,
+            flags: load.flags,
+            offset: data.pos,
+            vaddr: BigInt.asUintN(64, load.vaddr + BigInt(pc.memStart - Number(load.paddr))),
+            paddr: BigInt(pc.memStart),
+            filesz,
+            memsz,
+            align: 0n,
+          },
+          ph,
+          0,
+        );
+        phdrs.append(ph);
+        stats.pagesCut += Math.ceil(pc.memEnd / ps) - Math.ceil(pc.fileEnd / ps);
+
+        // File data: kept pages read in runs, short excluded runs as zeros.
+        const pFirst = Math.floor(pc.memStart / ps);
+        const pLast = Math.ceil(pc.fileEnd / ps);
+        const slice = (p: number, page: Uint8Array) =>
+          page.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, (p + 1) * ps) - p * ps);
+        for (let p = pFirst; p < pLast; ) {
+          if (!(p < dumpable.nbits && dumpable.get(p))) {
+            await appendData(slice(p, zeros));
+            stats.zeroFilledPages++;
+            p++;
+            continue;
+          }
+          const q = Math.min(dumpable.nextClear(p), pLast, p + BATCH_PAGES);
+          input.readPages(p, q - p, pageBuf, 0);
+          for (let k = p; k < q; k++) await appendData(slice(k, pageBuf.subarray((k - p) * ps, (k - p + 1) * ps)));
+          stats.pagesWritten += q - p;
+          p = q;
+          opts.onProgress?.(stats.pagesWritten + stats.zeroFilledPages, totalPages);
+          if (opts.signal?.aborted) throw opts.signal.reason ?? new VmcoreError('E_INTERNAL', 'aborted');
+        }
+      }
+    }
+    await data.flush();
+    await phdrs.flush();
+    await sink.finish();
+  } catch (e) {
+    if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
+      stats.incomplete = true;
+      if (!sink.flattened) {
+        try {
+          await sink.write(0, encodeEhdr({ ...ehdr, flags: ehdr.flags | ELF_INCOMPLETE_FLAG }));
+        } catch {
+          /* best effort */
+        }
+      }
+      stats.bytesWritten = sink.bytesWritten;
+      stats.fileSize = highWater;
+      e.data.incomplete = true;
+      e.data.stats = stats;
+      try {
+        await sink.finish();
+      } catch {
+        /* keep the first error */
+      }
+    }
+    throw e;
+  }
+  stats.bytesWritten = sink.bytesWritten;
+  stats.fileSize = highWater;
+  return stats;
+}
