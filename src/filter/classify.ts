@@ -99,7 +99,13 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
 /** Classify every pfn of `reader`. Never throws for dump content: undecidable pages are `unknown`. */
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
   const maxMapnr = reader.maxMapnr;
-  const classOf = new Uint8Array(maxMapnr);
+  let classOf: Uint8Array;
+  try {
+    classOf = new Uint8Array(maxMapnr);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `classifying ${maxMapnr} pfns needs ${maxMapnr} bytes, more than this process can allocate`);
+  }
   // Pages an earlier filter excluded (a kdump input's 1st-but-not-2nd bitmap) have no data:
   // like holes, they cannot be written, so they are classed `hole` too.
   const present = readableBitmap(reader);

@@ -227,7 +227,13 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} exceeds ${LIMITS.maxMapnr}`, { path });
   }
   const pieces = resolveFirstWins(spans);
-  const present = new Bitmap(maxMapnr);
+  let present: Bitmap;
+  try {
+    present = new Bitmap(maxMapnr);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} needs a ${Math.ceil(maxMapnr / 8)}-byte bitmap, more than this process can allocate`, { path });
+  }
   // A pfn is present when its whole page has file data (a partial page at a truncation point is not).
   for (const r of mergedRanges(pieces)) {
     const s = Math.ceil(r.start / PAGE);
