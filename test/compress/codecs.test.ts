@@ -16,7 +16,7 @@ import { VmcoreError } from '../../src/errors.js';
 import { writeKdump } from '../../src/formats/kdump/writer.js';
 import { FileSink } from '../../src/formats/kdump/sink.js';
 import { pageContent, pageKind, sha1, synthInput } from '../formats/synth.js';
-import { requirePeer, runPythonJson } from '../formats/peers-local.js';
+import { needPeer, runPythonJson } from '../formats/helpers.js';
 
 const PAGE = 4096;
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -165,7 +165,7 @@ test('compressBatch: zero detection, raw fallback, per-page flags', () => {
 
 describe('interop with the C libraries', () => {
   test('our compressed pages decode with zlib, liblzo2, libsnappy, libzstd', (ctx) => {
-    for (const lib of ['liblzo2', 'libsnappy', 'libzstd'] as const) requirePeer(lib, ctx);
+    needPeer('kdumpfile', ctx); // brings liblzo2, libsnappy, libzstd
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codec-ours-'));
     let files = 0;
     for (const [label, page] of samples()) {
@@ -187,7 +187,7 @@ describe('interop with the C libraries', () => {
   });
 
   test('pages compressed by the C libraries decode with our codecs', (ctx) => {
-    for (const lib of ['liblzo2', 'libsnappy', 'libzstd'] as const) requirePeer(lib, ctx);
+    needPeer('kdumpfile', ctx); // brings liblzo2, libsnappy, libzstd
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codec-theirs-'));
     const pages = new Map(samples());
     for (const [label, page] of pages) fs.writeFileSync(path.join(dir, `${label}.raw`), page);
@@ -206,8 +206,8 @@ describe('interop with the C libraries', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
-  test.each(CODEC_NAMES.map((n) => [n]))('kdump file compressed with %s reads back identically in libkdumpfile', async (name, ctx) => {
-    requirePeer('libkdumpfile', ctx);
+  test.for(CODEC_NAMES)('kdump file compressed with %s reads back identically in libkdumpfile', async (name, ctx) => {
+    needPeer('kdumpfile', ctx);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codec-kdump-'));
     const file = path.join(dir, `${name}.kdump`);
     const input = synthInput({ maxMapnr: 600, present: [[0, 250], [300, 600]], dumpable: (p) => p % 13 !== 4 });

@@ -12,8 +12,7 @@ import { FileSink, outputError } from '../../src/formats/kdump/sink.js';
 import { FlattenedSink } from '../../src/formats/flattened/sink.js';
 import { EHDR_SIZE, PHDR_SIZE, PN_XNUM, PT_LOAD, PT_NOTE, decodeEhdr, decodePhdr, type Elf64Phdr } from '../../src/formats/elf/layout.js';
 import { PAGE, pageContent, sha1, synthInput, type SynthSpec } from './synth.js';
-import { READ_DUMP, tempDir } from './helpers.js';
-import { requirePeer, runPythonJson } from './peers-local.js';
+import { READ_DUMP, needPeer, runPythonJson, tempDir } from './helpers.js';
 
 const dir = tempDir('elf-test-');
 const PAGE_OFFSET = 0xffff888000000000n;
@@ -126,7 +125,7 @@ describe('ELF layout (minHolePages 1: cut everything)', async () => {
   // for single-page gaps, as zeros (ELF semantics); holes have no data. Its max_pfn ends at the
   // last PT_LOAD (pfn 1990 here).
   test('libkdumpfile: kept pages identical, cut pages absent or zero, holes have no data', (ctx) => {
-    requirePeer('libkdumpfile', ctx);
+    needPeer('kdumpfile', ctx);
     const seen = runPythonJson<{ pages: Record<string, string>; attrs: Record<string, unknown>; max_pfn: number }>(READ_DUMP, [file, '--pfns', String(MAX)]);
     expect(seen.attrs['file.format']).toBe('elf');
     expect(seen.attrs['linux.vmcoreinfo.raw']).toContain('OSRELEASE=6.0.0-synthetic');
@@ -144,7 +143,7 @@ describe('ELF layout (minHolePages 1: cut everything)', async () => {
 
   // drgn applies ELF semantics: bytes past p_filesz inside p_memsz read as zeros; holes fault.
   test('drgn: kept pages identical, cut pages read as zeros, holes fault', (ctx) => {
-    requirePeer('drgn', ctx);
+    needPeer('drgn', ctx);
     const seen = runPythonJson<{ drgn: Record<string, string>; max_pfn: number }>(READ_DUMP, [file, '--drgn', '--pfns', String(MAX)]);
     const zero = sha1(new Uint8Array(PAGE));
     const bad: string[] = [];
@@ -224,7 +223,7 @@ describe('edge cases', () => {
     const p7 = phdrs[1 + 7]!;
     expect(p7.filesz).toBe(PAGE);
     expect(b.subarray(p7.offset, p7.offset + PAGE).equals(Buffer.from(pageContent(7)))).toBe(true);
-    requirePeer('libkdumpfile', ctx);
+    needPeer('kdumpfile', ctx);
     const seen = runPythonJson<{ pages: Record<string, string> }>(READ_DUMP, [file, '--pfns', '5010']);
     expect(seen.pages[7]).toBe(sha1(pageContent(7)));
     expect(seen.pages[5007]).toBe(sha1(pageContent(5007)));
@@ -262,7 +261,7 @@ describe('flattened ELF', () => {
     const ws = fs.createWriteStream(flat);
     await writeElf(elfInput(spec), new FlattenedSink(ws, flat), { minHolePages: 1 });
     await new Promise<void>((r) => ws.end(() => r()));
-    requirePeer('makedumpfile', ctx);
+    needPeer('makedumpfile', ctx);
     const out = path.join(dir, 'mdf-R.elf');
     const r = spawnSync('makedumpfile', ['-R', out], { input: fs.readFileSync(flat) });
     expect(r.status, r.stderr.toString()).toBe(0);

@@ -13,8 +13,7 @@ import { KdumpReader, probeKdump } from '../../src/formats/kdump/reader.js';
 import { FlattenedSource, reassembleFlattened, reassembleFlattenedStream } from '../../src/formats/flattened/reader.js';
 import { encodeFlatHeader, encodeRecordHeader } from '../../src/formats/flattened/layout.js';
 import { PAGE, pageContent, sha1, synthInput } from './synth.js';
-import { READ_DUMP, comparePages, tempDir, writeFlattenedFile, writeKdumpFile } from './helpers.js';
-import { PYTHON, requirePeer, runPythonJson } from './peers-local.js';
+import { PYTHON, READ_DUMP, comparePages, needPeer, runPythonJson, tempDir, writeFlattenedFile, writeKdumpFile } from './helpers.js';
 
 const dir = tempDir('flat-test-');
 const MAX = 1500;
@@ -78,7 +77,7 @@ describe('flattened kdump', async () => {
   });
 
   test('makedumpfile -R equals the plain file byte for byte', (ctx) => {
-    requirePeer('makedumpfile', ctx);
+    needPeer('makedumpfile', ctx);
     const out = path.join(dir, 'mdf-R.kdump');
     const r = spawnSync('makedumpfile', ['-R', out], { input: fb, encoding: 'buffer' });
     expect(r.status, r.stderr.toString()).toBe(0);
@@ -86,7 +85,7 @@ describe('flattened kdump', async () => {
   });
 
   test('libkdumpfile reads the flattened file in place (if its version supports flattened files)', (ctx) => {
-    requirePeer('libkdumpfile', ctx);
+    needPeer('kdumpfile', ctx);
     // Debian's libkdumpfile 0.5.1 predates flattened support ("Unknown file format"): then the
     // in-place check is skipped; the reassembled file is checked by the kdump tests.
     const probe = spawnSync(PYTHON, ['-c', `import kdumpfile; kdumpfile.kdumpfile(${JSON.stringify(flat)})`], { encoding: 'utf8' });

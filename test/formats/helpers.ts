@@ -7,6 +7,26 @@ import { FileSink } from '../../src/formats/kdump/sink.js';
 import { FlattenedSink } from '../../src/formats/flattened/sink.js';
 import type { PageWriterInput } from '../../src/formats/dump.js';
 import { pageContent, sha1 } from './synth.js';
+import { spawnSync } from 'node:child_process';
+import { PYTHON, requirePeer, type PeerName } from '../helpers/peers.js';
+
+export { PYTHON };
+
+/**
+ * Skip the running test when a peer tool is missing (the shared rule of test/helpers/peers.ts:
+ * with CI=true a missing peer fails instead). The C codec libraries (liblzo2, libsnappy, libzstd)
+ * are libkdumpfile's own dependencies, so 'kdumpfile' stands for them.
+ */
+export function needPeer(name: PeerName, ctx: { skip: (note?: string) => void }): void {
+  if (!requirePeer(name)) ctx.skip(`${name} unavailable`);
+}
+
+/** Run a Python helper script with /usr/bin/python3 and parse its JSON stdout. */
+export function runPythonJson<T = unknown>(script: string, args: string[]): T {
+  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 export const READ_DUMP = path.join(here, 'py', 'read_dump.py');

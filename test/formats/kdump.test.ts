@@ -15,8 +15,7 @@ import { FileSink, outputError, type DumpSink } from '../../src/formats/kdump/si
 import { DiskDumpHeader, KdumpSubHeader, PageDesc } from '../../src/formats/kdump/layout.js';
 import { VmcoreError } from '../../src/errors.js';
 import { PAGE, VMCOREINFO_TEXT, pageContent, pageKind, sha1, synthInput } from './synth.js';
-import { READ_DUMP, comparePages, tempDir, writeKdumpFile } from './helpers.js';
-import { requirePeer, runPythonJson } from './peers-local.js';
+import { READ_DUMP, comparePages, needPeer, runPythonJson, tempDir, writeKdumpFile } from './helpers.js';
 
 const dir = tempDir('kdump-test-');
 const MAX = 2000;
@@ -158,7 +157,7 @@ describe('peers read our kdump files', async () => {
   await writeKdumpFile(input, file, { codec: loadCodec('lzo'), zeroPages: true });
 
   test('libkdumpfile: attributes, page map and every page', (ctx) => {
-    requirePeer('libkdumpfile', ctx);
+    needPeer('kdumpfile', ctx);
     const seen = runPythonJson<{ attrs: Record<string, unknown>; pagemap: number[]; pages: Record<string, string> }>(READ_DUMP, [file]);
     expect(seen.attrs['file.format']).toBe('diskdump');
     expect(seen.attrs['linux.uts.release']).toBe('6.0.0-synthetic');
@@ -170,13 +169,13 @@ describe('peers read our kdump files', async () => {
   });
 
   test('drgn: physical reads match, excluded pages fault', (ctx) => {
-    requirePeer('drgn', ctx);
+    needPeer('drgn', ctx);
     const seen = runPythonJson<{ drgn: Record<string, string> }>(READ_DUMP, [file, '--drgn']);
     expect(comparePages(seen.drgn, MAX, (p) => input.dumpable.get(p), 'fault')).toEqual([]);
   });
 
   test('crash --osrelease reads the release from our VMCOREINFO', (ctx) => {
-    requirePeer('crash', ctx);
+    needPeer('crash', ctx);
     const r = spawnSync('crash', ['--osrelease', file], { encoding: 'utf8' });
     expect(r.stdout.trim()).toBe('6.0.0-synthetic');
   });
@@ -221,7 +220,7 @@ describe('split parts', async () => {
   });
 
   test('makedumpfile --reassemble of our parts equals our unsplit dump, byte for byte', (ctx) => {
-    requirePeer('makedumpfile', ctx);
+    needPeer('makedumpfile', ctx);
     const out = path.join(dir, 'split-reassembled.kdump');
     const r = spawnSync('makedumpfile', ['--reassemble', ...parts, out], { encoding: 'utf8' });
     expect(r.status, r.stderr + r.stdout).toBe(0);
