@@ -97,3 +97,78 @@ describe.each(cases)('simulator image: %s', (_name, sim) => {
     }
   });
 });
+
+describe('simulator image: other ways to decide', () => {
+  it('finds the same free pages by walking the free lists when PAGE_BUDDY_MAPCOUNT_VALUE is hidden', async () => {
+    const img = path.join(dir, 'freelists.vmcore');
+    const { truth } = await simulate(img, { memBytes: 128 << 20, seed: 21, kaslr: true });
+    const r = openDump(img);
+    try {
+      const hidden = r.vmcoreinfoText!.replace(/^NUMBER\(PAGE_BUDDY_MAPCOUNT_VALUE\)=.*\n/m, '');
+      expect(hidden).not.toBe(r.vmcoreinfoText);
+      const view: DumpReader = Object.create(r, { vmcoreinfoText: { value: hidden } });
+      const c = classifyDump(view, { dumpLevel: 16 });
+      expect(c.freePagesBy).toBe('free_lists');
+      expect(c.warnings.filter((w) => /broken/.test(w))).toEqual([]);
+      // Without the buddy value BUDDY&OFFLINE cannot be recognised: hinted blocks are plain free.
+      expect(c.counts.free).toBe(truth.counts.free + truth.counts.hinted);
+      expect(c.counts.hinted).toBe(0);
+      expect(c.counts.offline).toBe(truth.counts.offline);
+      expect(c.counts.user).toBe(truth.counts.user);
+      expect(c.counts.unknown).toBe(0);
+      // And at a level without bit 16 the lists are not walked: free is undecidable, pages kept.
+      const c0 = classifyDump(view, { dumpLevel: 8 });
+      expect(c0.decidable.free).toBe(false);
+      expect(c0.counts.free).toBe(0);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('counts PG_reported blocks as free when no reported bit is given', async () => {
+    const img = path.join(dir, 'reported.vmcore');
+    const { truth } = await simulate(img, { memBytes: 128 << 20, seed: 22, hintedStyle: 'pg-reported' });
+    const r = openDump(img);
+    try {
+      expect(truth.counts.hinted).toBeGreaterThan(0);
+      const c = classifyDump(r, { dumpLevel: 31 });
+      expect(c.counts.hinted).toBe(0);
+      expect(c.counts.free).toBe(truth.counts.free + truth.counts.hinted);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('classifies a truncated image: missing pages are holes, nothing is dropped on a guess', async () => {
+    const img = path.join(dir, 'trunc.vmcore');
+    const { truth } = await simulate(img, { memBytes: 128 << 20, seed: 23 });
+    const size = fs.statSync(img).size;
+    const cut = 3 * 1024 * 1024 + 123;
+    fs.truncateSync(img, size - cut);
+    const r = openDump(img);
+    try {
+      type W = { code: string; firstMissingPfn?: number; missingPages?: number };
+      const warnings = (r as unknown as { warnings: W[] }).warnings;
+      const t = warnings.find((w) => w.code === 'truncated')!;
+      expect(t.missingPages).toBe(Math.ceil(cut / 4096));
+      const c = classifyDump(r, { dumpLevel: 31 });
+      expect(c.counts.hole).toBe(truth.counts.hole + t.missingPages!);
+      // The simulator keeps page tables at the top of RAM, which the cut removes: whatever can
+      // no longer be decided is kept as unknown, with its reason; nothing gets another class.
+      const want = truthClassArray(truth);
+      let wrong = 0;
+      for (let p = 0; p < t.firstMissingPfn!; p++) {
+        let w = CLASSES[want[p]!]!;
+        if (w === 'zero') w = 'kernel';
+        const got = CLASS_NAMES[c.classOf[p]!];
+        if (got !== w && got !== 'unknown') wrong++;
+      }
+      expect(wrong).toBe(0);
+      const reasons = Object.values(c.reasons).reduce((a, b) => a + b, 0);
+      expect(reasons).toBe(c.counts.unknown);
+      expect(buildDumpableBitmap(c, 31).count()).toBeGreaterThanOrEqual(r.present.count() - (truth.excludeByLevel[30] ?? 0));
+    } finally {
+      r.close();
+    }
+  });
+});
