@@ -71,7 +71,6 @@ export class BuddyAllocator {
   private readonly listLen: Float64Array;
   private readonly next = new Map<number, number>();
   private readonly prev = new Map<number, number>();
-  private readonly zoneBounds: number[];
 
   constructor(nPfns: number, zones: ZoneSpan[]) {
     this.nPfns = nPfns;
@@ -86,7 +85,6 @@ export class BuddyAllocator {
     this.listLen = new Float64Array(n);
     this.managed = zones.map(() => 0);
     this.freePages = zones.map(() => 0);
-    this.zoneBounds = zones.map((z) => z.endPfn);
   }
 
   /** Zone index of a pfn. */
