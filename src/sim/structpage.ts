@@ -3,7 +3,7 @@
  * machine's per-pfn state, one backing page (64 struct pages) at a time. 64-bit fields are
  * written as two u32 halves from numbers, to keep the hot loop free of BigInt.
  */
-import { MIGRATE, NR_MIGRATETYPES } from './buddy.js';
+import { NR_MIGRATETYPES } from './buddy.js';
 import { AUX, KIND, freeListHeadVA, zoneIndex, type Machine } from './machine.js';
 import { hash32 } from './rng.js';
 
