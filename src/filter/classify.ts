@@ -314,11 +314,12 @@ function lenientFlagBits(vi: Vmcoreinfo): PageFlagBits {
   };
 }
 
-/** A 64-bit flag test on two u32 halves: [word offset 0|4, mask] or null if the bit is unknown. */
+/** A 64-bit flag test on two u32 halves: [1 if the high word, mask] or null if the bit is unknown. */
 function bitTest(bit: number | undefined): [number, number] | null {
   if (bit === undefined || bit < 0 || bit > 63) return null;
-  return [bit >= 32 ? 4 : 0, (1 << (bit & 31)) >>> 0];
+  return [bit >= 32 ? 1 : 0, (1 << (bit & 31)) >>> 0];
 }
+const NO_BIT: [number, number] = [0, 0];
 
 /** The hot loop, with every per-kernel decision compiled into fields. */
 class Scanner {
@@ -343,6 +344,7 @@ class Scanner {
   private readonly hasBuddy: boolean;
   private readonly hasOffline: boolean;
   private readonly hasUnaccepted: boolean;
+  private readonly hugetlbByType: boolean;
   private readonly ridInvalidOrder: number;
   private readonly ridOrphan: number;
   private readonly ridUnmapped: number;
@@ -383,6 +385,7 @@ class Scanner {
     this.hasBuddy = pt.values.buddy !== undefined;
     this.hasOffline = pt.values.offline !== undefined;
     this.hasUnaccepted = pt.values.unaccepted !== undefined;
+    this.hugetlbByType = compound.hugetlbBy === 'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)';
     this.ridInvalidOrder = rid('invalid_order');
     this.ridOrphan = rid('orphan_tail');
     this.ridUnmapped = rid('struct_page_unmapped');
@@ -401,7 +404,18 @@ class Scanner {
     const pb = this.presentBytes;
     const size = this.size;
     const { fo, cho, mapo, privo, mco, pt } = this;
-    const flagSet = (off: number, t: [number, number] | null) => t !== null && (v.getUint32(off + fo + t[0], true) & t[1]) !== 0;
+    // Flag tests as (word, mask) pairs; an unknown bit has mask 0 and never matches.
+    const [lruW, lruM] = this.lru ?? NO_BIT;
+    const [privW, privM] = this.priv ?? NO_BIT;
+    const [scW, scM] = this.swapcache ?? NO_BIT;
+    const [sbW, sbM] = this.swapbacked ?? NO_BIT;
+    const noSwapbacked = this.swapbacked === null;
+    const [slabW, slabM] = this.slabBit ?? NO_BIT;
+    const [hwW, hwM] = this.hwpoison ?? NO_BIT;
+    const [repW, repM] = this.reported ?? NO_BIT;
+    const [headW, headM] = this.head ?? NO_BIT;
+    const { hasSlabType, hasBuddy, hasOffline, hasUnaccepted, freeLists, nrOrders } = this;
+    const reasons = this.reasonCounts;
     const bad = batch.unreadable;
     let bi = 0;
     for (let pfn = s; pfn < e; pfn++) {
@@ -412,48 +426,54 @@ class Scanner {
         if (here) classOf[pfn] = this.pendingClass;
         continue;
       }
-      while (bi < bad.length && bad[bi]!.end <= pfn) bi++;
-      if (bi < bad.length && bad[bi]!.start <= pfn) {
-        if (here) {
-          classOf[pfn] = PageClass.unknown;
-          this.reasonCounts[bad[bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump]!++;
+      if (bi < bad.length) {
+        while (bi < bad.length && bad[bi]!.end <= pfn) bi++;
+        if (bi < bad.length && bad[bi]!.start <= pfn) {
+          if (here) {
+            classOf[pfn] = PageClass.unknown;
+            reasons[bad[bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump]!++;
+          }
+          continue;
         }
-        continue;
       }
       const off = (pfn - s) * size;
       if ((v.getUint32(off + cho, true) & 1) !== 0) {
         // A tail page outside its head's range (the head was kept page-by-page or unreadable).
         if (here) {
           classOf[pfn] = PageClass.unknown;
-          this.reasonCounts[this.ridOrphan]!++;
+          reasons[this.ridOrphan]!++;
         }
         continue;
       }
+      const f0 = v.getUint32(off + fo, true);
+      const f1 = v.getUint32(off + fo + 4, true);
       const word = v.getUint32(off + mco, true);
-      const slab = flagSet(off, this.slabBit) || (this.hasSlabType && pt.is(word, 'slab'));
+      // Untyped pages hold -1 or a mapcount ≥ 0; every scheme's typed values are other negatives.
+      const typed = word >= 0x80000000 && word !== 0xffffffff;
+      const slab = ((slabW ? f1 : f0) & slabM) !== 0 || (hasSlabType && typed && pt.is(word, 'slab'));
 
       // Free blocks: buddy heads (page type) or free-list heads.
       if (!slab) {
         let blockOrder = -1;
         let cls: number = PageClass.free;
-        if (this.hasBuddy && pt.is(word, 'buddy')) {
+        if (hasBuddy && typed && pt.is(word, 'buddy')) {
           const lo = v.getUint32(off + privo, true);
           const hi = v.getUint32(off + privo + 4, true);
-          blockOrder = hi !== 0 || lo >= this.nrOrders ? 64 : lo;
-          if (pt.isHinted(word) || flagSet(off, this.reported)) cls = PageClass.hinted;
-        } else if (this.freeLists !== null) {
-          const o = this.freeLists.heads.get(pfn);
+          blockOrder = hi !== 0 || lo >= nrOrders ? 64 : lo;
+          if (pt.isHinted(word) || ((repW ? f1 : f0) & repM) !== 0) cls = PageClass.hinted;
+        } else if (freeLists !== null) {
+          const o = freeLists.heads.get(pfn);
           if (o !== undefined) {
             blockOrder = o;
-            if (flagSet(off, this.reported)) cls = PageClass.hinted;
+            if (((repW ? f1 : f0) & repM) !== 0) cls = PageClass.hinted;
           }
         }
-        if (blockOrder < 0 && this.hasUnaccepted && pt.is(word, 'unaccepted')) blockOrder = this.nrOrders - 1;
+        if (blockOrder < 0 && hasUnaccepted && typed && pt.is(word, 'unaccepted')) blockOrder = nrOrders - 1;
         if (blockOrder >= 0) {
           if (blockOrder >= 64 || pfn % 2 ** blockOrder !== 0) {
             if (here) {
               classOf[pfn] = PageClass.unknown;
-              this.reasonCounts[this.ridInvalidOrder]!++;
+              reasons[this.ridInvalidOrder]!++;
             }
             continue;
           }
@@ -468,17 +488,14 @@ class Scanner {
       let order = 0;
       let off1 = -1;
       let v1 = v;
-      if (flagSet(off, this.head)) {
+      if (((headW ? f1 : f0) & headM) !== 0) {
         if (pfn + 1 < e) off1 = off + size;
-        else {
+        else if (this.memmap.sectionOf(pfn + 1)) {
           // page[1] lies in the next section: read it alone.
-          const nextSec = this.memmap.sectionOf(pfn + 1);
-          if (nextSec) {
-            const b = this.memmap.readStructPages(pfn + 1, 1, this.extra);
-            if (b.unreadable.length === 0) {
-              v1 = new DataView(this.extra.buffer, 0, size);
-              off1 = 0;
-            }
+          const b = this.memmap.readStructPages(pfn + 1, 1, this.extra);
+          if (b.unreadable.length === 0) {
+            v1 = new DataView(this.extra.buffer, 0, size);
+            off1 = 0;
           }
         }
         if (off1 >= 0 && (v1.getUint32(off1 + cho, true) & 1) !== 0) {
@@ -489,20 +506,21 @@ class Scanner {
           }
         } else {
           if (here) this.anomaly('compound_head_without_tail');
+          off1 = -1;
         }
       }
 
       let cls: number;
-      if (flagSet(off, this.hwpoison)) cls = PageClass.hwpoison;
-      else if (!slab && this.hasOffline && pt.is(word, 'offline')) cls = PageClass.offline;
+      if (((hwW ? f1 : f0) & hwM) !== 0) cls = PageClass.hwpoison;
+      else if (!slab && hasOffline && typed && pt.is(word, 'offline')) cls = PageClass.offline;
       else {
         const anon = !slab && (v.getUint32(off + mapo, true) & 1) !== 0;
         const cache =
-          flagSet(off, this.lru) || (flagSet(off, this.swapcache) && (this.swapbacked === null || flagSet(off, this.swapbacked)));
-        if (cache && !anon) cls = flagSet(off, this.priv) ? PageClass.cache_private : PageClass.cache;
+          ((lruW ? f1 : f0) & lruM) !== 0 || (((scW ? f1 : f0) & scM) !== 0 && (noSwapbacked || ((sbW ? f1 : f0) & sbM) !== 0));
+        if (cache && !anon) cls = ((privW ? f1 : f0) & privM) !== 0 ? PageClass.cache_private : PageClass.cache;
         else if (anon) cls = PageClass.user;
         else if (off1 >= 0 && this.compound.isHugetlb(v1, off, off1, word)) cls = PageClass.hugetlb;
-        else if (off1 < 0 && this.compound.hugetlbBy === 'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)' && pt.is(word, 'hugetlb')) cls = PageClass.hugetlb;
+        else if (off1 < 0 && typed && this.hugetlbByType && pt.is(word, 'hugetlb')) cls = PageClass.hugetlb;
         else if (slab) cls = PageClass.slab;
         else cls = PageClass.kernel;
       }
