@@ -66,7 +66,7 @@ describe('golden outputs', () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
     const validate = ajv.compile(JSON.parse(fs.readFileSync('schema/report.schema.json', 'utf8')));
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
-    await expect(normalise(JSON.stringify(report, null, 2))).toMatchFileSnapshot(path.join(GOLDEN, 'filter-d31-c.json'));
+    await expect(normalise(JSON.stringify({ ...report, elapsedMs: 0 }, null, 2))).toMatchFileSnapshot(path.join(GOLDEN, 'filter-d31-c.json'));
   });
   it('--help lists the makedumpfile-compatible options', async () => {
     const r = cli(['filter', '--help']);
