@@ -183,7 +183,20 @@ describe('ELF vmcore reader', () => {
     }
   });
 
-  it('phdr table sizes are validated', () => {
+  it('opens a dump whose VMCOREINFO is malformed, with a warning (pages stay readable)', () => {
+    const bad = s.vmcoreinfo().replace('CRASHTIME=1700000000', 'CRASHTIME=soon').replace('PAGESIZE=4096', 'PAGESIZE=4096\nthis line has no equals sign');
+    const r = openElfDump(new BufferSource(s.elf({ vmcoreinfo: bad })));
+    expect(r.vmcoreinfo).toBeNull();
+    expect(r.vmcoreinfoText).toBe(bad);
+    expect(r.warnings.map((w) => w.code)).toContain('vmcoreinfo');
+    expect(r.info.utsname.release).toBe('');
+    const b = new Uint8Array(4096);
+    r.readPages(100, 1, b);
+    expect(Buffer.from(b).equals(s.mem.subarray(100 * 4096, 101 * 4096))).toBe(true);
+    const r2 = openElfDump(new BufferSource(s.elf({ vmcoreinfo: s.vmcoreinfo().replace('CRASHTIME=1700000000', 'CRASHTIME=soon') })));
+    expect(r2.vmcoreinfo).not.toBeNull();
+    expect(r2.info.crashTime).toBe(0);
+    expect(r2.warnings.map((w) => w.code)).toEqual(['vmcoreinfo']);
     expect(PHDR_SIZE).toBe(56);
   });
 });

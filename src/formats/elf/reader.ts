@@ -46,6 +46,7 @@ export type ElfReaderWarning =
       message: string;
     }
   | { code: 'utsname'; message: string }
+  | { code: 'vmcoreinfo'; message: string }
   | { code: 'machine'; machine: number; message: string };
 
 /** A physically contiguous run of file data (after overlap resolution). */
@@ -179,7 +180,16 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     notesSoFar += seg.length;
   }
   const notes = Buffer.concat(noteParts);
-  const vmcoreinfo = vmcoreinfoText === null ? null : parseVmcoreinfo(vmcoreinfoText);
+  // A malformed VMCOREINFO must not make the dump unreadable: pages can still be copied.
+  let vmcoreinfo: Vmcoreinfo | null = null;
+  if (vmcoreinfoText !== null) {
+    try {
+      vmcoreinfo = parseVmcoreinfo(vmcoreinfoText);
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e;
+      warnings.push({ code: 'vmcoreinfo', message: `VMCOREINFO cannot be parsed: ${e.message}` });
+    }
+  }
 
   // PT_LOADs.
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
@@ -420,11 +430,23 @@ function headerInfo(
   };
   let physBase = 0n;
   if (vi) {
-    const pb = vi.number('phys_base');
+    let pb: bigint | undefined;
+    try {
+      pb = vi.number('phys_base');
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e;
+      warnings.push({ code: 'vmcoreinfo', message: e.message });
+    }
     if (pb !== undefined) physBase = BigInt.asUintN(64, pb);
     else if (kernelText) physBase = BigInt.asUintN(64, kernelText.paddr - (kernelText.vaddr - START_KERNEL_MAP));
-    const sym = vi.symbol('init_uts_ns');
-    const off = vi.offset('uts_namespace.name');
+    let sym: bigint | undefined;
+    let off: number | undefined;
+    try {
+      sym = vi.symbol('init_uts_ns');
+      off = vi.offset('uts_namespace.name');
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e;
+    }
     if (sym !== undefined && off !== undefined) {
       try {
         const readU64 = (pa: bigint) => {
@@ -468,11 +490,22 @@ function headerInfo(
   }
   return {
     utsname,
-    crashTime: vi?.crashTime ?? 0,
+    crashTime: tolerant(() => vi?.crashTime, warnings) ?? 0,
     nrCpus,
     physBase,
     notes,
     vmcoreinfo: vmcoreinfoLoc,
-    pageSize: vi?.pageSize ?? PAGE,
+    pageSize: tolerant(() => vi?.pageSize, warnings) ?? PAGE,
   };
+}
+
+/** A VMCOREINFO value, or undefined (with a warning) when it is malformed. */
+function tolerant<T>(get: () => T | undefined, warnings: ElfReaderWarning[]): T | undefined {
+  try {
+    return get();
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+    warnings.push({ code: 'vmcoreinfo', message: e.message });
+    return undefined;
+  }
 }
