@@ -34,17 +34,22 @@ export function loadCodec(name: CodecName): PageCodec {
     try {
       c = src.create();
     } catch (e) {
-      const why = (e as Error).message.split('\n')[0];
-      c = new VmcoreError(
-        'E_CODEC_UNAVAILABLE',
-        `option ${CODEC_OPTIONS[name]} needs package ${src.pkg ?? name}, which failed to load: ${why}`,
-        { option: CODEC_OPTIONS[name], key: src.pkg ?? name },
-      );
+      c = codecLoadError(name, e);
     }
     cache.set(name, c);
   }
   if (c instanceof VmcoreError) throw c;
   return c;
+}
+
+/** The error for a codec whose package failed to load (first line of the cause). */
+export function codecLoadError(name: CodecName, cause: unknown): VmcoreError {
+  const pkg = SOURCES[name].pkg ?? name;
+  const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+  return new VmcoreError('E_CODEC_UNAVAILABLE', `option ${CODEC_OPTIONS[name]} needs package ${pkg}, which failed to load: ${why}`, {
+    option: CODEC_OPTIONS[name],
+    key: pkg,
+  });
 }
 
 /** The codec for a page_desc flag (1, 2, 4, 0x20); an unknown bit throws E_FORMAT. */

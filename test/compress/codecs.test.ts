@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { CODEC_NAMES, codecCapabilities, loadCodec, type CodecName } from '../../src/compress/index.js';
+import { CODEC_NAMES, codecCapabilities, codecLoadError, loadCodec, type CodecName } from '../../src/compress/index.js';
 import { lzo1xCompress, lzo1xDecompress, lzoBound } from '../../src/compress/lzo.js';
 import { compressBatch } from '../../src/compress/batch.js';
 import { VmcoreError } from '../../src/errors.js';
@@ -56,6 +56,13 @@ test('codecCapabilities reports every codec, and all four load here', () => {
   expect(caps.map((c) => c.name)).toEqual(['zlib', 'lzo', 'snappy', 'zstd']);
   for (const c of caps) expect(c.available, `${c.name}: ${c.reason}`).toBe(true);
   expect(caps.map((c) => c.flag)).toEqual([1, 2, 4, 0x20]);
+});
+
+test('a codec whose package fails to load is E_CODEC_UNAVAILABLE naming option, package and cause', () => {
+  const e = codecLoadError('zstd', new Error("Cannot find module 'zstd-napi'\nRequire stack: ..."));
+  expect(e.code).toBe('E_CODEC_UNAVAILABLE');
+  expect(e.message).toBe("option -z needs package zstd-napi, which failed to load: Cannot find module 'zstd-napi'");
+  expect(e.data).toMatchObject({ option: '-z', key: 'zstd-napi' });
 });
 
 describe.each(CODEC_NAMES.map((n) => [n]))('codec %s', (name: CodecName) => {

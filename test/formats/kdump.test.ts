@@ -204,6 +204,9 @@ describe('split parts', async () => {
       expect(r.subHeader.startPfn).toBe(BigInt(a));
       expect(r.subHeader.endPfn).toBe(BigInt(b));
       expect(r.maxMapnr).toBe(MAX);
+      // dumpable: only this part's pfns; bitmap2: the whole dump's 2nd bitmap.
+      expect(r.dumpable.count()).toBe(input.dumpable.count(a, b));
+      expect(r.bitmap2.count()).toBe(input.dumpable.count());
       const mine: number[] = [];
       for (let p = a; p < b; p++) if (input.dumpable.get(p)) mine.push(p);
       expect(readAll(r, mine)).toEqual([]);

@@ -113,8 +113,13 @@ export class KdumpReader implements DumpReader {
   readonly vmcoreinfoText: string | null;
   readonly maxMapnr: number;
   readonly present: Bitmap;
-  /** 2nd bitmap: pfns with a page descriptor (in a split part, only those in its range are stored here). */
+  /**
+   * Pfns whose data this file holds: the 2nd bitmap, limited to the part's pfn range in a
+   * `--split` file (the other parts hold the rest).
+   */
   readonly dumpable: Bitmap;
+  /** The 2nd bitmap as stored (the whole dump's, also in a split part); descriptor indices count it. */
+  readonly bitmap2: Bitmap;
   readonly header: DiskDumpHeaderValue;
   readonly subHeader: KdumpSubHeaderValue;
   private readonly rank: Float64Array;
@@ -185,9 +190,11 @@ export class KdumpReader implements DumpReader {
       });
     }
     const bmLen = Math.ceil(maxMapnr / 8);
-    this.present = new Bitmap(maxMapnr, source.read(layout.bitmap1Offset, bmLen));
-    this.dumpable = new Bitmap(maxMapnr, source.read(layout.bitmap2Offset, bmLen));
-    for (const bm of [this.present, this.dumpable]) if (maxMapnr % 8) bm.bytes[bmLen - 1]! &= (1 << (maxMapnr % 8)) - 1;
+    // Plain Uint8Arrays, not Buffers: Buffer#slice shares memory, so Bitmap#clone of a Buffer-backed
+    // bitmap would alias it.
+    this.present = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap1Offset, bmLen)));
+    this.bitmap2 = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap2Offset, bmLen)));
+    for (const bm of [this.present, this.bitmap2]) if (maxMapnr % 8) bm.bytes[bmLen - 1]! &= (1 << (maxMapnr % 8)) - 1;
 
     // Notes (v4+) and VMCOREINFO (v3+).
     let notes: Buffer = Buffer.alloc(0);
@@ -223,6 +230,11 @@ export class KdumpReader implements DumpReader {
       if (startPfn > endPfn || endPfn > maxMapnr) throw fmt(path, `split range [${hex(startPfn)}, ${hex(endPfn)}) is invalid`, subAt('startPfn64'));
       split = { startPfn, endPfn };
     }
+    if (split) {
+      this.dumpable = this.bitmap2.clone();
+      this.dumpable.clearRange(0, split.startPfn);
+      this.dumpable.clearRange(split.endPfn, maxMapnr);
+    } else this.dumpable = this.bitmap2;
     let eraseinfo: KdumpFileInfo['eraseinfo'] = null;
     if (v >= 5 && sub.sizeEraseinfo > 0n) {
       const off = safe(sub.offsetEraseinfo, 'offset_eraseinfo', path, subAt('offsetEraseinfo'));
@@ -236,7 +248,7 @@ export class KdumpReader implements DumpReader {
     const nblocks = Math.ceil(maxMapnr / RANK_BLOCK);
     this.rank = new Float64Array(nblocks + 1);
     for (let b = 0; b < nblocks; b++) {
-      this.rank[b + 1] = this.rank[b]! + this.dumpable.count(b * RANK_BLOCK, Math.min(maxMapnr, (b + 1) * RANK_BLOCK));
+      this.rank[b + 1] = this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, Math.min(maxMapnr, (b + 1) * RANK_BLOCK));
     }
     const numDumpable = this.rank[nblocks]!;
     this.rankBase = split ? this.rankOf(split.startPfn) : 0;
@@ -287,21 +299,19 @@ export class KdumpReader implements DumpReader {
   /** Number of 2nd-bitmap bits below `pfn`. */
   private rankOf(pfn: number): number {
     const b = Math.floor(pfn / RANK_BLOCK);
-    return this.rank[b]! + this.dumpable.count(b * RANK_BLOCK, pfn);
+    return this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, pfn);
   }
 
   /** Does this file store page data for `pfn`? */
   isStored(pfn: number): boolean {
-    if (pfn < 0 || pfn >= this.maxMapnr || !this.dumpable.get(pfn)) return false;
-    const s = this.kdump.split;
-    return !s || (pfn >= s.startPfn && pfn < s.endPfn);
+    return pfn >= 0 && pfn < this.maxMapnr && this.dumpable.get(pfn);
   }
 
   private checkStored(pfn: number): void {
     if (pfn < 0 || pfn >= this.maxMapnr) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is beyond max_mapnr ${hex(this.maxMapnr)}`, { path: this.path, pfn });
     }
-    if (!this.dumpable.get(pfn)) {
+    if (!this.bitmap2.get(pfn)) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is excluded`, { path: this.path, pfn });
     }
     const s = this.kdump.split;
