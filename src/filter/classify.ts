@@ -98,6 +98,9 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
 
 /** Classify every pfn of `reader`. Never throws for dump content: undecidable pages are `unknown`. */
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
+  if (opts.reportedBit !== undefined && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
+    throw new VmcoreError('E_USAGE', `reported bit ${opts.reportedBit} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
+  }
   const maxMapnr = reader.maxMapnr;
   let classOf: Uint8Array;
   try {

@@ -79,6 +79,7 @@ describe('classifyDump', () => {
     const c2 = classify(s);
     expect(c2.counts.hinted).toBe(0);
     expect(c2.counts.free).toBe(16);
+    expect(() => classify(s, { reportedBit: 64 })).toThrow(/not a page->flags bit/);
   });
 
   it('keeps buddy heads with an impossible or misaligned order, counting the reason', () => {
