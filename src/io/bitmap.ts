@@ -61,7 +61,8 @@ export class Bitmap {
     return this.nbits;
   }
   clone(): Bitmap {
-    return new Bitmap(this.nbits, this.bytes.slice());
+    // new Uint8Array copies even when `bytes` is a Buffer (whose slice() is a view).
+    return new Bitmap(this.nbits, new Uint8Array(this.bytes));
   }
 }
 

@@ -34,6 +34,8 @@ export interface FilterOptions {
   onProgress?: (phase: string, done: number, total: number) => void;
   /** Where the flattened stream goes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /** VMCOREINFO text supplying or replacing the dump's own (`--vmcoreinfo FILE`). */
+  vmcoreinfoOverride?: string;
 }
 
 /** Filter `input` into `output`. */
@@ -44,7 +46,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
   if (opts.format === 'elf' && codec) throw new VmcoreError('E_USAGE', 'ELF output cannot be compressed', { option: '-E' });
   if (!opts.flattened) checkOutputPath(output, { force: opts.force, inputPath: fs.existsSync(input) ? input : undefined });
 
-  const reader = openDump(input);
+  const reader = openDump(input, { vmcoreinfo: opts.vmcoreinfoOverride });
   try {
     const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
     const warnings = [...cls.warnings, ...readerWarnings(reader)];
@@ -104,7 +106,7 @@ async function writeOnce(
   if (opts.format === 'elf') {
     let zeroPages = 0;
     if (level & 1) zeroPages = excludeZeroPages(input, opts.onProgress);
-    const r = await writeElfOutput(reader as ElfDumpReader, input, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
+    const r = await writeElfOutput(reader, input, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
     await sink.finish();
     return { bytes: r.bytesWritten, zeroPages, dumpable: dumpable.count() };
   }

@@ -121,6 +121,30 @@ describe.each(SCENARIOS)('filter vs peers: $name', (sc) => {
     expect(hintedOnlyTheirs).toBe(weKnowHinted && !theyDropHinted ? truth.counts.hinted : 0);
   });
 
+  it.each([1, 16, 31])('-E -d %i: ELF output holds exactly the kept pages, byte-identical; makedumpfile and drgn read it', (level) => {
+    if (!hasPeers || !requirePeer('drgn')) return;
+    const ours = path.join(dir, `ours-${level}.elf`);
+    const args = [BIN, '-E', '-d', String(level), '-f', image, ours];
+    if (sc.reportedBit !== undefined) args.push('--reported-bit', String(sc.reportedBit));
+    const r = run(process.execPath, args);
+    expect(r.status, r.stderr).toBe(0);
+    const o = dumpcheck(ours, image, dir);
+    expect(o.res.mismatches).toEqual([]);
+    expect(o.res.identical).toBe(o.res.dumpable);
+    // ELF drops zero pages outright at bit 1 (no shared zero page as in kdump output).
+    const cls = truthClassArray(truth);
+    const kdumpWant = expectedBitmap(truth, level, truth.hintedStyle === 'combined' || sc.reportedBit !== undefined);
+    const want = (p: number) => (level & 1 && cls[p] === CLASS_CODE.zero ? 0 : kdumpWant(p));
+    let wrong = 0;
+    for (let p = 0; p < truth.layout.maxMapnr; p++) if (bit(o.bitmap, p) !== want(p)) wrong++;
+    expect(wrong).toBe(0);
+    const re = path.join(dir, `re-${level}.dump`);
+    const m = run('/usr/bin/makedumpfile', ['-d', '31', '--message-level', '1', '-f', ours, re]);
+    expect(m.status, m.stderr).toBe(0);
+    const d = run(PYTHON, ['-c', 'import drgn,sys; p=drgn.Program(); p.set_core_dump(sys.argv[1]); print(p.flags)', ours]);
+    expect(d.status, d.stderr).toBe(0);
+  });
+
   it('makedumpfile refilters our dump, drgn opens it, crash reads its release', () => {
     if (!hasPeers || !requirePeer('drgn') || !requirePeer('crash')) return;
     const ours = path.join(dir, 'ours-c.dump');

@@ -38,7 +38,34 @@ def image_page(pfn):
 
 k = kdumpfile.kdumpfile(dump)
 max_pfn = k.attr['max_pfn']
-raw = bytes(k.attr['file.pagemap'].get_bits(0, max_pfn - 1))
+if open(dump, 'rb').read(4) == b'\x7fELF':
+    # libkdumpfile 0.5.1's ELF pagemap drops pages where PT_LOADs overlap (the kernel-text
+    # segment) and its reads return zeros for the last page of a filesz < memsz tail (seen with
+    # makedumpfile's -E output too), so the page set comes from the program headers, read here
+    # independently (first PT_LOAD containing [pa, pa+4096) within p_filesz), and every page in
+    # it must read back through libkdumpfile identical to the image.
+    g = open(dump, 'rb')
+    eh2 = g.read(64)
+    phoff2 = struct.unpack_from('<Q', eh2, 32)[0]
+    phnum2 = struct.unpack_from('<H', eh2, 56)[0]
+    if phnum2 == 0xffff:
+        shoff = struct.unpack_from('<Q', eh2, 40)[0]
+        g.seek(shoff)
+        phnum2 = struct.unpack_from('<I', g.read(64), 44)[0]
+    g.seek(phoff2)
+    ph2 = g.read(56 * phnum2)
+    bm = bytearray((max_pfn + 7) // 8)
+    for i in range(phnum2):
+        t, fl, off, va, pa, fsz, msz, al = struct.unpack_from('<IIQQQQQQ', ph2, 56 * i)
+        if t != 1:
+            continue
+        first = (pa + 4095) >> 12
+        last = (pa + fsz) >> 12
+        for pfn in range(first, min(last, max_pfn)):
+            bm[pfn >> 3] |= 1 << (pfn & 7)
+    raw = bytes(bm)
+else:
+    raw = bytes(k.attr['file.pagemap'].get_bits(0, max_pfn - 1))
 open(bitmap_out, 'wb').write(raw)
 dumpable = identical = 0
 mismatches = []
