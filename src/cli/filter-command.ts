@@ -17,6 +17,7 @@ interface FilterCliOpts {
   json?: boolean;
   reportedBit?: string;
   messageLevel?: string;
+  split?: boolean;
 }
 
 export function registerFilter(program: Command, setExit: (c: number) => void): void {
@@ -24,7 +25,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .command('filter', { isDefault: true })
     .description('filter a vmcore: vmcore-filter [options] <input> <output>')
     .argument('<input>', 'vmcore (ELF, or kdump-compressed to refilter)')
-    .argument('<output>', 'dump file to write ("-" with -F writes to stdout)')
+    .argument('<output...>', 'dump file to write ("-" with -F writes to stdout); with --split, two or more')
     .option('-d <level>', 'dump level 0..31 (1 zero, 2 cache, 4 cache+private, 8 user, 16 free); N,M retries at M on a full disk', '16')
     .option('-c', 'compress pages with zlib')
     .option('-l', 'compress pages with lzo')
@@ -33,10 +34,16 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('-E', 'write ELF instead of kdump-compressed')
     .option('-F', 'write makedumpfile flattened format to stdout')
     .option('-f, --force', 'overwrite an existing output')
+    .option('--split', 'write the dump as several kdump-compressed files, one per output, by pfn range')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
     .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages (PG_reported = PG_uptodate, 2 on 6.0)')
     .option('--message-level <n>', 'accepted for makedumpfile compatibility; ignored')
-    .action(async (input: string, output: string, o: FilterCliOpts) => {
+    .action(async (input: string, outputs: string[], o: FilterCliOpts) => {
+      if (!o.split && outputs.length !== 1) {
+        throw new VmcoreError('E_USAGE', `give one output (or --split with several), got ${outputs.length}`, { option: '--split' });
+      }
+      if (o.split && outputs.length < 2) throw new VmcoreError('E_USAGE', `--split needs two or more outputs`, { option: '--split' });
+      const output = outputs[0]!;
       const codecs = [o.c && 'zlib', o.l && 'lzo', o.p && 'snappy', o.z && 'zstd'].filter(Boolean) as FilterOptions['codec'][];
       if (codecs.length > 1) throw new VmcoreError('E_USAGE', `choose one of -c, -l, -p, -z`, { option: '-c' });
       if (o.E && codecs.length) throw new VmcoreError('E_USAGE', `-E (ELF output) cannot be compressed`, { option: '-E' });
@@ -47,7 +54,9 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         codec: codecs[0],
         force: !!o.force,
         flattened: !!o.F,
+        splitOutputs: o.split ? outputs : undefined,
         reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
+        vmcoreinfoOverride: (o as { vmcoreinfoText?: string }).vmcoreinfoText, // from main's --vmcoreinfo hook
       };
       const bar = progressBar(process.stderr, !o.json && !o.F);
       let report;

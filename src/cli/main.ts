@@ -7,6 +7,15 @@ import { VmcoreError, EXIT } from '../errors.js';
 import { removeAllTemporaries } from '../writer/atomic.js';
 import { registerFilter } from './filter-command.js';
 import { registerSim, registerDemo } from './sim-command.js';
+import { registerInfo } from './info-command.js';
+import { registerStats } from './stats-command.js';
+import { registerMakedumpfile, runMakedumpfile } from './makedumpfile-command.js';
+import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
+
+import { registerReassemble } from './reassemble-command.js';
+
+/** Commands that read a dump: each takes `--vmcoreinfo FILE` (added and loaded by {@link buildProgram}). */
+const READS_DUMP = new Set(['filter', 'info', 'stats']);
 
 /** Write one error line; never a stack trace unless VMCORE_FILTER_DEBUG is set. */
 export function reportError(e: unknown): number {
@@ -51,6 +60,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerFilter(program, setExit);
   registerSim(program, setExit);
   registerDemo(program, setExit);
+  registerReassemble(program, setExit);
+  registerInfo(program, setExit);
+  registerStats(program, setExit);
+  registerMakedumpfile(program, setExit);
+  // --vmcoreinfo FILE on every command that reads a dump: read and checked before the action
+  // runs (a bad file is one line naming the line), handed to it as the option `vmcoreinfoText`.
+  for (const c of program.commands) {
+    if (READS_DUMP.has(c.name())) c.option('--vmcoreinfo <file>', "supply or replace the dump's VMCOREINFO (text, as makedumpfile -g writes)");
+  }
+  program.hook('preAction', (_root, action) => {
+    const f = action.getOptionValue('vmcoreinfo');
+    if (typeof f === 'string') action.setOptionValue('vmcoreinfoText', readVmcoreinfoFile(f));
+  });
   return program;
 }
 
@@ -58,6 +80,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 export async function main(argv: string[]): Promise<number> {
   installSignalHandlers();
   let code = 0;
+  // makedumpfile's command line is parsed by its own getopt_long, not by commander.
+  if (argv[2] === 'makedumpfile') {
+    try {
+      return await runMakedumpfile(argv.slice(3));
+    } catch (e) {
+      return reportError(e);
+    }
+  }
   const program = buildProgram((c) => (code = c));
   try {
     await program.parseAsync(argv);

@@ -18,6 +18,7 @@ import { AtomicOutput, checkOutputPath } from './atomic.js';
 import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } from './report.js';
 import { excludeZeroPages } from './zero.js';
 import { writeElfOutput } from './elf-output.js';
+import { writeSplitParts } from './split.js';
 
 export interface FilterOptions {
   /** First level, then retry levels used after a full disk (makedumpfile's `-d 11,31`). */
@@ -32,6 +33,8 @@ export interface FilterOptions {
   /** ELF output: excluded runs shorter than this are written as zero-filled pages (never read). */
   elfMinHolePages?: number;
   onProgress?: (phase: string, done: number, total: number) => void;
+  /** `--split`: write these kdump-compressed parts instead of `output` (at least two). */
+  splitOutputs?: string[];
   /** Where the flattened stream goes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
   /** VMCOREINFO text supplying or replacing the dump's own (`--vmcoreinfo FILE`). */
@@ -44,7 +47,12 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
   if (!opts.dumpLevels.length) throw new VmcoreError('E_USAGE', 'no dump level given', { option: '-d' });
   const codec = opts.codec ? loadCodec(opts.codec) : undefined;
   if (opts.format === 'elf' && codec) throw new VmcoreError('E_USAGE', 'ELF output cannot be compressed', { option: '-E' });
-  if (!opts.flattened) checkOutputPath(output, { force: opts.force, inputPath: fs.existsSync(input) ? input : undefined });
+  if (opts.splitOutputs && (opts.splitOutputs.length < 2 || opts.format !== 'kdump' || opts.flattened)) {
+    throw new VmcoreError('E_USAGE', '--split needs two or more outputs and kdump-compressed, non-flattened output', { option: '--split' });
+  }
+  for (const o of opts.splitOutputs ?? (opts.flattened ? [] : [output])) {
+    checkOutputPath(o, { force: opts.force, inputPath: fs.existsSync(input) ? input : undefined });
+  }
 
   const reader = openDump(input, { vmcoreinfo: opts.vmcoreinfoOverride });
   try {
@@ -53,6 +61,19 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
     let lastError: VmcoreError | undefined;
     for (let i = 0; i < opts.dumpLevels.length; i++) {
       const level = opts.dumpLevels[i]!;
+      if (opts.splitOutputs) {
+        try {
+          const written = await writeSplit(reader, cls, level, opts.splitOutputs, opts, codec, input);
+          return buildReport(input, opts.splitOutputs.join(','), reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
+        } catch (e) {
+          if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && i + 1 < opts.dumpLevels.length) {
+            warnings.push(`no space at dump level ${level}; retried at ${opts.dumpLevels[i + 1]}`);
+            lastError = e;
+            continue;
+          }
+          throw e;
+        }
+      }
       const out = opts.flattened ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
       try {
         const written = await writeOnce(reader, cls, level, out, opts, codec);
@@ -114,6 +135,36 @@ async function writeOnce(
   const stats = await writeKdump(input, sink, { codec: codec ?? null, zeroPages: (level & 1) !== 0, onProgress: progress });
   await sink.finish();
   return { bytes: stats.bytesWritten, zeroPages: (level & 1) !== 0 ? stats.zeroPages : 0, dumpable: numDumpable };
+}
+
+async function writeSplit(
+  reader: DumpReader,
+  cls: Classification,
+  level: number,
+  outputs: string[],
+  opts: FilterOptions,
+  codec: ReturnType<typeof loadCodec> | undefined,
+  inputPath: string,
+): Promise<Written> {
+  const dumpable = buildDumpableBitmap(cls, level);
+  andInPlace(dumpable.bytes, reader.present.bytes);
+  const stats = await writeSplitParts(
+    {
+      info: reader.info,
+      maxMapnr: cls.maxMapnr,
+      present: reader.present,
+      dumpable,
+      dumpLevel: level,
+      readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
+    },
+    outputs,
+    { force: opts.force, inputPath, codec: codec ?? null, zeroPages: (level & 1) !== 0 },
+  );
+  return {
+    bytes: stats.reduce((s, x) => s + x.bytesWritten, 0),
+    zeroPages: (level & 1) !== 0 ? stats.reduce((s, x) => s + x.zeroPages, 0) : 0,
+    dumpable: dumpable.count(),
+  };
 }
 
 function andInPlace(a: Uint8Array, b: Uint8Array): void {

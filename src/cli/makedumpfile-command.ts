@@ -1,0 +1,422 @@
+/**
+ * `vmcore-filter makedumpfile [makedumpfile's arguments]`: a drop-in for the makedumpfile command
+ * line that kdump-tools and kdump.conf use (`makedumpfile -l --message-level 7 -d 31 /proc/vmcore
+ * /var/crash/dump`). The line is parsed as makedumpfile parses it — glibc getopt_long with
+ * makedumpfile 1.7's option string `b:cDd:eEFfg:hi:lL:pRvXx:z` and long options — then mapped
+ * onto the same {@link filterDump} job `vmcore-filter` runs, so the dump is byte-identical to the
+ * equivalent `vmcore-filter` invocation. makedumpfile's closing lines and its statistics report
+ * (FORMATS.md §7.3, §7.4) are printed at the message levels that ask for them, so scripts that
+ * grep makedumpfile's output keep working. Options that would change the result in ways we do not
+ * implement are refused with one line and exit 2, never silently ignored.
+ */
+import type { Command } from 'commander';
+import { VmcoreError, EXIT } from '../errors.js';
+import { parseDumpLevels } from './args.js';
+import { filterDump, type FilterOptions } from '../writer/pipeline.js';
+import type { FilterReport } from '../writer/report.js';
+import type { CodecName } from '../compress/codec.js';
+import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
+
+// ---------------------------------------------------------------------------------------------
+// getopt_long, as glibc implements it (the parts makedumpfile's command line can reach).
+
+/** A long option: its name and whether it takes an argument. */
+export interface LongOption {
+  name: string;
+  hasArg: boolean;
+}
+
+/** One option as found on the command line. */
+export interface ParsedOption {
+  /** The short letter ("d") or the full long name ("message-level"). */
+  name: string;
+  /** How it was written ("-d", "--message-level"), for messages. */
+  spelled: string;
+  value?: string;
+}
+
+/** getopt_long's result: options in order, then the operands (non-options) in order. */
+export interface GetoptResult {
+  options: ParsedOption[];
+  operands: string[];
+}
+
+/** A command line getopt_long rejects; the message is glibc's wording. */
+export class GetoptError extends Error {}
+
+/** makedumpfile 1.7's short options (`makedumpfile.c`: getopt_long(argc, argv, "b:cDd:eEFfg:hi:lL:pRvXx:z", ...)). */
+export const MAKEDUMPFILE_SHORT = 'b:cDd:eEFfg:hi:lL:pRvXx:z';
+
+/** makedumpfile 1.7's long options (struct option longopts[]), in its order. */
+export const MAKEDUMPFILE_LONG: readonly LongOption[] = [
+  { name: 'split', hasArg: false },
+  { name: 'reassemble', hasArg: false },
+  { name: 'xen-syms', hasArg: true },
+  { name: 'xen-vmcoreinfo', hasArg: true },
+  { name: 'xen_phys_start', hasArg: true },
+  { name: 'message-level', hasArg: true },
+  { name: 'vtop', hasArg: true },
+  { name: 'dump-dmesg', hasArg: false },
+  { name: 'partial-dmesg', hasArg: false },
+  { name: 'config', hasArg: true },
+  { name: 'help', hasArg: false },
+  { name: 'diskset', hasArg: true },
+  { name: 'cyclic-buffer', hasArg: true },
+  { name: 'eppic', hasArg: true },
+  { name: 'non-mmap', hasArg: false },
+  { name: 'mem-usage', hasArg: false },
+  { name: 'splitblock-size', hasArg: true },
+  { name: 'work-dir', hasArg: true },
+  { name: 'num-threads', hasArg: true },
+  { name: 'check-params', hasArg: false },
+  { name: 'dry-run', hasArg: false },
+  { name: 'show-stats', hasArg: false },
+];
+
+/**
+ * Parse `argv` (without the program name) like glibc's getopt_long:
+ * - short options cluster (`-cd31` = `-c -d 31`); an option taking an argument takes the rest
+ *   of its cluster or, if that is empty, the next word, whatever it looks like (`-d -1`);
+ * - long options take `--name=value` or `--name value`, and may be abbreviated to any unique
+ *   prefix (`--message 7`); an exact name wins over prefixes;
+ * - operands may come anywhere (argv is permuted), unless `posixlyCorrect` (POSIXLY_CORRECT set),
+ *   where the first operand ends the options; `--` ends them always; a lone `-` is an operand.
+ */
+export function getoptLong(argv: readonly string[], shortopts: string, longopts: readonly LongOption[], posixlyCorrect = false): GetoptResult {
+  const takesArg = new Map<string, boolean>();
+  for (let i = 0; i < shortopts.length; i++) {
+    const c = shortopts[i]!;
+    if (c === ':') continue;
+    takesArg.set(c, shortopts[i + 1] === ':');
+  }
+  const options: ParsedOption[] = [];
+  const operands: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i++]!;
+    if (a === '--') {
+      operands.push(...argv.slice(i));
+      break;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      const exact = longopts.find((o) => o.name === name);
+      let opt = exact;
+      if (!opt) {
+        const cands = longopts.filter((o) => o.name.startsWith(name));
+        if (cands.length === 0) throw new GetoptError(`unrecognized option '--${name}'`);
+        // glibc accepts an ambiguous prefix when every candidate is the same option; ours are distinct.
+        if (cands.length > 1) throw new GetoptError(`option '--${name}' is ambiguous; possibilities: ${cands.map((c) => `'--${c.name}'`).join(' ')}`);
+        opt = cands[0]!;
+      }
+      const spelled = `--${opt.name}`;
+      if (opt.hasArg) {
+        let value: string;
+        if (eq >= 0) value = a.slice(eq + 1);
+        else if (i < argv.length) value = argv[i++]!;
+        else throw new GetoptError(`option '${spelled}' requires an argument`);
+        options.push({ name: opt.name, spelled, value });
+      } else {
+        if (eq >= 0) throw new GetoptError(`option '${spelled}' doesn't allow an argument`);
+        options.push({ name: opt.name, spelled });
+      }
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      for (let k = 1; k < a.length; k++) {
+        const c = a[k]!;
+        const t = takesArg.get(c);
+        if (t === undefined) throw new GetoptError(`invalid option -- '${c}'`);
+        if (!t) {
+          options.push({ name: c, spelled: `-${c}` });
+          continue;
+        }
+        let value: string;
+        if (k + 1 < a.length) value = a.slice(k + 1);
+        else if (i < argv.length) value = argv[i++]!;
+        else throw new GetoptError(`option requires an argument -- '${c}'`);
+        options.push({ name: c, spelled: `-${c}`, value });
+        break;
+      }
+      continue;
+    }
+    operands.push(a);
+    if (posixlyCorrect) {
+      operands.push(...argv.slice(i));
+      break;
+    }
+  }
+  return { options, operands };
+}
+
+// ---------------------------------------------------------------------------------------------
+// From makedumpfile's options to a vmcore-filter job.
+
+/** What a makedumpfile command line asks for, in vmcore-filter's terms. */
+export type MakedumpfilePlan =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | {
+      kind: 'filter';
+      input: string;
+      /** "-" with -F (flattened to stdout). */
+      output: string;
+      dumpLevels: number[];
+      codec?: CodecName;
+      elf: boolean;
+      flattened: boolean;
+      force: boolean;
+      /** makedumpfile's message level (default 7; --show-stats adds 16, -D adds 8). */
+      messageLevel: number;
+      /** -i FILE. */
+      vmcoreinfoFile?: string;
+      /** --check-params: validate only. */
+      checkOnly: boolean;
+      /** Options accepted without effect (performance tuning that does not change the dump). */
+      ignored: string[];
+      /** The equivalent vmcore-filter command line. */
+      equivalent: string[];
+    };
+
+/** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
+const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'L', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage', 'dry-run']);
+/** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
+const NOT_YET = new Set(['split', 'reassemble', 'R', 'dump-dmesg', 'partial-dmesg']);
+/** Tuning options that do not change the dump: accepted and ignored. */
+const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size', 'num-threads']);
+
+const CODEC_OF: Record<string, CodecName> = { c: 'zlib', l: 'lzo', p: 'snappy', z: 'zstd' };
+
+function usage(msg: string): VmcoreError {
+  return new VmcoreError('E_USAGE', `makedumpfile: ${msg}`, { option: 'makedumpfile' });
+}
+
+function unsupported(o: ParsedOption, yet: string): VmcoreError {
+  return new VmcoreError('E_USAGE', `makedumpfile option ${o.spelled} is not supported by vmcore-filter${yet}`, { option: o.spelled });
+}
+
+function intArg(o: ParsedOption, min: number, max: number): number {
+  const v = o.value ?? '';
+  if (!/^\d+$/.test(v.trim())) throw usage(`${o.spelled}: "${v}" is not a number`);
+  const n = Number(v);
+  if (n < min || n > max) throw usage(`${o.spelled}: ${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+/**
+ * Turn makedumpfile's arguments into a plan, checking them as makedumpfile's
+ * check_param_for_creating_dumpfile does (operand count, -E with a codec, --num-threads with -E).
+ * Throws E_USAGE with one line for invalid and unsupported command lines.
+ */
+export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT?: string } = {}): MakedumpfilePlan {
+  let parsed: GetoptResult;
+  try {
+    parsed = getoptLong(argv, MAKEDUMPFILE_SHORT, MAKEDUMPFILE_LONG, env.POSIXLY_CORRECT !== undefined);
+  } catch (e) {
+    if (e instanceof GetoptError) throw usage(`${e.message}; Commandline parameter is invalid`);
+    throw e;
+  }
+  let dumpLevels = [0]; // makedumpfile's default dump level is 0 when -d is not given
+  let codec: CodecName | undefined;
+  let elf = false;
+  let flattened = false;
+  let force = false;
+  let messageLevel = 7;
+  let extraLevel = 0;
+  let vmcoreinfoFile: string | undefined;
+  let checkOnly = false;
+  let threads = false;
+  const ignored: string[] = [];
+  for (const o of parsed.options) {
+    if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
+    if (o.name === 'v') return { kind: 'version' };
+  }
+  for (const o of parsed.options) {
+    if (UNSUPPORTED.has(o.name)) throw unsupported(o, '');
+    if (NOT_YET.has(o.name)) throw unsupported(o, ' yet');
+    switch (o.name) {
+      case 'd':
+        dumpLevels = parseDumpLevels(o.value!); // last -d wins, as in makedumpfile
+        break;
+      case 'c':
+      case 'l':
+      case 'p':
+      case 'z':
+        codec = CODEC_OF[o.name]; // the last codec option wins, as in makedumpfile
+        break;
+      case 'E':
+        elf = true;
+        break;
+      case 'F':
+        flattened = true;
+        break;
+      case 'f':
+        force = true;
+        break;
+      case 'D':
+        extraLevel |= 8;
+        break;
+      case 'show-stats':
+        extraLevel |= 16;
+        break;
+      case 'message-level':
+        messageLevel = intArg(o, 0, 31);
+        break;
+      case 'i':
+        vmcoreinfoFile = o.value!;
+        break;
+      case 'check-params':
+        checkOnly = true;
+        break;
+      default:
+        if (IGNORED.has(o.name)) {
+          if (o.name === 'num-threads') {
+            intArg(o, 0, 1 << 16);
+            threads = true;
+          }
+          ignored.push(o.value === undefined ? o.spelled : `${o.spelled} ${o.value}`);
+          break;
+        }
+        throw new VmcoreError('E_INTERNAL', `makedumpfile option ${o.spelled} has no mapping`);
+    }
+  }
+  messageLevel |= extraLevel;
+  if (elf && codec) throw usage(`-E (ELF output) cannot be compressed (-${Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)}); Commandline parameter is invalid`);
+  if (elf && threads) throw usage('--num-threads cannot used with ELF format; Commandline parameter is invalid');
+  const ops = parsed.operands;
+  const want = flattened ? 1 : 2;
+  if (ops.length !== want) {
+    const shape = flattened ? 'VMCORE (with -F the dump goes to stdout)' : 'VMCORE DUMPFILE';
+    throw usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+  }
+  const input = ops[0]!;
+  const output = flattened ? '-' : ops[1]!;
+  const equivalent = ['vmcore-filter', '-d', dumpLevels.join(',')];
+  if (codec) equivalent.push(Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)!.replace(/^/, '-'));
+  if (elf) equivalent.push('-E');
+  if (flattened) equivalent.push('-F');
+  if (force) equivalent.push('-f');
+  if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
+  equivalent.push(input, output);
+  return { kind: 'filter', input, output, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
+}
+
+// ---------------------------------------------------------------------------------------------
+// makedumpfile's output.
+
+const hex16 = (n: number) => '0x' + BigInt.asUintN(64, BigInt(n)).toString(16).padStart(16, '0');
+
+/**
+ * makedumpfile's statistics report (print_report, FORMATS.md §7.3) for a vmcore-filter report.
+ * Hinted free pages, which makedumpfile cannot see, are counted as "Free pages" (they are buddy
+ * pages); hugetlb pages as "User process data pages" (excluded by the same -d bit). Slab, kernel
+ * and undecided pages are never excluded and have no line. vmcore-filter has no struct page cache,
+ * so the cache line reads 0/0.
+ */
+export function makedumpfileReport(r: FilterReport): string {
+  const x = r.excluded;
+  const original = r.pages.original;
+  const excluded = r.pages.excluded;
+  const elf = r.output.format === 'elf';
+  const lines = [
+    '',
+    `Original pages  : ${hex16(original)}`,
+    `  Excluded pages   : ${hex16(excluded)}`,
+    ...(elf ? [`     in ELF format : ${hex16(excluded)}`] : []),
+    `    Pages filled with zero  : ${hex16(x.zero)}`,
+    `    Non-private cache pages : ${hex16(x.cache)}`,
+    `    Private cache pages     : ${hex16(x.cache_private)}`,
+    `    User process data pages : ${hex16(x.user + x.hugetlb)}`,
+    `    Free pages              : ${hex16(x.free + x.hinted)}`,
+    `    Hwpoison pages          : ${hex16(x.hwpoison)}`,
+    `    Offline pages           : ${hex16(x.offline)}`,
+    `  Remaining pages  : ${hex16(original - excluded)}`,
+    ...(elf ? [`     in ELF format : ${hex16(original - excluded)}`] : []),
+    ...(original > 0 ? [`  (The number of pages is reduced to ${Math.floor(((original - excluded) * 100) / original)}%.)`] : []),
+    `Memory Hole     : ${hex16(r.pages.hole)}`,
+    '-'.repeat(50),
+    `Total pages     : ${hex16(r.pages.total)}`,
+    `Write bytes     : ${r.output.bytes}`,
+    '',
+    'Cache hit: 0, miss: 0',
+    '',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** makedumpfile's closing lines after a successful dump (FORMATS.md §7.4). */
+export function makedumpfileClosing(output: string, flattened: boolean): string {
+  return `\nThe dumpfile is saved to ${flattened ? 'STDOUT' : output}.\n\nmakedumpfile Completed.\n`;
+}
+
+const HELP = `vmcore-filter makedumpfile: makedumpfile's command line, run by vmcore-filter.
+
+Usage:
+  vmcore-filter makedumpfile [-c|-l|-p|-z] [-d DL] [-E] [-f] [-i VMCOREINFO] [--message-level ML] VMCORE DUMPFILE
+  vmcore-filter makedumpfile -F [-c|-l|-p|-z] [-d DL] [-E] [--message-level ML] VMCORE > FLATTENED
+
+Options are parsed as makedumpfile 1.7 parses them (clusters such as -cd31, --opt=value,
+abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, --message-level,
+--show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
+memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size,
+--num-threads. Anything else is refused with one line and exit status 2.
+
+The dump written is byte-identical to the equivalent vmcore-filter command
+(vmcore-filter -d DL [-c|-l|-p|-z] [-E] [-F] [-f] VMCORE DUMPFILE); unlike makedumpfile, hinted
+free pages are excluded at every dump level. Message level bit 2 prints makedumpfile's closing
+lines, bit 16 (--message-level 31 or --show-stats) its statistics report.
+`;
+
+/** Run a makedumpfile command line; resolves to the exit code. */
+export async function runMakedumpfile(argv: readonly string[]): Promise<number> {
+  const plan = planMakedumpfile(argv, { POSIXLY_CORRECT: process.env.POSIXLY_CORRECT });
+  if (plan.kind === 'help') {
+    process.stdout.write(HELP);
+    return EXIT.OK;
+  }
+  if (plan.kind === 'version') {
+    process.stdout.write('makedumpfile: vmcore-filter 0.1.0 (makedumpfile 1.7 command line)\n');
+    return EXIT.OK;
+  }
+  const vmcoreinfoOverride = plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
+  if (plan.checkOnly) return EXIT.OK;
+  // With -F the dump is stdout, so makedumpfile's messages go to stderr.
+  const msg = plan.flattened ? process.stderr : process.stdout;
+  const opts: FilterOptions = {
+    dumpLevels: plan.dumpLevels,
+    format: plan.elf ? 'elf' : 'kdump',
+    codec: plan.codec,
+    force: plan.force,
+    flattened: plan.flattened,
+    vmcoreinfoOverride,
+  };
+  let report: FilterReport;
+  try {
+    report = await filterDump(plan.input, plan.output, opts);
+  } catch (e) {
+    if (plan.messageLevel & 2) {
+      // The error line first (on stderr, by the caller), then makedumpfile's verdict.
+      const { reportError } = await import('./main.js');
+      const code = reportError(e);
+      msg.write('\nmakedumpfile Failed.\n');
+      return code;
+    }
+    throw e;
+  }
+  if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
+  if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.output, plan.flattened));
+  return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
+}
+
+/** Register `makedumpfile` for the help listing; main() hands its arguments to {@link runMakedumpfile} untouched. */
+export function registerMakedumpfile(program: Command, setExit: (c: number) => void): void {
+  program
+    .command('makedumpfile')
+    .description("run makedumpfile's command line (kdump-tools, kdump.conf) with vmcore-filter: vmcore-filter makedumpfile [makedumpfile options] VMCORE DUMPFILE")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => setExit(await runMakedumpfile(args)));
+}
