@@ -9,6 +9,8 @@ import { looksLikeElf, openElfDump } from './elf/reader.js';
 import { KdumpReader, probeKdump } from './kdump/reader.js';
 import { FlattenedSource } from './flattened/reader.js';
 import { hasFlatSignature } from './flattened/layout.js';
+import { decodeNotes, encodeNote } from './elf/layout.js';
+import { parseVmcoreinfo } from '../vmcoreinfo/parse.js';
 
 /** A probe's answer. `error` carries why a file that looks like this format cannot be read. */
 export type ProbeResult = { kind: 'mine' } | { kind: 'not-mine' } | { kind: 'error'; error: VmcoreError };
@@ -95,6 +97,11 @@ export function dumpFormats(): readonly DumpFormat[] {
 export interface OpenDumpOptions {
   /** Probe only these formats (by name). */
   formats?: string[];
+  /**
+   * VMCOREINFO text that supplies or replaces the dump's own (`--vmcoreinfo FILE`, makedumpfile
+   * `-i`). Checked with {@link parseVmcoreinfo} by the caller; see {@link withVmcoreinfo}.
+   */
+  vmcoreinfo?: string;
 }
 
 /** Probe and open a byte source; the source is closed on failure. */
@@ -123,5 +130,66 @@ export function openDumpSource(source: ByteSource, opts: OpenDumpOptions = {}): 
 
 /** Open the dump at `path` read-only, whatever its format. */
 export function openDump(path: string, opts: OpenDumpOptions = {}): DumpReader {
-  return openDumpSource(new FileSource(path), opts);
+  const r = openDumpSource(new FileSource(path), opts);
+  return opts.vmcoreinfo === undefined ? r : withVmcoreinfo(r, opts.vmcoreinfo);
+}
+
+/**
+ * A view of `reader` whose VMCOREINFO is `text`: the classifier reads it, and the notes that
+ * outputs copy carry it as their VMCOREINFO note (the dump's own note, if any, is replaced), so
+ * a dump from a hypervisor that lacked one comes out analysable. Header facts the dump did not
+ * know (release, crash time, phys_base) are taken from `text`; those it knew are kept.
+ * Page access is the reader's own (the view delegates to it through its prototype).
+ */
+export function withVmcoreinfo(reader: DumpReader, text: string): DumpReader {
+  const vi = parseVmcoreinfo(text);
+  const old = reader.info;
+  // Rebuild the note segment: every note but VMCOREINFO, then the new VMCOREINFO note.
+  const keep: Buffer[] = [];
+  let kept = 0;
+  let ok = true;
+  try {
+    for (const n of decodeNotes(old.notes, 0)) {
+      if (n.name === 'VMCOREINFO') continue;
+      const enc = encodeNote(n.name, n.type, n.desc);
+      keep.push(enc);
+      kept += enc.length;
+    }
+  } catch {
+    ok = false; // notes we cannot walk are dropped rather than copied half-understood
+  }
+  const body = Buffer.from(text, 'latin1');
+  const note = encodeNote('VMCOREINFO', 0, body);
+  const notes = Buffer.concat([...(ok ? keep : []), note]);
+  const descOff = (ok ? kept : 0) + 12 + ((('VMCOREINFO'.length + 1 + 3) >> 2) << 2);
+  const crash = tolerant(() => vi.crashTime);
+  const pb = tolerant(() => vi.number('phys_base'));
+  const info = {
+    ...old,
+    utsname: { ...old.utsname, release: old.utsname.release || vi.osrelease || '' },
+    crashTime: old.crashTime || crash || 0,
+    physBase: old.physBase || (pb !== undefined ? BigInt.asUintN(64, pb) : 0n),
+    notes,
+    vmcoreinfo: { offsetInNotes: descOff, size: body.length },
+  };
+  const view = Object.create(reader) as Record<string, unknown>;
+  Object.defineProperty(view, 'vmcoreinfoText', { value: text, enumerable: true });
+  Object.defineProperty(view, 'info', { value: info, enumerable: true });
+  // The ELF reader also exposes its parsed VMCOREINFO and the note segment -E copies.
+  if ('vmcoreinfo' in reader) Object.defineProperty(view, 'vmcoreinfo', { value: vi, enumerable: true });
+  const seg = (reader as { noteSegment?: { phdr: unknown; data: Buffer } | null }).noteSegment;
+  if (seg !== undefined) {
+    Object.defineProperty(view, 'noteSegment', { value: seg ? { ...seg, data: notes } : null, enumerable: true });
+  }
+  Object.defineProperty(view, 'vmcoreinfoOverridden', { value: true, enumerable: true });
+  return view as unknown as DumpReader;
+}
+
+function tolerant<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof VmcoreError) return undefined;
+    throw e;
+  }
 }

@@ -1,0 +1,284 @@
+/**
+ * `info`: what a dump is, without writing anything — format, codec, header fields, kernel,
+ * crash time, memory ranges, the page-type encoding and which page classes it lets us decide,
+ * and whether it is complete. The result is plain data (schema `vmcore-filter/info@1`,
+ * schema/info.schema.json); rendering and exit codes belong to the CLI.
+ */
+import * as fs from 'node:fs';
+import { VmcoreError, hex } from '../errors.js';
+import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import type { ElfDumpReader } from '../formats/elf/reader.js';
+import { KdumpReader } from '../formats/kdump/reader.js';
+import { openDump } from '../formats/probe.js';
+import { classifyDump, type Classification } from '../filter/index.js';
+import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
+import { bitmapRuns, physHex } from './ranges.js';
+import { classDecisions, type ClassDecision, type DecidedClass } from './keys.js';
+
+export const INFO_SCHEMA = 'vmcore-filter/info@1';
+
+/** Options of {@link describeDump}. */
+export interface InfoOptions {
+  /** page->flags bit of PG_reported, as `--reported-bit` (decides hinted pages in that style). */
+  reportedBit?: number;
+  /** VMCOREINFO text replacing the dump's own (`--vmcoreinfo FILE`). */
+  vmcoreinfoOverride?: string;
+}
+
+/** A memory range, in pfns and physical addresses. */
+export interface InfoRange {
+  startPfn: number;
+  endPfn: number;
+  pages: number;
+  /** Physical address range [start, end), hex. */
+  start: string;
+  end: string;
+}
+
+/** The page-type encoding this kernel uses (FORMATS.md §3). */
+export interface InfoPageTypes {
+  scheme: string;
+  decidedBy: string[];
+  /** Exported values (int32) by type. */
+  values: Record<string, number>;
+  /** Whether a hinted free page (buddy and offline at once) is encodable in this scheme. */
+  hintedEncodable: boolean;
+  /** BUDDY & OFFLINE, when encodable. */
+  hintedValue: number | null;
+}
+
+/** The result of {@link describeDump}: the JSON of `vmcore-filter info --json`. */
+export interface DumpInfo {
+  schema: typeof INFO_SCHEMA;
+  path: string;
+  bytes: number;
+  format: 'elf' | 'kdump' | 'flattened';
+  /** kdump: codec named by the header status ('none' if none); ELF: null. */
+  codec: string | null;
+  kernel: { release: string | null; version: string | null; machine: string | null; nodename: string | null; buildId: string | null };
+  /** CRASHTIME (kdump: the header timestamp) as ISO 8601, or null when unknown. */
+  crashTime: string | null;
+  cpus: number;
+  pageSize: number;
+  physBase: string;
+  vmcoreinfo: { source: 'dump' | 'file' | 'none'; keys: number; error: string | null };
+  kdump: {
+    headerVersion: number;
+    blockSize: number;
+    subHdrSize: number;
+    bitmapBlocks: number;
+    maxMapnr: number;
+    status: number;
+    statusFlags: string[];
+    dumpLevel: number;
+    split: { startPfn: number; endPfn: number } | null;
+    physBase: string;
+    /** Pfns with a page descriptor (2nd bitmap) in the whole dump. */
+    dumpablePages: number;
+    eraseinfoBytes: number;
+  } | null;
+  elf: {
+    machine: number;
+    loads: { index: number; paddr: string; vaddr: string; offset: number; filesz: number; memsz: number }[];
+    notesBytes: number;
+  } | null;
+  memory: {
+    maxMapnr: number;
+    /** Pfns inside the dump's memory ranges. */
+    presentPages: number;
+    /** Present pfns whose data the file holds (fewer after an earlier filter). */
+    storedPages: number;
+    holePages: number;
+    ranges: InfoRange[];
+    rangesTruncated: boolean;
+  };
+  pageTypes: InfoPageTypes;
+  /** How mem_map was found, or null. */
+  memMap: { model: string; sections: number; unusableSections: number; decidedBy: string[] } | null;
+  freePagesBy: string;
+  classes: Record<DecidedClass, ClassDecision>;
+  complete: boolean;
+  /** Why the dump is not complete (empty when it is). */
+  incomplete: string[];
+  warnings: string[];
+}
+
+const STATUS_FLAGS: [number, string][] = [
+  [0x1, 'compressed_zlib'],
+  [0x2, 'compressed_lzo'],
+  [0x4, 'compressed_snappy'],
+  [0x8, 'incomplete'],
+  [0x10, 'excluded_vmemmap'],
+  [0x20, 'compressed_zstd'],
+];
+
+/** Open `path` (with an optional VMCOREINFO override), describe it, close it. */
+export function describeDumpFile(path: string, opts: InfoOptions = {}): DumpInfo {
+  const reader = openDump(path, { vmcoreinfo: opts.vmcoreinfoOverride });
+  try {
+    return describeDump(reader, opts, fileSize(path));
+  } finally {
+    reader.close();
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Describe an opened dump. Classifies it (reading mem_map) to learn what it can decide. */
+export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes = 0): DumpInfo {
+  const warnings: string[] = [];
+  let vi: Vmcoreinfo | null = null;
+  let viError: string | null = null;
+  if (reader.vmcoreinfoText !== null) {
+    try {
+      vi = parseVmcoreinfo(reader.vmcoreinfoText);
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e;
+      viError = e.message;
+    }
+  }
+  const overridden = (reader as { vmcoreinfoOverridden?: boolean }).vmcoreinfoOverridden === true;
+  const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
+  warnings.push(...cls.warnings);
+  const elfWarnings = (reader as Partial<ElfDumpReader>).warnings ?? [];
+  for (const w of elfWarnings) if (w.code !== 'truncated') warnings.push(w.message);
+
+  const info = reader.info;
+  const u = info.utsname;
+  const kd = reader instanceof KdumpReader ? reader : null;
+  const elf = reader.format === 'elf' ? (reader as ElfDumpReader) : null;
+  const pageSize = info.pageSize;
+  const present = reader.present;
+  const stored = readableBitmap(reader);
+  const presentPages = present.count();
+  const runs = bitmapRuns(present);
+
+  const incomplete: string[] = [];
+  if (kd) {
+    if (kd.kdump.incomplete) {
+      incomplete.push(
+        reader.format === 'flattened' && (kd.kdump.status & 0x8) === 0
+          ? 'flattened stream without its end marker'
+          : 'header status has DUMP_DH_COMPRESSED_INCOMPLETE (the disk filled up while it was written)',
+      );
+    }
+    const lost = lastStoredPageProblem(kd);
+    if (lost) incomplete.push(lost);
+  }
+  for (const w of elfWarnings) if (w.code === 'truncated') incomplete.push(`truncated: ${w.message}`);
+
+  const pt = cls.pageTypes;
+  return {
+    schema: INFO_SCHEMA,
+    path: reader.path,
+    bytes,
+    format: reader.format,
+    codec: kd ? (kd.kdump.codec ?? 'none') : null,
+    kernel: {
+      release: u.release || vi?.osrelease || null,
+      version: u.version || null,
+      machine: u.machine || null,
+      nodename: u.nodename || null,
+      buildId: vi?.raw('BUILD-ID') ?? null,
+    },
+    crashTime: info.crashTime > 0 ? new Date(info.crashTime * 1000).toISOString() : null,
+    cpus: info.nrCpus,
+    pageSize,
+    physBase: hex(info.physBase),
+    vmcoreinfo: {
+      source: overridden ? 'file' : reader.vmcoreinfoText !== null ? 'dump' : 'none',
+      keys: vi?.keys.length ?? 0,
+      error: viError,
+    },
+    kdump: kd
+      ? {
+          headerVersion: kd.kdump.headerVersion,
+          blockSize: kd.kdump.blockSize,
+          subHdrSize: kd.header.subHdrSize,
+          bitmapBlocks: kd.header.bitmapBlocks,
+          maxMapnr: kd.maxMapnr,
+          status: kd.kdump.status,
+          statusFlags: STATUS_FLAGS.filter(([b]) => (kd.kdump.status & b) !== 0).map(([, n]) => n),
+          dumpLevel: kd.kdump.dumpLevel,
+          split: kd.kdump.split,
+          physBase: hex(kd.subHeader.physBase),
+          dumpablePages: kd.kdump.numDumpable,
+          eraseinfoBytes: kd.kdump.eraseinfo?.size ?? 0,
+        }
+      : null,
+    elf: elf
+      ? {
+          machine: elf.ehdr.machine,
+          loads: elf.loads.map((p, index) => ({
+            index,
+            paddr: hex(p.paddr),
+            vaddr: hex(p.vaddr),
+            offset: p.offset,
+            filesz: p.filesz,
+            memsz: p.memsz,
+          })),
+          notesBytes: elf.noteSegment?.data.length ?? 0,
+        }
+      : null,
+    memory: {
+      maxMapnr: reader.maxMapnr,
+      presentPages,
+      storedPages: stored === present ? presentPages : stored.count(),
+      holePages: reader.maxMapnr - presentPages,
+      ranges: runs.ranges.map((r) => ({
+        startPfn: r.start,
+        endPfn: r.end,
+        pages: r.end - r.start,
+        start: physHex(r.start, pageSize),
+        end: physHex(r.end, pageSize),
+      })),
+      rangesTruncated: runs.truncated,
+    },
+    pageTypes: pageTypesOf(cls),
+    memMap: cls.memMap ? { ...cls.memMap, decidedBy: [...cls.memMap.decidedBy] } : null,
+    freePagesBy: cls.freePagesBy,
+    classes: classDecisions(cls, vi, opts.reportedBit),
+    complete: incomplete.length === 0,
+    incomplete,
+    warnings,
+  };
+}
+
+function pageTypesOf(cls: Classification): InfoPageTypes {
+  const pt = cls.pageTypes;
+  if (!pt) return { scheme: 'none', decidedBy: [], values: {}, hintedEncodable: false, hintedValue: null };
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(pt.values)) if (v !== undefined) values[k] = v;
+  return {
+    scheme: pt.scheme,
+    decidedBy: [...pt.decidedBy],
+    values,
+    hintedEncodable: pt.canEncodeHinted,
+    hintedValue: pt.canEncodeHinted ? (pt.values.buddy! & pt.values.offline!) | 0 : null,
+  };
+}
+
+/**
+ * A kdump file cut short (or abandoned) loses its last pages: their descriptors lie past the end
+ * of the file, or read as zero. Checking the last stored pfn finds that without reading them all.
+ */
+function lastStoredPageProblem(kd: KdumpReader): string | null {
+  const bytes = kd.dumpable.bytes;
+  let i = Math.min(bytes.length, Math.ceil(kd.maxMapnr / 8)) - 1;
+  while (i >= 0 && bytes[i] === 0) i--;
+  if (i < 0) return null;
+  const last = i * 8 + (31 - Math.clz32(bytes[i]!));
+  try {
+    kd.pageDescriptors(last, 1);
+    return null;
+  } catch (e) {
+    if (e instanceof VmcoreError && (e.code === 'E_TRUNCATED' || e.code === 'E_FORMAT')) return `last stored page (pfn ${hex(last)}): ${e.message}`;
+    throw e;
+  }
+}
