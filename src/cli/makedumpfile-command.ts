@@ -16,6 +16,9 @@ import { filterDump, type FilterOptions } from '../writer/pipeline.js';
 import type { FilterReport } from '../writer/report.js';
 import type { CodecName } from '../compress/codec.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
+import { reassembleFlattenedStream } from '../formats/flattened/reader.js';
+import { reassembleSplit } from '../writer/split.js';
+import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // getopt_long, as glibc implements it (the parts makedumpfile's command line can reach).
@@ -157,11 +160,17 @@ export function getoptLong(argv: readonly string[], shortopts: string, longopts:
 export type MakedumpfilePlan =
   | { kind: 'help' }
   | { kind: 'version' }
+  /** `--reassemble PART... OUT`: join split parts (vmcore-filter reassemble PART... OUT). */
+  | { kind: 'reassemble'; parts: string[]; output: string; force: boolean; messageLevel: number; checkOnly: boolean; equivalent: string[] }
+  /** `-R OUT`: rebuild a flattened stream read from stdin (vmcore-filter reassemble - OUT). */
+  | { kind: 'rearrange'; output: string; force: boolean; messageLevel: number; checkOnly: boolean; equivalent: string[] }
   | {
       kind: 'filter';
       input: string;
       /** "-" with -F (flattened to stdout). */
       output: string;
+      /** `--split`: the dump files, one per part. */
+      splitOutputs?: string[];
       dumpLevels: number[];
       codec?: CodecName;
       elf: boolean;
@@ -182,7 +191,7 @@ export type MakedumpfilePlan =
 /** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
 const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'L', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage', 'dry-run']);
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
-const NOT_YET = new Set(['split', 'reassemble', 'R', 'dump-dmesg', 'partial-dmesg']);
+const NOT_YET = new Set(['dump-dmesg', 'partial-dmesg']);
 /** Tuning options that do not change the dump: accepted and ignored. */
 const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size', 'num-threads']);
 
@@ -227,6 +236,9 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   let vmcoreinfoFile: string | undefined;
   let checkOnly = false;
   let threads = false;
+  let split = false;
+  let reassemble = false;
+  let rearrange = false;
   const ignored: string[] = [];
   for (const o of parsed.options) {
     if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
@@ -269,6 +281,15 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
       case 'check-params':
         checkOnly = true;
         break;
+      case 'split':
+        split = true;
+        break;
+      case 'reassemble':
+        reassemble = true;
+        break;
+      case 'R':
+        rearrange = true;
+        break;
       default:
         if (IGNORED.has(o.name)) {
           if (o.name === 'num-threads') {
@@ -285,21 +306,38 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   if (elf && codec) throw usage(`-E (ELF output) cannot be compressed (-${Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)}); Commandline parameter is invalid`);
   if (elf && threads) throw usage('--num-threads cannot used with ELF format; Commandline parameter is invalid');
   const ops = parsed.operands;
-  const want = flattened ? 1 : 2;
-  if (ops.length !== want) {
-    const shape = flattened ? 'VMCORE (with -F the dump goes to stdout)' : 'VMCORE DUMPFILE';
-    throw usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+  const badCount = (shape: string) =>
+    usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+  if (reassemble) {
+    if (ops.length < 2) throw badCount('DUMPFILE1 [DUMPFILE2 ..] DUMPFILE');
+    const parts = ops.slice(0, -1);
+    const output = ops.at(-1)!;
+    return { kind: 'reassemble', parts, output, force, messageLevel, checkOnly, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), ...parts, output] };
+  }
+  if (rearrange) {
+    if (ops.length !== 1) throw badCount('DUMPFILE (-R reads the flattened stream from stdin)');
+    return { kind: 'rearrange', output: ops[0]!, force, messageLevel, checkOnly, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), '-', ops[0]!] };
+  }
+  if (split) {
+    if (flattened) throw usage('--split cannot be used with -F; Commandline parameter is invalid');
+    if (elf) throw usage('--split cannot be used with -E; Commandline parameter is invalid');
+    if (threads) throw usage('--num-threads cannot used with --split; Commandline parameter is invalid');
+    if (ops.length < 3) throw badCount('VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]');
+  } else if (ops.length !== (flattened ? 1 : 2)) {
+    throw badCount(flattened ? 'VMCORE (with -F the dump goes to stdout)' : 'VMCORE DUMPFILE');
   }
   const input = ops[0]!;
   const output = flattened ? '-' : ops[1]!;
+  const splitOutputs = split ? ops.slice(1) : undefined;
   const equivalent = ['vmcore-filter', '-d', dumpLevels.join(',')];
   if (codec) equivalent.push(Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)!.replace(/^/, '-'));
   if (elf) equivalent.push('-E');
   if (flattened) equivalent.push('-F');
   if (force) equivalent.push('-f');
+  if (split) equivalent.push('--split');
   if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
-  equivalent.push(input, output);
-  return { kind: 'filter', input, output, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
+  equivalent.push(input, ...(splitOutputs ?? [output]));
+  return { kind: 'filter', input, output, splitOutputs, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,9 +383,16 @@ export function makedumpfileReport(r: FilterReport): string {
   return lines.join('\n') + '\n';
 }
 
-/** makedumpfile's closing lines after a successful dump (FORMATS.md §7.4). */
-export function makedumpfileClosing(output: string, flattened: boolean): string {
-  return `\nThe dumpfile is saved to ${flattened ? 'STDOUT' : output}.\n\nmakedumpfile Completed.\n`;
+/**
+ * makedumpfile's closing lines after a successful dump (FORMATS.md §7.4): "STDOUT" for -F, and
+ * for --split its list, "A, B, and C." (every name but the last followed by ", ").
+ */
+export function makedumpfileClosing(outputs: readonly string[], flattened: boolean): string {
+  const saved =
+    outputs.length > 1
+      ? `The dumpfiles are saved to ${outputs.slice(0, -1).map((o) => `${o}, `).join('')}and ${outputs.at(-1)}.`
+      : `The dumpfile is saved to ${flattened ? 'STDOUT' : outputs[0]}.`;
+  return `\n${saved}\n\nmakedumpfile Completed.\n`;
 }
 
 const HELP = `vmcore-filter makedumpfile: makedumpfile's command line, run by vmcore-filter.
@@ -355,10 +400,13 @@ const HELP = `vmcore-filter makedumpfile: makedumpfile's command line, run by vm
 Usage:
   vmcore-filter makedumpfile [-c|-l|-p|-z] [-d DL] [-E] [-f] [-i VMCOREINFO] [--message-level ML] VMCORE DUMPFILE
   vmcore-filter makedumpfile -F [-c|-l|-p|-z] [-d DL] [-E] [--message-level ML] VMCORE > FLATTENED
+  vmcore-filter makedumpfile -R DUMPFILE < FLATTENED
+  vmcore-filter makedumpfile --split [-c|-l|-p|-z] [-d DL] VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]
+  vmcore-filter makedumpfile --reassemble DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..] DUMPFILE
 
 Options are parsed as makedumpfile 1.7 parses them (clusters such as -cd31, --opt=value,
-abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, --message-level,
---show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
+abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, -R, --split,
+--reassemble, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
 memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size,
 --num-threads. Anything else is refused with one line and exit status 2.
 
@@ -379,6 +427,25 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     process.stdout.write('makedumpfile: vmcore-filter 0.1.0 (makedumpfile 1.7 command line)\n');
     return EXIT.OK;
   }
+  if (plan.kind === 'reassemble' || plan.kind === 'rearrange') {
+    if (plan.checkOnly) return EXIT.OK;
+    return failing(plan.messageLevel, process.stdout, async () => {
+      if (plan.kind === 'reassemble') await reassembleSplit(plan.parts, plan.output, { force: plan.force });
+      else {
+        checkOutputPath(plan.output, { force: plan.force });
+        const ao = AtomicOutput.open(plan.output, { force: plan.force });
+        try {
+          await reassembleFlattenedStream(process.stdin, ao.tempPath);
+          ao.commit();
+        } catch (e) {
+          ao.abort();
+          throw e;
+        }
+      }
+      if (plan.messageLevel & 2) process.stdout.write(makedumpfileClosing([plan.output], false));
+      return EXIT.OK;
+    });
+  }
   const vmcoreinfoOverride = plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
   if (plan.checkOnly) return EXIT.OK;
   // With -F the dump is stdout, so makedumpfile's messages go to stderr.
@@ -390,23 +457,27 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     force: plan.force,
     flattened: plan.flattened,
     vmcoreinfoOverride,
+    splitOutputs: plan.splitOutputs,
   };
-  let report: FilterReport;
+  return failing(plan.messageLevel, msg, async () => {
+    const report = await filterDump(plan.input, plan.output, opts);
+    if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
+    if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.splitOutputs ?? [plan.output], plan.flattened));
+    return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
+  });
+}
+
+/** Run `job`; if it fails, the error line (stderr) and then, at the common level, "makedumpfile Failed.". */
+async function failing(messageLevel: number, msg: NodeJS.WritableStream, job: () => Promise<number>): Promise<number> {
   try {
-    report = await filterDump(plan.input, plan.output, opts);
+    return await job();
   } catch (e) {
-    if (plan.messageLevel & 2) {
-      // The error line first (on stderr, by the caller), then makedumpfile's verdict.
-      const { reportError } = await import('./main.js');
-      const code = reportError(e);
-      msg.write('\nmakedumpfile Failed.\n');
-      return code;
-    }
-    throw e;
+    if (!(messageLevel & 2)) throw e;
+    const { reportError } = await import('./main.js');
+    const code = reportError(e);
+    msg.write('\nmakedumpfile Failed.\n');
+    return code;
   }
-  if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
-  if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.output, plan.flattened));
-  return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
 }
 
 /** Register `makedumpfile` for the help listing; main() hands its arguments to {@link runMakedumpfile} untouched. */
