@@ -12,6 +12,8 @@ import { Memblock } from './memblock.js';
 import { DEFAULT_WORKLOAD, type SimOptions, type Workload } from './options.js';
 import { PTE_4K_DATA, PTE_LARGE_DATA, PTE_LARGE_TEXT, PageTables } from './pagetables.js';
 import { Rng } from './rng.js';
+import { hintingOf, takeUnacceptedBlocks } from './generation.js';
+import { allocDynamicLogBuf, writePrintk, type DynamicLogBuf, type SimPrintk } from './printk.js';
 
 /** What each pfn is. One byte per pfn. */
 export const KIND = {
@@ -33,6 +35,8 @@ export const KIND = {
   BALLOON: 13,
   VIRTIO_MEM: 14,
   HWPOISON: 15,
+  /** Memory not yet accepted (lazy acceptance, 6.5+ guests): a MAX_ORDER block outside the allocator. */
+  UNACCEPTED: 16,
 } as const;
 export type Kind = (typeof KIND)[keyof typeof KIND];
 
@@ -96,6 +100,8 @@ export interface Machine {
   zoneNames: string[];
   buildId: string;
   crashTime: number;
+  /** The kernel log (printk ring buffer or log_buf) and its VMCOREINFO lines. */
+  printk?: SimPrintk;
 }
 
 /** Physical byte address → direct-map VA. */
@@ -113,8 +119,11 @@ export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
 
 /** Build the machine (allocator state only, no I/O). */
 export function buildMachine(opts: SimOptions): Machine {
-  const profile = PROFILES[opts.profile ?? 'linux-6.0'];
-  if (!profile) throw new VmcoreError('E_USAGE', `unknown kernel profile "${opts.profile}"`, { option: 'profile' });
+  const profileName = opts.kernel ?? opts.profile ?? 'linux-6.0';
+  const profile = PROFILES[profileName];
+  if (!profile) {
+    throw new VmcoreError('E_USAGE', `unknown kernel profile "${profileName}" (known: ${Object.keys(PROFILES).join(', ')})`, { option: 'kernel' });
+  }
   const workload: Workload = { ...DEFAULT_WORKLOAD, ...(opts.scenario ?? {}) };
   if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 512) {
     throw new VmcoreError('E_USAGE', `cpus must be 1..512, got ${opts.cpus}`, { option: 'cpus' });
@@ -220,6 +229,10 @@ export function buildMachine(opts: SimOptions): Machine {
     }
   }
 
+  // --- log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
+  // the default layout stays as it was)
+  const dynLogBuf: DynamicLogBuf | null = opts.logBufLen ? allocDynamicLogBuf(mb, opts.logBufLen) : null;
+
   // --- other boot allocations (per-cpu areas, early tables): reserved, holding data
   for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
   mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
@@ -266,10 +279,12 @@ export function buildMachine(opts: SimOptions): Machine {
     crashTime: 1672531200 + (opts.seed % 100000) * 37,
   };
 
+  for (const head of takeUnacceptedBlocks(profile, buddy, root.fork(0x16a))) kind.fill(KIND.UNACCEPTED, head, head + (1 << (MAX_ORDER - 1)));
   runWorkload(m, rng.fork(3));
-  hintFreeBlocks(m, rng.fork(4));
+  if (hintingOf(profile, opts) !== 'none') hintFreeBlocks(m, rng.fork(4));
   m.pools = makePools(m, rng.fork(5));
   writeKernelStructures(m, pgdatPa, pgdatPages);
+  m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), dynLogBuf);
   return m;
 }
 
@@ -556,6 +571,27 @@ function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number):
   val.writeBigUInt64LE(m.symbols.vmap_area_list, 0);
   val.writeBigUInt64LE(m.symbols.vmap_area_list, 8);
   put(m.symbols.vmap_area_list, val);
+}
+
+/**
+ * Place bytes in physical memory as explicit page content. A page not yet explicit starts as
+ * zero (`zeroBase`: bss, memblock) or as the kernel image's data content around the object.
+ */
+function putPhys(m: Machine, pa: number, bytes: Buffer, zeroBase: boolean): void {
+  let i = 0;
+  while (i < bytes.length) {
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    let page = m.structural.get(pfn);
+    if (!page) {
+      page = Buffer.alloc(PAGE_SIZE);
+      if (!zeroBase) m.content.fill(pfn, 2, page, 0);
+      m.structural.set(pfn, page);
+    }
+    const n = Math.min(bytes.length - i, PAGE_SIZE - (pa % PAGE_SIZE));
+    bytes.copy(page, pa % PAGE_SIZE, i, i + n);
+    i += n;
+    pa += n;
+  }
 }
 
 /** Zone index of a pfn (pfns beyond RAM take the last populated zone). */

@@ -73,10 +73,18 @@ export interface SimOptions {
   cpus: number;
   /** Kernel profile name, default 'linux-6.0'. */
   profile?: string;
+  /** Kernel generation to simulate (a profile name of src/mm/profiles.ts); overrides `profile`. */
+  kernel?: string;
   /** Content of free pages: stale non-zero junk (default) or zero. */
   freeContent?: 'stale' | 'zero';
   /** Workload knobs; missing ones take {@link DEFAULT_WORKLOAD}. */
   scenario?: Partial<Workload>;
+  /** Kernel log format: the 5.10+ lockless ring buffer (default) or the 3.5–5.9 `log_buf`. */
+  printk?: 'lockless' | 'log_buf';
+  /** CONFIG_LOG_BUF_SHIFT of the static buffer, 12..18 (default 17: 128 KiB text, 4096 descriptors). */
+  logBufShift?: number;
+  /** The `log_buf_len=` boot parameter: the log lives in memblock buffers of this size (power of two). */
+  logBufLen?: number;
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {

@@ -63,8 +63,8 @@ export function buildVmcoreinfo(m: Machine): string {
   add('OFFSET(vmap_area.va_start)', VMAP_AREA.vaStart);
   add('OFFSET(vmap_area.list)', VMAP_AREA.list);
   add('LENGTH(zone.free_area)', z.nrOrders);
-  // printk: log_buf_vmcoreinfo_setup() goes here (lockless ringbuffer keys, FORMATS.md §2.3 #20).
-  // A later issue adds a simulated ring buffer; its lines are to be inserted at this point.
+  // printk: log_buf_vmcoreinfo_setup() (lockless ringbuffer keys, FORMATS.md §2.3 #20, or the
+  // pre-5.10 log_buf keys), written by src/sim/printk.ts.
   out.push(...printkLines(m));
   add('LENGTH(free_area.free_list)', z.nrMigrateTypes);
   add('NUMBER(NR_FREE_PAGES)', 0);
@@ -90,7 +90,7 @@ export function buildVmcoreinfo(m: Machine): string {
   return out.join('\n') + '\n';
 }
 
-/** The printk ring buffer block; empty until the simulator has a ring buffer. */
-function printkLines(_m: Machine): string[] {
-  return [];
+/** The printk block, as the simulated kernel log was stored. */
+function printkLines(m: Machine): string[] {
+  return m.printk?.vmcoreinfo ?? [];
 }

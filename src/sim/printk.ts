@@ -1,0 +1,760 @@
+/**
+ * The simulated kernel log: a seeded boot and runtime log ending in a sysrq-triggered panic,
+ * stored the way the kernel stores it — in the 5.10+ lockless printk ring buffer
+ * (kernel/printk/printk_ringbuffer.c: descriptor ring + text data ring, ids, lpos wrap rules,
+ * descriptor states) or, behind `printk: 'log_buf'`, in the 3.5–5.9 variable-length `log_buf`.
+ * The writers below replay the kernel's algorithms single-threaded, so wrap-around (old records
+ * overwritten, their descriptors left reusable), and a record left `reserved` by a CPU stopped
+ * mid-printk, come out exactly as a real dump shows them. Deterministic from the seed.
+ */
+import { VmcoreError } from '../errors.js';
+import {
+  DATA_BLOCK_ID_SIZE,
+  DESC_FLAGS_SHIFT,
+  DESC_ID_MASK,
+  DESC_STATE,
+  FAILED_LPOS,
+  LOG_ALIGN_X86_64,
+  NO_LPOS,
+  PRB_AVGBITS,
+  PRB_KEYS,
+  PRB_LAYOUT_X86_64 as L,
+  PRINTK_LOG_X86_64 as PL,
+} from '../dmesg/layout.js';
+import { PAGE_SIZE, type SimLayout } from './layout.js';
+import type { Memblock } from './memblock.js';
+import { Rng, hash32 } from './rng.js';
+
+const U64 = (1n << 64n) - 1n;
+const hex = (v: bigint) => v.toString(16);
+
+/** Kernel-image offsets (from `_text`) of the printk variables. */
+export const PRINTK_SYMBOL_OFFSETS = {
+  /** `struct printk_ringbuffer *prb` / `char *log_buf` (.data). */
+  prb: 0x145c760,
+  printk_rb_static: 0x145c780,
+  printk_rb_dynamic: 0x145c7e0,
+  /** `u32 log_buf_len` (.data, old format). */
+  log_buf_len: 0x145c840,
+  /** .bss */
+  clear_seq: 0x1590300,
+  log_first_idx: 0x1590320,
+  log_next_idx: 0x1590324,
+  clear_idx: 0x1590328,
+  __log_buf: 0x1680000,
+  _printk_rb_static_descs: 0x16c0000,
+  _printk_rb_static_infos: 0x1700000,
+} as const;
+
+/** One message as printk stores it. */
+export interface SimLogRecord {
+  tsNsec: bigint;
+  level: number;
+  facility: number;
+  /** printk caller id: pid, or 0x80000000 | cpu in interrupt context. */
+  callerId: number;
+  text: string;
+  dev?: { subsystem: string; device: string };
+}
+
+/** Where the log went and what VMCOREINFO says about it. */
+export interface SimPrintk {
+  format: 'lockless' | 'log_buf';
+  /** VMCOREINFO lines (KEY=VALUE) of log_buf_vmcoreinfo_setup(). */
+  vmcoreinfo: string[];
+  /** Every message printk was asked to store, in order (the last ones may be partial: see `reserved`). */
+  records: SimLogRecord[];
+  /** Sequence numbers of records readers must not see (left reserved by a stopped CPU). */
+  reserved: number[];
+  /** Sequence number of the oldest record still in the buffer (lockless only; the old format has no seq). */
+  firstSeq: number;
+}
+
+/** The minimal machine view the log is built from. */
+export interface PrintkMachine {
+  opts: { seed: number; cpus: number; printk?: 'lockless' | 'log_buf'; logBufShift?: number; logBufLen?: number };
+  layout: SimLayout;
+  profile: { osrelease: string; version: string };
+  crashTime: number;
+}
+
+/** Bytes to place in physical memory: [pa, bytes], `zeroBase` when the surrounding page starts as zero (bss, memblock). */
+export type PhysWrite = (pa: number, bytes: Buffer, zeroBase: boolean) => void;
+
+/** Memblock buffers for `log_buf_len=` (setup_log_buf): allocated at boot, before the buddy allocator. */
+export interface DynamicLogBuf {
+  text: number;
+  descs: number;
+  infos: number;
+  sizeBits: number;
+  countBits: number;
+}
+
+/** Allocate the `log_buf_len=` buffers from memblock as setup_log_buf() does (LOG_ALIGN = 8). */
+export function allocDynamicLogBuf(mb: Memblock, logBufLen: number): DynamicLogBuf {
+  if (!Number.isInteger(logBufLen) || logBufLen < 1 << 12 || logBufLen > 1 << 25 || (logBufLen & (logBufLen - 1)) !== 0) {
+    throw new VmcoreError('E_USAGE', `logBufLen must be a power of two 4 KiB .. 32 MiB, got ${logBufLen}`, { option: 'logBufLen' });
+  }
+  const sizeBits = Math.log2(logBufLen);
+  const countBits = sizeBits - PRB_AVGBITS;
+  const text = mb.alloc(logBufLen, 8, 'log_buf');
+  const descs = mb.alloc((1 << countBits) * L.sizeDesc, 8, 'log_buf descs');
+  const infos = mb.alloc((1 << countBits) * L.sizeInfo, 8, 'log_buf infos');
+  return { text, descs, infos, sizeBits, countBits };
+}
+
+/**
+ * Generate the log and store it. `write` places bytes in physical memory; `dyn` are the
+ * memblock buffers when `log_buf_len=` was given. Returns what VMCOREINFO must say.
+ */
+export function writePrintk(m: PrintkMachine, write: PhysWrite, dyn: DynamicLogBuf | null): SimPrintk {
+  const format = m.opts.printk ?? 'lockless';
+  const shift = m.opts.logBufShift ?? 17;
+  if (!Number.isInteger(shift) || shift < 12 || shift > 18) {
+    throw new VmcoreError('E_USAGE', `logBufShift (CONFIG_LOG_BUF_SHIFT) must be 12..18, got ${shift}`, { option: 'logBufShift' });
+  }
+  const text = m.layout.text;
+  const sym = (k: keyof typeof PRINTK_SYMBOL_OFFSETS) => text + BigInt(PRINTK_SYMBOL_OFFSETS[k]);
+  const imagePa = (va: bigint) => m.layout.kernelPhys + Number(va - text);
+  const directVa = (pa: number) => m.layout.pageOffset + BigInt(pa);
+  const rng = new Rng(hash32(m.opts.seed, 0x9a1c));
+  const bufBytes = dyn ? 1 << dyn.sizeBits : 1 << shift;
+  const records = generateLog(m, rng, bufBytes);
+
+  if (format === 'log_buf') {
+    const lb = new LogBufSim(bufBytes);
+    for (const r of records) lb.store(r);
+    const bufVa = dyn ? directVa(dyn.text) : sym('__log_buf');
+    write(dyn ? dyn.text : imagePa(sym('__log_buf')), lb.buf, true);
+    const u64 = (v: bigint) => Buffer.from(new BigUint64Array([v]).buffer);
+    const u32 = (v: number) => Buffer.from(new Uint32Array([v]).buffer);
+    write(imagePa(sym('prb')), u64(bufVa), false);
+    write(imagePa(sym('log_buf_len')), u32(bufBytes), false);
+    write(imagePa(sym('log_first_idx')), u32(lb.firstIdx), true);
+    write(imagePa(sym('log_next_idx')), u32(lb.nextIdx), true);
+    write(imagePa(sym('clear_idx')), u32(0), true);
+    const vmcoreinfo = [
+      `SYMBOL(log_buf)=${hex(sym('prb'))}`,
+      `SYMBOL(log_buf_len)=${hex(sym('log_buf_len'))}`,
+      `SYMBOL(log_first_idx)=${hex(sym('log_first_idx'))}`,
+      `SYMBOL(clear_idx)=${hex(sym('clear_idx'))}`,
+      `SYMBOL(log_next_idx)=${hex(sym('log_next_idx'))}`,
+      `SIZE(printk_log)=${PL.size}`,
+      `OFFSET(printk_log.ts_nsec)=${PL.tsNsec}`,
+      `OFFSET(printk_log.len)=${PL.len}`,
+      `OFFSET(printk_log.text_len)=${PL.textLen}`,
+      `OFFSET(printk_log.dict_len)=${PL.dictLen}`,
+    ];
+    return { format, vmcoreinfo, records, reserved: [], firstSeq: lb.firstSeq };
+  }
+
+  const sizeBits = dyn ? dyn.sizeBits : shift;
+  const countBits = dyn ? dyn.countBits : shift - PRB_AVGBITS;
+  const rb = new PrbSim(countBits, sizeBits);
+  // The last record is being written by CPU 1 when the panicking CPU stops it (NMI): it stays reserved.
+  const partialAt = records.findIndex((r) => r.text.startsWith('sysrq: Trigger a crash')) + 1;
+  const reserved: number[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (i === partialAt) reserved.push(rb.storePartial(r));
+    else rb.store(r);
+  }
+  const static_ = {
+    rb: sym('printk_rb_static'),
+    descs: sym('_printk_rb_static_descs'),
+    infos: sym('_printk_rb_static_infos'),
+    text: sym('__log_buf'),
+  };
+  const used = dyn
+    ? { rb: sym('printk_rb_dynamic'), descs: directVa(dyn.descs), infos: directVa(dyn.infos), text: directVa(dyn.text) }
+    : static_;
+  const placeRing = (r: PrbSim, where: typeof used, pas: { descs: number; infos: number; text: number }) => {
+    write(pas.text, r.data, true);
+    write(pas.descs, r.descs, true);
+    write(pas.infos, r.infos, true);
+    write(imagePa(where.rb), r.encodeHeader(where.descs, where.infos, where.text), false);
+  };
+  if (dyn) {
+    // printk_rb_static keeps its boot-time (empty, bootstrap) state; prb points at the dynamic ring.
+    const empty = new PrbSim(shift - PRB_AVGBITS, shift);
+    placeRing(empty, static_, { descs: imagePa(static_.descs), infos: imagePa(static_.infos), text: imagePa(static_.text) });
+    placeRing(rb, used, { descs: dyn.descs, infos: dyn.infos, text: dyn.text });
+  } else {
+    placeRing(rb, used, { descs: imagePa(used.descs), infos: imagePa(used.infos), text: imagePa(used.text) });
+  }
+  write(imagePa(sym('prb')), Buffer.from(new BigUint64Array([used.rb]).buffer), false);
+  write(imagePa(sym('clear_seq')), Buffer.alloc(L.sizeLatchedSeq), true);
+  const vmcoreinfo = [
+    `SYMBOL(prb)=${hex(sym('prb'))}`,
+    `SYMBOL(printk_rb_static)=${hex(sym('printk_rb_static'))}`,
+    `SYMBOL(clear_seq)=${hex(sym('clear_seq'))}`,
+    ...PRB_KEYS.map(([f, k]) => `${k}=${L[f]}`),
+  ];
+  return { format, vmcoreinfo, records, reserved, firstSeq: rb.firstValidSeq() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lockless ring buffer, replayed single-threaded.
+
+/** A printk_ringbuffer's three arrays and its head/tail positions. */
+export class PrbSim {
+  readonly count: bigint;
+  readonly size: bigint;
+  readonly descs: Buffer;
+  readonly infos: Buffer;
+  readonly data: Buffer;
+  headId: bigint;
+  tailId: bigint;
+  headLpos: bigint;
+  tailLpos: bigint;
+  fail = 0n;
+
+  constructor(
+    readonly countBits: number,
+    readonly sizeBits: number,
+  ) {
+    this.count = 1n << BigInt(countBits);
+    this.size = 1n << BigInt(sizeBits);
+    this.descs = Buffer.alloc(Number(this.count) * L.sizeDesc);
+    this.infos = Buffer.alloc(Number(this.count) * L.sizeInfo);
+    this.data = Buffer.alloc(Number(this.size));
+    // Bootstrap (printk_ringbuffer.h): head = tail = DESC0_ID, the last descriptor reusable and data-less.
+    const desc0 = (-(this.count + 1n) & U64) & DESC_ID_MASK;
+    this.headId = this.tailId = desc0;
+    this.headLpos = this.tailLpos = -this.size & U64;
+    const last = Number(this.count) - 1;
+    this.setSv(last, sv(desc0, DESC_STATE.reusable));
+    this.setLpos(last, FAILED_LPOS, FAILED_LPOS);
+    this.infos.writeBigUInt64LE(-this.count & U64, L.infoSeq);
+  }
+
+  private idx(id: bigint): number {
+    return Number(id & (this.count - 1n));
+  }
+  private getSv(i: number): bigint {
+    return this.descs.readBigUInt64LE(i * L.sizeDesc + L.descStateVar);
+  }
+  private setSv(i: number, v: bigint): void {
+    this.descs.writeBigUInt64LE(v, i * L.sizeDesc + L.descStateVar);
+  }
+  private lpos(i: number): { begin: bigint; next: bigint } {
+    const o = i * L.sizeDesc + L.descTextBlkLpos;
+    return { begin: this.descs.readBigUInt64LE(o + L.lposBegin), next: this.descs.readBigUInt64LE(o + L.lposNext) };
+  }
+  private setLpos(i: number, begin: bigint, next: bigint): void {
+    const o = i * L.sizeDesc + L.descTextBlkLpos;
+    this.descs.writeBigUInt64LE(begin, o + L.lposBegin);
+    this.descs.writeBigUInt64LE(next, o + L.lposNext);
+  }
+  /** desc_read(): the state of `id`, or 'miss' when the slot holds another id. */
+  private state(id: bigint): number | 'miss' {
+    const v = this.getSv(this.idx(id));
+    return (v & DESC_ID_MASK) === id ? Number(v >> DESC_FLAGS_SHIFT) : 'miss';
+  }
+  private wraps(lpos: bigint): bigint {
+    return lpos >> BigInt(this.sizeBits);
+  }
+  /** True when a < b as lpos values that may have wrapped (kernel: (b − a) − 1 < SIZE … here any forward distance < 2^63). */
+  private before(a: bigint, b: bigint): boolean {
+    const d = (b - a) & U64;
+    return d !== 0n && d < 1n << 63n;
+  }
+
+  /** data_push_tail(): invalidate blocks until the tail is at or past `lpos`. */
+  private dataPushTail(lpos: bigint): boolean {
+    if (lpos & 1n) return true; // data-less
+    while (this.before(this.tailLpos, lpos)) {
+      const blkId = this.data.readBigUInt64LE(Number(this.tailLpos & (this.size - 1n)));
+      const id = blkId & DESC_ID_MASK;
+      const st = this.state(id);
+      const i = this.idx(id);
+      if (st !== DESC_STATE.finalized && st !== DESC_STATE.reusable) return false;
+      const { begin, next } = this.lpos(i);
+      if (begin !== this.tailLpos) return false;
+      if (st === DESC_STATE.finalized) this.setSv(i, sv(id, DESC_STATE.reusable));
+      this.tailLpos = next;
+    }
+    return true;
+  }
+
+  /** desc_push_tail(): make the tail descriptor reusable, drop its data, advance the tail id. */
+  private descPushTail(tailId: bigint): boolean {
+    const st = this.state(tailId);
+    if (st === 'miss') return true;
+    if (st === DESC_STATE.reserved || st === DESC_STATE.committed) return false;
+    const i = this.idx(tailId);
+    if (st === DESC_STATE.finalized) this.setSv(i, sv(tailId, DESC_STATE.reusable));
+    if (!this.dataPushTail(this.lpos(i).next)) return false;
+    const n = this.state((tailId + 1n) & DESC_ID_MASK);
+    if (n === DESC_STATE.finalized || n === DESC_STATE.reusable) {
+      this.tailId = (tailId + 1n) & DESC_ID_MASK;
+      return true;
+    }
+    return false;
+  }
+
+  /** prb_reserve(): a descriptor and a text block; returns the id and where the text goes (-1: data-less). */
+  reserve(textLen: number): { id: bigint; textOff: number } | null {
+    const id = (this.headId + 1n) & DESC_ID_MASK;
+    const prevWrap = (id - this.count) & DESC_ID_MASK;
+    if (prevWrap === this.tailId && !this.descPushTail(prevWrap)) {
+      this.fail++;
+      return null;
+    }
+    this.headId = id;
+    const i = this.idx(id);
+    this.setSv(i, sv(id, DESC_STATE.reserved));
+    const io = i * L.sizeInfo;
+    let seq = this.infos.readBigUInt64LE(io + L.infoSeq);
+    this.infos.fill(0, io, io + L.sizeInfo);
+    seq = seq === 0n && i !== 0 ? BigInt(i) : (seq + this.count) & U64;
+    this.infos.writeBigUInt64LE(seq, io + L.infoSeq);
+    if (seq > 0n) {
+      // desc_make_final() of the previous descriptor: committed → finalized
+      const p = (id - 1n) & DESC_ID_MASK;
+      if (this.state(p) === DESC_STATE.committed) this.setSv(this.idx(p), sv(p, DESC_STATE.finalized));
+    }
+    if (textLen === 0) {
+      this.setLpos(i, NO_LPOS, NO_LPOS);
+      return { id, textOff: -1 };
+    }
+    const size = BigInt((textLen + DATA_BLOCK_ID_SIZE + 7) & ~7);
+    if (size > this.size - BigInt(DATA_BLOCK_ID_SIZE)) throw new VmcoreError('E_INTERNAL', `printk record of ${textLen} bytes does not fit the ring`);
+    const begin = this.headLpos;
+    let next = (begin + size) & U64;
+    if (this.wraps(begin) !== this.wraps(next)) next = (((next >> BigInt(this.sizeBits)) << BigInt(this.sizeBits)) + size) & U64;
+    if (!this.dataPushTail((next - this.size) & U64)) {
+      this.setLpos(i, FAILED_LPOS, FAILED_LPOS);
+      return { id, textOff: -1 };
+    }
+    this.headLpos = next;
+    this.data.writeBigUInt64LE(id, Number(begin & (this.size - 1n)));
+    let blk = Number(begin & (this.size - 1n));
+    if (this.wraps(begin) !== this.wraps(next)) {
+      blk = 0;
+      this.data.writeBigUInt64LE(id, 0);
+    }
+    this.setLpos(i, begin, next);
+    return { id, textOff: blk + DATA_BLOCK_ID_SIZE };
+  }
+
+  private fillInfo(id: bigint, r: SimLogRecord, textLen: number): void {
+    const io = this.idx(id) * L.sizeInfo;
+    this.infos.writeBigUInt64LE(r.tsNsec, io + L.infoTsNsec);
+    this.infos.writeUInt16LE(textLen, io + L.infoTextLen);
+    this.infos[io + L.infoTextLen + 2] = r.facility;
+    this.infos[io + L.infoTextLen + 3] = (r.level << 5) | 0x02; // flags: LOG_NEWLINE
+    this.infos.writeUInt32LE(r.callerId >>> 0, io + L.infoCallerId);
+    if (r.dev) {
+      this.infos.write(r.dev.subsystem.slice(0, L.lenSubsystem - 1), io + L.infoDevInfo + L.devSubsystem, 'latin1');
+      this.infos.write(r.dev.device.slice(0, L.lenDevice - 1), io + L.infoDevInfo + L.devDevice, 'latin1');
+    }
+  }
+
+  /** printk of a complete line: reserve, copy, prb_final_commit(). */
+  store(r: SimLogRecord): void {
+    const text = Buffer.from(r.text, 'latin1');
+    const res = this.reserve(text.length);
+    if (!res) return;
+    if (res.textOff >= 0) text.copy(this.data, res.textOff);
+    this.fillInfo(res.id, r, res.textOff >= 0 ? text.length : 0);
+    this.setSv(this.idx(res.id), sv(res.id, DESC_STATE.finalized));
+  }
+
+  /** A record whose writer was stopped after reserving and copying part of the text. Returns its seq. */
+  storePartial(r: SimLogRecord): number {
+    const text = Buffer.from(r.text, 'latin1');
+    const res = this.reserve(text.length)!;
+    if (res.textOff >= 0) text.copy(this.data, res.textOff, 0, Math.floor(text.length / 2));
+    return Number(this.infos.readBigUInt64LE(this.idx(res.id) * L.sizeInfo + L.infoSeq));
+  }
+
+  /** prb_first_valid_seq(): the seq of the oldest finalized record. */
+  firstValidSeq(): number {
+    for (let id = this.tailId; ; id = (id + 1n) & DESC_ID_MASK) {
+      const st = this.state(id);
+      if (st === DESC_STATE.finalized || st === DESC_STATE.committed) return Number(this.infos.readBigUInt64LE(this.idx(id) * L.sizeInfo + L.infoSeq));
+      if (id === this.headId) return 0;
+    }
+  }
+
+  /** struct printk_ringbuffer with its arrays at the given addresses. */
+  encodeHeader(descs: bigint, infos: bigint, text: bigint): Buffer {
+    const b = Buffer.alloc(L.sizePrintkRingbuffer);
+    const d = L.rbDescRing;
+    b.writeUInt32LE(this.countBits, d + L.drCountBits);
+    b.writeBigUInt64LE(descs, d + L.drDescs);
+    b.writeBigUInt64LE(infos, d + L.drInfos);
+    b.writeBigUInt64LE(this.headId, d + L.drHeadId + L.atomicCounter);
+    b.writeBigUInt64LE(this.tailId, d + L.drTailId + L.atomicCounter);
+    const t = L.rbTextDataRing;
+    b.writeUInt32LE(this.sizeBits, t + L.dataSizeBits);
+    b.writeBigUInt64LE(text, t + L.dataData);
+    b.writeBigUInt64LE(this.headLpos, t + L.dataHeadLpos + L.atomicCounter);
+    b.writeBigUInt64LE(this.tailLpos, t + L.dataTailLpos + L.atomicCounter);
+    b.writeBigUInt64LE(this.fail, L.rbFail);
+    return b;
+  }
+}
+
+function sv(id: bigint, state: number): bigint {
+  return (BigInt(state) << DESC_FLAGS_SHIFT) | id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 3.5–5.9 log_buf, replayed (kernel/printk/printk.c log_store, log_make_free_space).
+
+/** A variable-length record log_buf. */
+export class LogBufSim {
+  readonly buf: Buffer;
+  firstIdx = 0;
+  nextIdx = 0;
+  firstSeq = 0;
+  nextSeq = 0;
+  constructor(readonly len: number) {
+    this.buf = Buffer.alloc(len);
+  }
+  private recLen(idx: number): number {
+    return this.buf.readUInt16LE(idx + PL.len);
+  }
+  private next(idx: number): number {
+    const l = this.recLen(idx);
+    return l === 0 ? this.recLen(0) : idx + l;
+  }
+  private hasSpace(size: number, empty: boolean): boolean {
+    const free = this.nextIdx > this.firstIdx || empty ? Math.max(this.len - this.nextIdx, this.firstIdx) : this.firstIdx - this.nextIdx;
+    return free >= size + PL.size; // room for an empty header that marks the wrap
+  }
+  store(r: SimLogRecord): void {
+    const text = Buffer.from(r.text, 'latin1');
+    const size = (PL.size + text.length + LOG_ALIGN_X86_64 - 1) & ~(LOG_ALIGN_X86_64 - 1);
+    while (this.firstSeq < this.nextSeq && !this.hasSpace(size, false)) {
+      this.firstIdx = this.next(this.firstIdx);
+      this.firstSeq++;
+    }
+    if (!this.hasSpace(size, this.firstSeq === this.nextSeq)) return;
+    if (this.nextIdx + size + PL.size > this.len) {
+      this.buf.fill(0, this.nextIdx, this.nextIdx + PL.size);
+      this.nextIdx = 0;
+    }
+    const o = this.nextIdx;
+    this.buf.fill(0, o, o + size);
+    this.buf.writeBigUInt64LE(r.tsNsec, o + PL.tsNsec);
+    this.buf.writeUInt16LE(size, o + PL.len);
+    this.buf.writeUInt16LE(text.length, o + PL.textLen);
+    this.buf.writeUInt16LE(0, o + PL.dictLen);
+    this.buf[o + PL.dictLen + 2] = r.facility;
+    this.buf[o + PL.dictLen + 3] = (r.level << 5) | 0x02;
+    text.copy(this.buf, o + PL.size);
+    this.nextIdx += size;
+    this.nextSeq++;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The messages.
+
+const KERN = { EMERG: 0, ALERT: 1, CRIT: 2, ERR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 } as const;
+const CPU_CALLER = 0x80000000;
+const mem = (a: number) => '0x' + a.toString(16).padStart(16, '0');
+
+/**
+ * The log of one boot: boot messages shaped by the machine (e820 map, zones, CPUs, crashkernel),
+ * runtime messages until the text written is about twice `bufBytes` (so the buffer wraps), then
+ * the sysrq crash and panic with its call trace and user register dump.
+ */
+export function generateLog(m: PrintkMachine, rng: Rng, bufBytes: number): SimLogRecord[] {
+  const out: SimLogRecord[] = [];
+  let ts = 0n;
+  const L0 = m.layout;
+  const push = (level: number, text: string, o: { caller?: number; dt?: number; dev?: SimLogRecord['dev']; facility?: number } = {}) => {
+    ts += BigInt(o.dt ?? 1000 + rng.int(40000));
+    out.push({ tsNsec: ts, level, facility: o.facility ?? 0, callerId: o.caller ?? 0, text, dev: o.dev });
+  };
+  const rel = m.profile.osrelease;
+  const cpus = m.opts.cpus;
+  const memKiB = L0.memBytes / 1024;
+  const ramEnd = L0.ramEnd;
+
+  // --- early boot (pid 0, CPU 0)
+  push(KERN.NOTICE, `Linux version ${rel} (builder@sim) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) ${m.profile.version}`, { dt: 0 });
+  const cmdline = `BOOT_IMAGE=/boot/vmlinuz-${rel} root=/dev/vda1 ro console=ttyS0,115200 crashkernel=${(L0.crashkernel.end - L0.crashkernel.start) >> 20}M`;
+  push(KERN.INFO, `Command line: ${cmdline}`);
+  for (const [bit, name] of [
+    [1, 'x87 floating point registers'],
+    [2, 'SSE registers'],
+    [4, 'AVX registers'],
+  ] as const) {
+    push(KERN.INFO, `x86/fpu: Supporting XSAVE feature 0x00${bit}: '${name}'`);
+  }
+  push(KERN.INFO, `x86/fpu: xstate_offset[2]:  576, xstate_sizes[2]:  256`);
+  push(KERN.INFO, `x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'standard' format.`);
+  push(KERN.INFO, `signal: max sigframe size: 1776`);
+  push(KERN.INFO, `BIOS-provided physical RAM map:`);
+  push(KERN.INFO, `BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable`);
+  push(KERN.INFO, `BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved`);
+  push(KERN.INFO, `BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved`);
+  L0.ram.forEach((r, i) => {
+    push(KERN.INFO, `BIOS-e820: [mem ${mem(i === 0 ? 0x100000 : r.start)}-${mem(r.end - 1)}] usable`);
+    if (i === 0 && L0.gap) push(KERN.INFO, `BIOS-e820: [mem ${mem(L0.gap.start)}-${mem(L0.gap.end - 1)}] reserved`);
+  });
+  push(KERN.INFO, `NX (Execute Disable) protection: active`);
+  push(KERN.INFO, `SMBIOS 2.8 present.`);
+  push(KERN.INFO, `DMI: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014`);
+  push(KERN.INFO, `Hypervisor detected: KVM`);
+  push(KERN.INFO, `kvm-clock: Using msrs 4b564d01 and 4b564d00`);
+  push(KERN.INFO, `kvm-clock: using sched offset of ${2000000000 + rng.int(900000000)} cycles`);
+  push(KERN.INFO, `clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns`);
+  const mhz = 2000 + rng.int(1500);
+  push(KERN.INFO, `tsc: Detected ${mhz}.${String(rng.int(1000)).padStart(3, '0')} MHz processor`);
+  push(KERN.INFO, `last_pfn = 0x${(ramEnd / PAGE_SIZE).toString(16)} max_arch_pfn = 0x400000000`);
+  push(KERN.INFO, `x86/PAT: Configuration [0-7]: WB  WC  UC- UC  WB  WP  UC- WT  `);
+  push(KERN.INFO, `found SMP MP-table at [mem 0x000f5b90-0x000f5b9f]`);
+  push(KERN.INFO, `ACPI: Early table checksum verification disabled`);
+  for (const t of ['RSDP 0x00000000000F5950 000014 (v00 BOCHS )', 'RSDT 0x000000007FFE2337 000038 (v01 BOCHS  BXPC     00000001 BXPC 00000001)', 'FACP 0x000000007FFE2117 0000F4 (v03 BOCHS  BXPC     00000001 BXPC 00000001)', 'DSDT 0x000000007FFE0040 0020D7 (v01 BOCHS  BXPC     00000001 BXPC 00000001)', 'FACS 0x000000007FFE0000 000040', 'APIC 0x000000007FFE220B 000080 (v03 BOCHS  BXPC     00000001 BXPC 00000001)', 'MCFG 0x000000007FFE22FF 00003C (v01 BOCHS  BXPC     00000001 BXPC 00000001)']) {
+    push(KERN.INFO, `ACPI: ${t}`);
+  }
+  push(KERN.INFO, `No NUMA configuration found`);
+  push(KERN.INFO, `Faking a node at [mem 0x0000000000000000-${mem(ramEnd - 1)}]`);
+  const crashMb = (L0.crashkernel.end - L0.crashkernel.start) >> 20;
+  push(KERN.INFO, `Reserving ${crashMb}MB of memory at ${L0.crashkernel.start >> 20}MB for crashkernel (System RAM: ${L0.memBytes >> 20}MB)`);
+  push(KERN.INFO, `Zone ranges:`);
+  const dma32End = Math.min(ramEnd, 4 * 2 ** 30);
+  push(KERN.INFO, `  DMA      [mem 0x0000000000001000-0x0000000000ffffff]`);
+  push(KERN.INFO, `  DMA32    [mem 0x0000000001000000-${mem(dma32End - 1)}]`);
+  push(KERN.INFO, ramEnd > 4 * 2 ** 30 ? `  Normal   [mem 0x0000000100000000-${mem(ramEnd - 1)}]` : `  Normal   empty`);
+  push(KERN.INFO, `Movable zone start for each node`);
+  push(KERN.INFO, `Early memory node ranges`);
+  push(KERN.INFO, `  node   0: [mem 0x0000000000001000-0x000000000009efff]`);
+  L0.ram.forEach((r, i) => push(KERN.INFO, `  node   0: [mem ${mem(i === 0 ? 0x100000 : r.start)}-${mem(r.end - 1)}]`));
+  push(KERN.INFO, `Initmem setup node 0 [mem 0x0000000000001000-${mem(ramEnd - 1)}]`);
+  push(KERN.INFO, `On node 0, zone DMA: 1 pages in unavailable ranges`);
+  push(KERN.INFO, `On node 0, zone DMA: 97 pages in unavailable ranges`);
+  push(KERN.INFO, `ACPI: PM-Timer IO Port: 0x608`);
+  push(KERN.INFO, `ACPI: LAPIC_NMI (acpi_id[0xff] dfl dfl lint[0x1])`);
+  push(KERN.INFO, `IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23`);
+  push(KERN.INFO, `smpboot: Allowing ${cpus} CPUs, 0 hotplug CPUs`);
+  push(KERN.INFO, `[mem 0xc0000000-0xfed1bfff] available for PCI devices`);
+  push(KERN.INFO, `Booting paravirtualized kernel on KVM`);
+  push(KERN.INFO, `setup_percpu: NR_CPUS:8192 nr_cpumask_bits:${cpus} nr_cpu_ids:${cpus} nr_node_ids:1`);
+  push(KERN.INFO, `percpu: Embedded 61 pages/cpu s212992 r8192 d28672 u262144`);
+  const totalPages = Math.floor(L0.memBytes / PAGE_SIZE) - 8000 - rng.int(2000);
+  push(KERN.INFO, `Built 1 zonelists, mobility grouping on.  Total pages: ${totalPages}`);
+  push(KERN.NOTICE, `Kernel command line: ${cmdline}`);
+  push(KERN.INFO, `Unknown kernel command line parameters "BOOT_IMAGE=/boot/vmlinuz-${rel}", will be passed to user space.`);
+  push(KERN.INFO, `Dentry cache hash table entries: 65536 (order: 7, 524288 bytes, linear)`);
+  push(KERN.INFO, `Inode-cache hash table entries: 32768 (order: 6, 262144 bytes, linear)`);
+  push(KERN.INFO, `mem auto-init: stack:off, heap alloc:on, heap free:off`);
+  const reservedK = 60000 + rng.int(30000);
+  push(KERN.INFO, `Memory: ${memKiB - reservedK}K/${memKiB}K available (16393K kernel code, 2754K rwdata, 6300K rodata, 2780K init, 5284K bss, ${reservedK}K reserved, 0K cma-reserved)`);
+  push(KERN.INFO, `SLUB: HWalign=64, Order=0-3, MinObjects=0, CPUs=${cpus}, Nodes=1`);
+  push(KERN.INFO, `ftrace: allocating 45663 entries in 179 pages`);
+  push(KERN.INFO, `ftrace: allocated 179 pages with 5 groups`);
+  push(KERN.INFO, `Dynamic Preempt: voluntary`);
+  push(KERN.INFO, `rcu: Preemptible hierarchical RCU implementation.`);
+  push(KERN.INFO, `rcu: \tRCU restricting CPUs from NR_CPUS=8192 to nr_cpu_ids=${cpus}.`);
+  push(KERN.INFO, `NR_IRQS: 524544, nr_irqs: 440, preallocated irqs: 16`);
+  push(KERN.INFO, `Console: colour VGA+ 80x25`);
+  push(KERN.INFO, `printk: console [ttyS0] enabled`);
+  push(KERN.INFO, `ACPI: Core revision 20220331`);
+  push(KERN.INFO, `APIC: Switch to symmetric I/O mode setup`);
+  push(KERN.INFO, `clocksource: tsc-early: mask: 0xffffffffffffffff max_cycles: 0x2867${rng.int(0xffff).toString(16)}, max_idle_ns: 440795318347 ns`);
+  push(KERN.INFO, `Calibrating delay loop (skipped) preset value.. ${(mhz * 2).toFixed(2)} BogoMIPS (lpj=${mhz * 4000})`);
+  push(KERN.INFO, `pid_max: default: 32768 minimum: 301`);
+  push(KERN.INFO, `LSM: Security Framework initializing`);
+  push(KERN.INFO, `Mount-cache hash table entries: 1024 (order: 1, 8192 bytes, linear)`);
+  push(KERN.INFO, `Spectre V1 : Mitigation: usercopy/swapgs barriers and __user pointer sanitization`);
+  push(KERN.INFO, `Spectre V2 : Mitigation: Retpolines`);
+  push(KERN.INFO, `smpboot: CPU0: Intel Core Processor (Skylake, IBRS) (family: 0x6, model: 0x5e, stepping: 0x3)`);
+  push(KERN.INFO, `Performance Events: unsupported p6 CPU model 94 no PMU driver, software events only.`);
+  push(KERN.INFO, `rcu: Hierarchical SRCU implementation.`);
+  push(KERN.INFO, `smp: Bringing up secondary CPUs ...`);
+  push(KERN.INFO, `x86: Booting SMP configuration:`);
+  push(KERN.INFO, `.... node  #0, CPUs:    ${Array.from({ length: cpus - 1 }, (_, i) => ` #${i + 1}`).join('')}`);
+  push(KERN.INFO, `smp: Brought up 1 node, ${cpus} CPU${cpus > 1 ? 's' : ''}`);
+  push(KERN.INFO, `smpboot: Max logical packages: ${cpus}`);
+  push(KERN.INFO, `smpboot: Total of ${cpus} processors activated (${(mhz * 2 * cpus).toFixed(2)} BogoMIPS)`);
+  // --- init (pid 1) and device probing
+  const T1 = 1;
+  for (const t of [
+    'devtmpfs: initialized',
+    'x86/mm: Memory block size: 128MB',
+    'clocksource: jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645041785100000 ns',
+    'futex hash table entries: 512 (order: 3, 32768 bytes, linear)',
+    'NET: Registered PF_NETLINK/PF_ROUTE protocol family',
+    'audit: initializing netlink subsys (disabled)',
+    'thermal_sys: Registered thermal governor \'step_wise\'',
+    'cpuidle: using governor menu',
+    'PCI: MMCONFIG for domain 0000 [bus 00-ff] at [mem 0xb0000000-0xbfffffff] (base 0xb0000000)',
+    'PCI: Using configuration type 1 for base access',
+    'HugeTLB: registered 2.00 MiB page size, pre-allocated 0 pages',
+    'ACPI: Added _OSI(Module Device)',
+    'ACPI: Interpreter enabled',
+    'ACPI: PM: (supports S0 S3 S4 S5)',
+    'ACPI: Using IOAPIC for interrupt routing',
+    'PCI host bridge to bus 0000:00',
+    'pci_bus 0000:00: root bus resource [io  0x0000-0x0cf7 window]',
+    'pci_bus 0000:00: root bus resource [mem 0x000a0000-0x000bffff window]',
+  ]) {
+    push(KERN.INFO, t, { caller: T1 });
+  }
+  const pciDevs = [
+    ['0000:00:00.0', '[8086:29c0] type 00 class 0x060000'],
+    ['0000:00:01.0', '[1af4:1041] type 00 class 0x020000'],
+    ['0000:00:02.0', '[1af4:1042] type 00 class 0x010000'],
+    ['0000:00:1f.0', '[8086:2918] type 00 class 0x060100'],
+    ['0000:00:1f.2', '[8086:2922] type 00 class 0x010601'],
+    ['0000:00:1f.3', '[8086:2930] type 00 class 0x0c0500'],
+  ];
+  for (const [bdf, what] of pciDevs) push(KERN.INFO, `pci ${bdf}: ${what}`, { caller: T1, dev: { subsystem: 'pci', device: `+pci:${bdf}` } });
+  for (const t of [
+    'iommu: Default domain type: Translated ',
+    'SCSI subsystem initialized',
+    'NetLabel: Initializing',
+    'clocksource: Switched to clocksource kvm-clock',
+    'NET: Registered PF_INET protocol family',
+    'TCP established hash table entries: 4096 (order: 3, 32768 bytes, linear)',
+    'TCP: Hash tables configured (established 4096 bind 4096)',
+    'Trying to unpack rootfs image as initramfs...',
+    'Initialise system trusted keyrings',
+    'workingset: timestamp_bits=36 max_order=17 bucket_order=0',
+    'Serial: 8250/16550 driver, 4 ports, IRQ sharing enabled',
+    '00:04: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A',
+    'Freeing initrd memory: 30844K',
+    'i8042: PNP: PS/2 Controller [PNP0303:KBD,PNP0f13:MOU] at 0x60,0x64 irq 1,12',
+    'rtc_cmos 00:05: RTC can wake from S4',
+    'NET: Registered PF_INET6 protocol family',
+    'Segment Routing with IPv6',
+    'sched_clock: Marking stable (1102634528, 2416873)->(1111263019, -6211618)',
+    'registered taskstats version 1',
+    'Loading compiled-in X.509 certificates',
+    'Key type .fscrypt registered',
+    'PM:   Magic number: 4:91:620',
+    'Freeing unused decrypted memory: 2036K',
+    'Freeing unused kernel image (initmem) memory: 2780K',
+    'Write protecting the kernel read-only data: 26624k',
+    'Run /init as init process',
+  ]) {
+    push(KERN.INFO, t, { caller: T1 });
+  }
+  // A multi-line record (5.10+ stores a printk with embedded newlines as one record).
+  push(KERN.INFO, 'Kernel/User page tables isolation: enabled\nmitigations: auto', { caller: T1 });
+  const kw = () => 40 + rng.int(200);
+  push(KERN.NOTICE, `virtio_blk virtio1: [vda] 41943040 512-byte logical blocks (21.5 GB/20.0 GiB)`, {
+    caller: kw(),
+    dev: { subsystem: 'virtio', device: '+virtio:virtio1' },
+  });
+  push(KERN.INFO, ' vda: vda1 vda14 vda15', { caller: kw() });
+  push(KERN.INFO, `virtio_net virtio0 enp1s0: renamed from eth0`, { caller: 150 + rng.int(100), dev: { subsystem: 'virtio', device: '+virtio:virtio0' } });
+  push(KERN.INFO, `EXT4-fs (vda1): mounted filesystem with ordered data mode. Quota mode: none.`, { caller: T1 });
+  push(KERN.INFO, `systemd[1]: systemd 252.6-1 running in system mode (+PAM +AUDIT +SELINUX +APPARMOR +IMA +SMACK +SECCOMP +GCRYPT)`, { caller: T1, facility: 3 });
+  push(KERN.INFO, `systemd[1]: Detected virtualization kvm.`, { caller: T1, facility: 3 });
+  push(KERN.INFO, `systemd[1]: Hostname set to <sim-${m.opts.seed}>.`, { caller: T1, facility: 3 });
+  push(KERN.INFO, `EXT4-fs (vda1): re-mounted. Quota mode: none.`, { caller: 280 + rng.int(40) });
+  push(KERN.INFO, `audit: type=1400 audit(${m.crashTime - 90000}.512:2): apparmor="STATUS" operation="profile_load" profile="unconfined" name="lsb_release" pid=${500 + rng.int(100)} comm="apparmor_parser"`, { caller: 500 + rng.int(100) });
+
+  // --- runtime: a few kinds of recurring messages until the buffer has wrapped about twice over
+  let blockBytes = out.reduce((a, r) => a + ((r.text.length + 8 + 7) & ~7), 0);
+  let auditSerial = 100 + rng.int(50);
+  let usbDev = 2;
+  let t = 30; // seconds after boot
+  const uptime = 3600 + rng.int(20000);
+  const target = 2 * bufBytes;
+  const runtimeCount = Math.max(1, Math.round(target / 110));
+  const step = (uptime - t) / runtimeCount;
+  let port = 1;
+  while (blockBytes < target) {
+    t += step * (0.5 + rng.float());
+    const at = BigInt(Math.floor(t * 1e9)) + BigInt(rng.int(1000000));
+    const pid = 1000 + rng.int(30000);
+    const k = rng.int(10);
+    let text: string;
+    let level: number = KERN.INFO;
+    let caller = pid;
+    let dev: SimLogRecord['dev'];
+    switch (k) {
+      case 0:
+      case 1:
+      case 2:
+        text = `audit: type=1400 audit(${m.crashTime - uptime + Math.floor(t)}.${String(rng.int(1000)).padStart(3, '0')}:${auditSerial++}): apparmor="DENIED" operation="open" profile="/usr/sbin/cupsd" name="/etc/ssl/openssl.cnf" pid=${pid} comm="cupsd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`;
+        break;
+      case 3:
+        text = `perf: interrupt took too long (${2500 + rng.int(3000)} > ${2500 + rng.int(500)}), lowering kernel.perf_event_max_sample_rate to ${40000 + rng.int(40000)}`;
+        caller = CPU_CALLER | rng.int(cpus);
+        level = KERN.WARNING;
+        break;
+      case 4:
+        text = `TCP: request_sock_TCP: Possible SYN flooding on port ${[80, 443, 8080][rng.int(3)]}. Sending cookies.  Check SNMP counters.`;
+        caller = CPU_CALLER | rng.int(cpus);
+        break;
+      case 5:
+        text = `usb 1-${1 + rng.int(4)}: new high-speed USB device number ${usbDev++} using xhci_hcd`;
+        caller = 30 + rng.int(60);
+        dev = { subsystem: 'usb', device: `+usb:1-${1 + rng.int(4)}` };
+        break;
+      case 6:
+        text = `docker0: port ${port}(veth${(rng.u32() >>> 4).toString(16).padStart(7, '0')}) entered ${rng.chance(0.5) ? 'blocking' : 'forwarding'} state`;
+        port = (port % 8) + 1;
+        break;
+      case 7:
+        text = `kauditd_printk_skb: ${1 + rng.int(40)} callbacks suppressed`;
+        caller = CPU_CALLER | rng.int(cpus);
+        break;
+      case 8:
+        text = `loop${rng.int(8)}: detected capacity change from 0 to ${8 * (1 + rng.int(100000))}`;
+        break;
+      default:
+        text = `EXT4-fs (vda1): ${rng.chance(0.5) ? 'resizing filesystem' : 'orphan cleanup on readonly fs'} took ${rng.int(900)} ms`;
+        level = KERN.NOTICE;
+        break;
+    }
+    ts = at > ts ? at : ts + 1000n;
+    out.push({ tsNsec: ts, level, facility: 0, callerId: caller >>> 0, text, dev });
+    blockBytes += (text.length + 8 + 7) & ~7;
+  }
+
+  // --- the crash: echo c > /proc/sysrq-trigger on CPU 0 (pid as in the CPU 0 NT_PRSTATUS note)
+  const crashPid = 1000 + (hash32(m.opts.seed, 0) % 30000);
+  const T = crashPid;
+  const oneCpu = cpus > 1 ? CPU_CALLER | 1 : crashPid + 1;
+  const p = (level: number, text: string, caller = T) => push(level, text, { caller, dt: 2000 + rng.int(30000) });
+  ts += 5_000_000_000n + BigInt(rng.int(1e9));
+  p(KERN.INFO, 'sysrq: Trigger a crash');
+  // CPU 1 is inside printk when CPU 0 panics; the NMI stops it before it commits this record.
+  push(KERN.WARNING, `perf: interrupt took too long (${2500 + rng.int(3000)} > 2500), lowering kernel.perf_event_max_sample_rate to ${40000 + rng.int(40000)}`, { caller: oneCpu, dt: 700 });
+  p(KERN.EMERG, 'Kernel panic - not syncing: sysrq triggered crash');
+  p(KERN.WARNING, `CPU: 0 PID: ${crashPid} Comm: bash Kdump: loaded Not tainted ${rel} #1`);
+  p(KERN.WARNING, 'Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014');
+  p(KERN.WARNING, 'Call Trace:');
+  p(KERN.WARNING, ' <TASK>');
+  for (const f of [
+    'dump_stack_lvl+0x44/0x5c',
+    'panic+0x107/0x2a3',
+    'sysrq_handle_crash+0x16/0x20',
+    '__handle_sysrq.cold+0x43/0x11b',
+    'write_sysrq_trigger+0x24/0x40',
+    'proc_reg_write+0x51/0x90',
+    'vfs_write+0xc3/0x3a0',
+    'ksys_write+0x5f/0xe0',
+    'do_syscall_64+0x3b/0x90',
+    'entry_SYSCALL_64_after_hwframe+0x63/0xcd',
+  ]) {
+    p(KERN.WARNING, ` ${f}`);
+  }
+  const r64 = () => (BigInt(rng.u32()) << 16n) | BigInt(rng.u32() & 0xffff);
+  const uaddr = (0x7f00n << 32n) | (r64() & 0xffffffffffn);
+  const reg = (v: bigint) => v.toString(16).padStart(16, '0');
+  p(KERN.WARNING, `RIP: 0033:0x${uaddr.toString(16)}`);
+  p(KERN.WARNING, 'Code: 10 00 f7 d8 64 89 02 48 c7 c0 ff ff ff ff eb b7 0f 1f 00 f3 0f 1e fa 64 8b 04 25 18 00 00 00 85 c0 75 10 b8 01 00 00 00 0f 05 <48> 3d 00 f0 ff ff 77 51 c3 48 83 ec 28 48 89 54 24 18 48 89 74 24');
+  p(KERN.WARNING, `RSP: 002b:${reg((0x7ffdn << 32n) | (r64() & 0xfffffff0n))} EFLAGS: 00000246 ORIG_RAX: 0000000000000001`);
+  p(KERN.WARNING, `RAX: ffffffffffffffda RBX: 0000000000000002 RCX: ${reg(uaddr)}`);
+  p(KERN.WARNING, `RDX: 0000000000000002 RSI: ${reg((0x55n << 40n) | (r64() & 0xfffffffff0n))} RDI: 0000000000000001`);
+  p(KERN.WARNING, `RBP: ${reg((0x55n << 40n) | (r64() & 0xfffffffff0n))} R08: 0000000000000000 R09: ${reg(uaddr + 0x8a000n)}`);
+  p(KERN.WARNING, `R10: ${reg(uaddr + 0x89f00n)} R11: 0000000000000246 R12: 0000000000000002`);
+  p(KERN.WARNING, `R13: ${reg(uaddr + 0xc6d49n)} R14: 0000000000000002 R15: ${reg(uaddr + 0xc1fa9n)}`);
+  p(KERN.WARNING, ' </TASK>');
+  for (const r of out) {
+    if (r.text.length > 1000) throw new VmcoreError('E_INTERNAL', 'printk record too long');
+  }
+  return out;
+}
