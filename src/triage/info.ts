@@ -266,19 +266,29 @@ function pageTypesOf(cls: Classification): InfoPageTypes {
 
 /**
  * A kdump file cut short (or abandoned) loses its last pages: their descriptors lie past the end
- * of the file, or read as zero. Checking the last stored pfn finds that without reading them all.
+ * of the file, or read as zero. Data is stored in pfn order, so checking the descriptors of the
+ * last stored pfns finds that without reading them all (the very last may be a zero page that
+ * points at the shared zero page at the start of the data area, hence several).
  */
-function lastStoredPageProblem(kd: KdumpReader): string | null {
+function lastStoredPageProblem(kd: KdumpReader, check = 1024): string | null {
   const bytes = kd.dumpable.bytes;
   let i = Math.min(bytes.length, Math.ceil(kd.maxMapnr / 8)) - 1;
-  while (i >= 0 && bytes[i] === 0) i--;
-  if (i < 0) return null;
-  const last = i * 8 + (31 - Math.clz32(bytes[i]!));
-  try {
-    kd.pageDescriptors(last, 1);
-    return null;
-  } catch (e) {
-    if (e instanceof VmcoreError && (e.code === 'E_TRUNCATED' || e.code === 'E_FORMAT')) return `last stored page (pfn ${hex(last)}): ${e.message}`;
-    throw e;
+  let n = 0;
+  for (; i >= 0 && n < check; i--) {
+    const b = bytes[i]!;
+    if (b === 0) continue;
+    for (let bit = 7; bit >= 0 && n < check; bit--) {
+      if (!(b & (1 << bit))) continue;
+      const pfn = i * 8 + bit;
+      if (pfn >= kd.maxMapnr) continue;
+      n++;
+      try {
+        kd.pageDescriptors(pfn, 1);
+      } catch (e) {
+        if (e instanceof VmcoreError && (e.code === 'E_TRUNCATED' || e.code === 'E_FORMAT')) return `stored page at pfn ${hex(pfn)}: ${e.message}`;
+        throw e;
+      }
+    }
   }
+  return null;
 }
