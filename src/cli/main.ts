@@ -11,11 +11,13 @@ import { registerInfo } from './info-command.js';
 import { registerStats } from './stats-command.js';
 import { registerMakedumpfile, runMakedumpfile } from './makedumpfile-command.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
+import { registerDmesg } from './dmesg-command.js';
+import { registerMap } from './map-command.js';
 
 import { registerReassemble } from './reassemble-command.js';
 
 /** Commands that read a dump: each takes `--vmcoreinfo FILE` (added and loaded by {@link buildProgram}). */
-const READS_DUMP = new Set(['filter', 'info', 'stats']);
+const READS_DUMP = new Set(['filter', 'info', 'stats', 'dmesg', 'map']);
 
 /** Write one error line; never a stack trace unless VMCORE_FILTER_DEBUG is set. */
 export function reportError(e: unknown): number {
@@ -64,6 +66,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerInfo(program, setExit);
   registerStats(program, setExit);
   registerMakedumpfile(program, setExit);
+  registerDmesg(program, setExit);
+  registerMap(program, setExit);
   // --vmcoreinfo FILE on every command that reads a dump: read and checked before the action
   // runs (a bad file is one line naming the line), handed to it as the option `vmcoreinfoText`.
   for (const c of program.commands) {
