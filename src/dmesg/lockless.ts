@@ -49,9 +49,18 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
   const count = 1 << countBits;
   const size = 2 ** sizeBits;
   const sizeN = BigInt(size);
-  const descs = read('prb->desc_ring.descs', descsVa, count * L.sizeDesc);
-  const infos = read('prb->desc_ring.infos', infosVa, count * L.sizeInfo);
-  const data = read('prb->text_data_ring.data', dataVa, size);
+  // The arrays are read page by page where the dump lacks some pages (a filtered dump drops
+  // the all-zero pages of descriptors never used); a record touching a missing page is skipped.
+  const descs = readTolerant(mem, 'prb->desc_ring.descs', descsVa, count * L.sizeDesc);
+  const infos = readTolerant(mem, 'prb->desc_ring.infos', infosVa, count * L.sizeInfo);
+  const data = readTolerant(mem, 'prb->text_data_ring.data', dataVa, size);
+  for (const [what, a] of [
+    ['descriptors', descs],
+    ['infos', infos],
+    ['text data', data],
+  ] as const) {
+    if (a.missingPages) warnings.push(`${a.missingPages} page(s) of the ring's ${what} are not in the dump`);
+  }
 
   // Walk tail..head; a distance beyond the ring means the ids are corrupt: keep the newest `count`.
   let first = tailId;
@@ -80,6 +89,10 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
     const i = Number(id & BigInt(count - 1));
     const d = i * L.sizeDesc;
     const io = i * L.sizeInfo;
+    if (!descs.has(d, L.sizeDesc) || !infos.has(io, L.sizeInfo)) {
+      skipped.push({ seq: null, id: hex(id), reason: 'not_in_dump' });
+      continue;
+    }
     const sv = u64(descs, d + L.descStateVar + L.atomicCounter);
     const seqRaw = u64(infos, io + L.infoSeq);
     const seq = seqRaw <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seqRaw) : null;
@@ -131,6 +144,10 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
         skip('bad_lpos');
         continue;
       }
+      if (!data.has(off, blockSize) || !data.has(idx(begin), DATA_BLOCK_ID_SIZE)) {
+        skip('not_in_dump');
+        continue;
+      }
       // Data outside [tail_lpos, head_lpos], or a block that names another descriptor, was overwritten.
       if (!inWindow(begin) || !inWindow(next) || (u64(data, idx(begin)) & DESC_ID_MASK) !== id) {
         skip('data_overwritten');
@@ -177,4 +194,38 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
     buffer: { address: prb, textBytes: size, descriptors: count },
     warnings,
   };
+}
+
+/** Bytes read with pages the dump lacks left zero; `has` tells whether a range was all read. */
+type TolerantBytes = Uint8Array & { missingPages: number; has(off: number, len: number): boolean };
+
+function readTolerant(mem: KernelVirtReader, what: string, va: bigint, len: number): TolerantBytes {
+  const PAGE = 4096;
+  let bytes: Uint8Array;
+  const missing: Array<[number, number]> = [];
+  try {
+    bytes = mem.readVirt(va, len);
+  } catch (first) {
+    if (!(first instanceof VmcoreError)) throw first;
+    bytes = new Uint8Array(len);
+    let off = 0;
+    while (off < len) {
+      const n = Math.min(len - off, PAGE - Number((va + BigInt(off)) % BigInt(PAGE)));
+      try {
+        bytes.set(mem.readVirt(va + BigInt(off), n), off);
+      } catch (e) {
+        if (!(e instanceof VmcoreError)) throw e;
+        missing.push([off, off + n]);
+      }
+      off += n;
+    }
+    if (missing.length && missing.reduce((a, [s, e]) => a + e - s, 0) === len) {
+      first.message = `dmesg: reading ${what} at ${hex(va)}: ${first.message}`;
+      throw first;
+    }
+  }
+  const out = bytes as TolerantBytes;
+  out.missingPages = missing.length;
+  out.has = (off, n) => !missing.some(([s, e]) => s < off + n && e > off);
+  return out;
 }

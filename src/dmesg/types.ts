@@ -41,7 +41,9 @@ export type SkipReason =
   /** the text block's positions are impossible */
   | 'bad_lpos'
   /** the text block has been overwritten by a newer record */
-  | 'data_overwritten';
+  | 'data_overwritten'
+  /** the descriptor, its info or its text lies in a page the dump does not hold */
+  | 'not_in_dump';
 
 export interface SkippedRecord {
   /** Sequence number, when the descriptor's info still tells it. */

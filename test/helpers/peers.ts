@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
-export type PeerName = 'makedumpfile' | 'kdumpfile' | 'drgn' | 'crash' | 'python3';
+export type PeerName = 'makedumpfile' | 'kdumpfile' | 'drgn' | 'crash' | 'python3' | 'chromium';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -25,6 +25,9 @@ export function peerProblem(name: PeerName): string | null {
       break;
     case 'python3':
       problem = exe(PYTHON);
+      break;
+    case 'chromium':
+      problem = exe('/usr/bin/chromium');
       break;
     case 'kdumpfile':
     case 'drgn': {
