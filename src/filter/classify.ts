@@ -68,13 +68,25 @@ export interface Classification {
   reasons: Partial<Record<UnknownReason, number>>;
   /** Oddities that did not make pages unknown (e.g. a compound order reset to 0). */
   anomalies: Record<string, number>;
-  /** The page-type scheme and the keys that decided it. */
-  pageTypes: { scheme: PageTypeScheme; decidedBy: string[]; values: PageTypeDecoder['values']; canEncodeHinted: boolean } | null;
+  /**
+   * The page-type encoding detected from the exported values (never from OSRELEASE), the keys
+   * that decided it, and PAGE_TYPE_BASE in the inverted scheme (0xf0000000 or 0x80000000).
+   */
+  pageTypes: {
+    scheme: PageTypeScheme;
+    decidedBy: string[];
+    values: PageTypeDecoder['values'];
+    canEncodeHinted: boolean;
+    base?: number;
+    hintedValue?: number;
+  } | null;
   /** How free pages were found. */
   freePagesBy: 'page_type' | 'free_lists' | 'none';
   /** Which classes this dump lets us decide, and for the others, why not. */
   decidable: Record<PageClassName, boolean>;
   undecidable: Partial<Record<PageClassName, string>>;
+  /** For each decidable class, the VMCOREINFO keys (or options) that decide it. */
+  decidedBy: Partial<Record<PageClassName, string[]>>;
   memMap: { model: MemoryModel; sections: number; unusableSections: number; decidedBy: string[] } | null;
   /** Zero pages found by content (filled by the writer through {@link recordZeroPages}). */
   zero: { pages: number; byClass: Record<PageClassName, number> };
@@ -122,6 +134,7 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     freePagesBy: 'none',
     decidable: ALL_FALSE(),
     undecidable: {},
+    decidedBy: {},
     memMap: null,
     zero: { pages: 0, byClass: emptyCounts() },
     dumpLevel: opts.dumpLevel,
@@ -192,6 +205,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   }
   const pt = detectPageTypes(vi);
   c.pageTypes = { scheme: pt.scheme, decidedBy: pt.decidedBy, values: pt.values, canEncodeHinted: pt.canEncodeHinted };
+  if (pt.base !== undefined) c.pageTypes.base = pt.base;
+  if (pt.hintedValue !== undefined) c.pageTypes.hintedValue = pt.hintedValue;
   const compound = compoundDecoderFromVmcoreinfo(vi, layout, pt);
 
   let mem: KernelMemory;
@@ -243,7 +258,9 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     c.undecidable.hinted =
       pt.scheme === 'inverted'
         ? 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported and no reported bit given'
-        : `page-type scheme '${pt.scheme}' cannot encode buddy+offline and no reported bit given`;
+        : pt.scheme === 'top-byte'
+          ? "page-type scheme 'top-byte' holds one type per page (no buddy+offline): reported free pages carry PG_reported, give its bit with --reported-bit"
+          : `page-type scheme '${pt.scheme}' cannot encode buddy+offline and no reported bit given`;
   }
   d.offline = pt.values.offline !== undefined;
   if (!d.offline) c.undecidable.offline = 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported';
@@ -254,6 +271,7 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   d.hugetlb = compound.hugetlbBy !== null && flags.headMask !== 0n;
   if (!d.hugetlb) c.undecidable.hugetlb = 'no hugetlb marker (PAGE_HUGETLB_MAPCOUNT_VALUE, PG_hugetlb, HUGETLB_PAGE_DTOR) or PG_head_mask exported';
   if (flags.headMask === 0n) c.warnings.push('VMCOREINFO lacks NUMBER(PG_head_mask): compound pages are decided page by page');
+  c.decidedBy = decidingKeys(c, vi, compound, opts.reportedBit);
   if (compound.orderBy === null && flags.headMask !== 0n) c.warnings.push('no compound order available: compound heads are treated as order 0');
 
   // --- The scan. ---
@@ -294,6 +312,34 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   if (next < maxMapnr) gap(next, maxMapnr, 'no_mem_map');
   for (const [k, v] of Object.entries(scan.anomalies)) c.anomalies[k] = v;
   return finish();
+}
+
+/** The keys that decide each decidable class of this dump (for `info` and the report). */
+function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecoder, reportedBit: number | undefined): Partial<Record<PageClassName, string[]>> {
+  const has = (...ks: string[]) => ks.filter((k) => vi.has(k));
+  const keys: Partial<Record<PageClassName, string[]>> = {
+    free:
+      c.freePagesBy === 'page_type'
+        ? has('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', 'OFFSET(page._mapcount)', 'OFFSET(page.private)', 'NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)', 'LENGTH(zone.free_area)')
+        : c.freePagesBy === 'free_lists'
+          ? has('SYMBOL(node_data)', 'SYMBOL(contig_page_data)', 'OFFSET(zone.free_area)', 'OFFSET(free_area.free_list)', 'OFFSET(list_head.next)', 'OFFSET(page.lru)', 'LENGTH(zone.free_area)')
+          : [],
+    hinted: [
+      ...(c.pageTypes?.canEncodeHinted ? has('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)') : []),
+      ...(reportedBit !== undefined ? [`--reported-bit ${reportedBit}`] : []),
+    ],
+    offline: has('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)'),
+    hwpoison: has('NUMBER(PG_hwpoison)'),
+    cache: has('NUMBER(PG_lru)', 'NUMBER(PG_swapcache)', 'NUMBER(PG_swapbacked)'),
+    cache_private: has('NUMBER(PG_lru)', 'NUMBER(PG_private)'),
+    user: has('OFFSET(page.mapping)', 'NUMBER(PG_lru)'),
+    hugetlb: [...(compound.hugetlbBy ? [compound.hugetlbBy] : []), ...has('NUMBER(PG_head_mask)'), ...(compound.orderBy ? [compound.orderBy] : [])],
+    slab: has('NUMBER(PG_slab)', 'NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)'),
+    kernel: [...has('SIZE(page)', 'OFFSET(page.flags)'), ...(c.memMap?.decidedBy ?? [])],
+  };
+  const out: Partial<Record<PageClassName, string[]>> = {};
+  for (const [k, v] of Object.entries(keys) as [PageClassName, string[]][]) if (c.decidable[k]) out[k] = v;
+  return out;
 }
 
 /** Flag bits when pageFlagBitsFromVmcoreinfo refuses: missing bits are -1 (never match). */

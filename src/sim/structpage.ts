@@ -1,11 +1,12 @@
 /**
- * Encoding of struct pages (Linux 6.0 layout, offsets from the kernel profile) from the
- * machine's per-pfn state, one backing page (64 struct pages) at a time. 64-bit fields are
+ * Encoding of struct pages (layout, flag bits, page types and compound-page encoding from the
+ * kernel profile) from the machine's per-pfn state, one backing page (64 struct pages) at a time. 64-bit fields are
  * written as two u32 halves from numbers, to keep the hot loop free of BigInt.
  */
-import { NR_MIGRATETYPES } from './buddy.js';
+import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
 import { AUX, KIND, freeListHeadVA, zoneIndex, type Machine } from './machine.js';
 import { hash32 } from './rng.js';
+import { hintingOf, pageTypeValue } from './generation.js';
 
 const TWO32 = 4294967296;
 
@@ -29,6 +30,14 @@ export class StructPageEncoder {
   private readonly buddyValue: number;
   private readonly hintedValue: number;
   private readonly offlineValue: number;
+  /** Page-type values for slab / hugetlb heads, or null where the generation uses flags or dtors. */
+  private readonly slabType: number | null;
+  private readonly hugetlbType: number | null;
+  private readonly unacceptedValue: number;
+  /** page[1].flags bit of PG_hugetlb (6.6–6.8), else 0. */
+  private readonly pgHugetlb: number;
+  private readonly orderInFlags: boolean;
+  private readonly dtorInPage1: boolean;
   constructor(private readonly m: Machine) {
     this.l = m.profile.layout;
     this.vm = split(m.layout.vmemmap);
@@ -38,8 +47,8 @@ export class StructPageEncoder {
       lru: 2 ** f.lru,
       private: 2 ** f.private,
       swapcache: 2 ** f.swapcache,
-      swapbacked: 2 ** (f.swapbacked ?? 19),
-      slab: 2 ** (f.slab ?? 9),
+      swapbacked: 2 ** (f.swapbacked ?? o.swapbacked ?? 19),
+      slab: f.slab === undefined ? 0 : 2 ** f.slab,
       hwpoison: 2 ** (f.hwpoison ?? 23),
       head: Number(f.headMask),
       reserved: 2 ** o.reserved,
@@ -59,10 +68,17 @@ export class StructPageEncoder {
     this.listHeads = [];
     for (let z = 0; z < m.buddy.zones.length; z++)
       for (let o2 = 0; o2 < 11; o2++) for (let mt = 0; mt < NR_MIGRATETYPES; mt++) this.listHeads.push(split(freeListHeadVA(m, z, o2, mt)));
-    this.pgReported = m.opts.hintedStyle === 'pg-reported';
-    this.buddyValue = m.profile.pageTypes.buddy ?? -129;
-    this.offlineValue = m.profile.pageTypes.offline ?? -257;
+    const prof = m.profile;
+    this.pgReported = hintingOf(prof, m.opts) === 'pg-reported';
+    this.buddyValue = pageTypeValue(prof, 'buddy') ?? -129;
+    this.offlineValue = pageTypeValue(prof, 'offline') ?? -257;
     this.hintedValue = this.buddyValue & this.offlineValue;
+    this.slabType = f.slab === undefined ? (pageTypeValue(prof, 'slab') ?? null) : null;
+    this.hugetlbType = prof.compound.hugetlb === 'page-type' ? (pageTypeValue(prof, 'hugetlb') ?? null) : null;
+    this.unacceptedValue = pageTypeValue(prof, 'unaccepted') ?? -1;
+    this.pgHugetlb = prof.compound.hugetlb === 'flag' && prof.pgHugetlb !== undefined ? 2 ** prof.pgHugetlb : 0;
+    this.orderInFlags = prof.compound.order === 'flags';
+    this.dtorInPage1 = prof.compound.hugetlb === 'dtor' || prof.compound.order !== 'flags';
   }
 
   private put(v: DataView, off: number, hi: number, lo: number): void {
@@ -163,6 +179,11 @@ export class StructPageEncoder {
         case KIND.VIRTIO_MEM:
           mapcount = this.offlineValue;
           break;
+        case KIND.UNACCEPTED:
+          // __free_unaccepted(): only the first page of the MAX_ORDER block is typed
+          refcount = 0;
+          if (pfn % (1 << (MAX_ORDER - 1)) === 0) mapcount = this.unacceptedValue;
+          break;
         case KIND.SLAB:
         case KIND.THP:
         case KIND.HUGETLB:
@@ -173,6 +194,7 @@ export class StructPageEncoder {
             if (order > 0) flags |= b.head;
             if (k === KIND.SLAB) {
               flags |= b.slab;
+              if (this.slabType !== null) mapcount = this.slabType; // 6.10+: PageSlab is a page type
               this.putPtr(v, o + l.mapping, this.pools.kmem[h % this.pools.kmem.length]!); // slab_cache
             } else if (k === KIND.THP) {
               flags |= b.lru | b.swapbacked | b.uptodate;
@@ -183,17 +205,22 @@ export class StructPageEncoder {
             } else if (k === KIND.HUGETLB) {
               flags |= b.uptodate;
               this.putPtr(v, o + l.mapping, this.pools.as[h % this.pools.as.length]!);
-              mapcount = 0;
+              mapcount = this.hugetlbType ?? 0;
             } else {
               refcount = 0; // free hugetlb pool page
+              if (this.hugetlbType !== null) mapcount = this.hugetlbType;
             }
           } else {
             refcount = 0;
             this.putPageVA(v, o + l.compoundHead, headPfn, 1); // compound_head = head | 1
             if (pfn === headPfn + 1) {
+              const hugetlb = k === KIND.HUGETLB || k === KIND.HUGETLB_FREE;
               const dtor = k === KIND.SLAB ? m.profile.compoundDtor.compound : k === KIND.THP ? m.profile.compoundDtor.transhuge : m.profile.compoundDtor.hugetlb;
-              if (l.compoundDtor !== undefined) v.setUint8(o + l.compoundDtor, dtor);
-              if (l.compoundOrder !== undefined) v.setUint8(o + l.compoundOrder, order);
+              if (this.dtorInPage1 && l.compoundDtor !== undefined) v.setUint8(o + l.compoundDtor, dtor);
+              if (!this.orderInFlags && l.compoundOrder !== undefined) v.setUint8(o + l.compoundOrder, order);
+              // 6.6+: folio->_flags_1 low byte is the order; PG_hugetlb lives there until 6.9
+              if (this.orderInFlags) flags |= order;
+              if (hugetlb) flags |= this.pgHugetlb;
             }
           }
           break;

@@ -7,9 +7,10 @@ import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
 import { PAGE_SIZE } from './layout.js';
 import { AUX, KIND, type Machine } from './machine.js';
 import type { HintedStyle, SimOptions, Workload } from './options.js';
+import { exportsOffline, hintingOf } from './generation.js';
 
 /** Page classes; every pfn below max_mapnr is in exactly one. */
-export const CLASSES = ['hole', 'free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel'] as const;
+export const CLASSES = ['hole', 'free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unaccepted'] as const;
 export type PageClass = (typeof CLASSES)[number];
 export const CLASS_CODE: Record<PageClass, number> = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<PageClass, number>;
 
@@ -37,7 +38,10 @@ export type Run = [start: number, count: number];
 export interface GroundTruth {
   version: 1;
   options: SimOptions & { scenario: Workload };
-  hintedStyle: HintedStyle;
+  /** How this generation marked reported free blocks ('none': it cannot; they are free). */
+  hintedStyle: HintedStyle | 'none';
+  /** The kernel profile simulated. */
+  kernel: string;
   layout: {
     physBase: string;
     pageOffset: string;
@@ -85,8 +89,11 @@ export function classifyPfns(m: Machine): Uint8Array {
   K[KIND.THP] = CLASS_CODE.user;
   K[KIND.HUGETLB] = CLASS_CODE.hugetlb;
   K[KIND.HUGETLB_FREE] = CLASS_CODE.hugetlb;
-  K[KIND.BALLOON] = CLASS_CODE.offline;
-  K[KIND.VIRTIO_MEM] = CLASS_CODE.offline;
+  // Without NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) (before 5.1) nothing tells a dump tool that a
+  // balloon page is offline: it is kernel memory that happens to be zero.
+  K[KIND.BALLOON] = exportsOffline(m.profile) ? CLASS_CODE.offline : CLASS_CODE.zero;
+  K[KIND.VIRTIO_MEM] = K[KIND.BALLOON]!;
+  K[KIND.UNACCEPTED] = CLASS_CODE.unaccepted;
   K[KIND.HWPOISON] = CLASS_CODE.hwpoison;
   K[KIND.FREE] = CLASS_CODE.free;
   for (const r of m.layout.loads) {
@@ -162,8 +169,9 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): Gro
     hugetlb: false,
     slab: false,
     kernel: false,
+    unaccepted: true,
   };
-  const style = m.opts.hintedStyle;
+  const style = hintingOf(m.profile, m.opts);
   const excludeByLevel: number[] = [];
   const mdf: MakedumpfileStats[] = [];
   const textPages = m.layout.kernelBytes / PAGE_SIZE;
@@ -178,6 +186,8 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): Gro
     let ex = counts.hinted + counts.offline + counts.hwpoison;
     if (b16) ex += counts.free;
     else if (b1 && freeZero) ex += counts.free;
+    // unaccepted memory: excluded with free pages; its content is zero (never written)
+    if (b16 || b1) ex += counts.unaccepted;
     if (b1) ex += counts.zero;
     if (b4) ex += counts.cache + counts.cache_private;
     else if (b2) ex += counts.cache;
@@ -201,7 +211,7 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): Gro
       total: m.layout.maxMapnr,
     };
     if (b1) {
-      s.zero = counts.zero;
+      s.zero = counts.zero + counts.unaccepted; // 1.7.2 does not know PAGE_UNACCEPTED: zero pages
       if (!b16 && freeZero) s.zero += counts.free;
       if (!(b16 && hintedAsFree)) s.zero += counts.hinted;
     }
@@ -215,6 +225,7 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): Gro
     version: 1,
     options: m.opts as SimOptions & { scenario: Workload },
     hintedStyle: style,
+    kernel: m.profile.name,
     layout: {
       physBase: h(L.physBase),
       pageOffset: h(L.pageOffset),

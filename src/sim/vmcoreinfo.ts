@@ -1,7 +1,8 @@
 /**
- * VMCOREINFO as a Linux 6.0 x86_64 kernel writes it (kernel/crash_core.c crash_save_vmcoreinfo_init
- * and arch/x86/kernel/crash_core_64.c), in its emission order (FORMATS.md §2.3), from the kernel
- * profile and the machine's layout.
+ * VMCOREINFO as an x86_64 kernel writes it (kernel/crash_core.c or kernel/vmcore_info.c
+ * crash_save_vmcoreinfo_init and the arch part), in its emission order (FORMATS.md §2.3), from
+ * the kernel profile — which keys its generation has (§2.3 "present" column) and its values —
+ * and the machine's layout.
  */
 import { SECTION_SIZE_BITS, KERNEL_IMAGE_SIZE } from './layout.js';
 import { MAX_NUMNODES, type Machine } from './machine.js';
@@ -20,20 +21,25 @@ export function buildVmcoreinfo(m: Machine): string {
   const out: string[] = [];
   const add = (k: string, v: string | number | bigint) => out.push(`${k}=${typeof v === 'bigint' ? v.toString() : v}`);
   add('OSRELEASE', p.osrelease);
-  add('BUILD-ID', m.buildId);
+  const keys = p.keys;
+  if (keys.buildId) add('BUILD-ID', m.buildId);
   add('PAGESIZE', 4096);
   add('SYMBOL(init_uts_ns)', hex(s.init_uts_ns));
   add('OFFSET(uts_namespace.name)', p.utsNameOffset);
   add('SYMBOL(node_online_map)', hex(s.node_online_map));
   add('SYMBOL(swapper_pg_dir)', hex(s.init_top_pgt));
   add('SYMBOL(_stext)', hex(s._stext));
-  add('SYMBOL(vmap_area_list)', hex(s.vmap_area_list));
+  if (keys.vmallocStart) out.push(`NUMBER(VMALLOC_START)=0x${(m.layout.l5 ? 0xffa0000000000000n : 0xffffc90000000000n).toString(16)}`);
+  else add('SYMBOL(vmap_area_list)', hex(s.vmap_area_list));
+  if (keys.vmallocStart) add('SYMBOL(vmemmap)', hex(m.layout.vmemmap));
   add('SYMBOL(mem_section)', hex(s.mem_section));
   add('LENGTH(mem_section)', m.memSectionRoots);
   add('SIZE(mem_section)', p.memSectionSize);
   add('OFFSET(mem_section.section_mem_map)', p.memSectionMapOffset);
-  add('NUMBER(SECTION_SIZE_BITS)', SECTION_SIZE_BITS);
-  add('NUMBER(MAX_PHYSMEM_BITS)', m.layout.maxPhysmemBits);
+  if (keys.sectionBits) {
+    add('NUMBER(SECTION_SIZE_BITS)', SECTION_SIZE_BITS);
+    add('NUMBER(MAX_PHYSMEM_BITS)', m.layout.maxPhysmemBits);
+  }
   add('SIZE(page)', l.size);
   add('SIZE(pglist_data)', z.pglistDataSize);
   add('SIZE(zone)', z.zoneSize);
@@ -46,8 +52,14 @@ export function buildVmcoreinfo(m: Machine): string {
   add('OFFSET(page.lru)', l.lru);
   add('OFFSET(page._mapcount)', l.mapcount);
   add('OFFSET(page.private)', l.private);
-  if (l.compoundDtor !== undefined) add('OFFSET(page.compound_dtor)', l.compoundDtor);
-  if (l.compoundOrder !== undefined) add('OFFSET(page.compound_order)', l.compoundOrder);
+  // ≤ 6.2 in struct page; 6.3–6.5 as folio fields (Linux commit 1c5509be58f6); 6.6+ neither.
+  if (p.compound.order === 'page') {
+    if (l.compoundDtor !== undefined) add('OFFSET(page.compound_dtor)', l.compoundDtor);
+    if (l.compoundOrder !== undefined) add('OFFSET(page.compound_order)', l.compoundOrder);
+  } else if (p.compound.order === 'folio') {
+    if (l.compoundDtor !== undefined) add('OFFSET(folio._folio_dtor)', l.size + l.compoundDtor);
+    if (l.compoundOrder !== undefined) add('OFFSET(folio._folio_order)', l.size + l.compoundOrder);
+  }
   add('OFFSET(page.compound_head)', l.compoundHead);
   add('OFFSET(pglist_data.node_zones)', z.nodeZones);
   add('OFFSET(pglist_data.nr_zones)', z.nrZones);
@@ -60,8 +72,10 @@ export function buildVmcoreinfo(m: Machine): string {
   add('OFFSET(free_area.free_list)', z.freeAreaFreeList);
   add('OFFSET(list_head.next)', z.listHeadNext);
   add('OFFSET(list_head.prev)', z.listHeadPrev);
-  add('OFFSET(vmap_area.va_start)', VMAP_AREA.vaStart);
-  add('OFFSET(vmap_area.list)', VMAP_AREA.list);
+  if (!keys.vmallocStart) {
+    add('OFFSET(vmap_area.va_start)', VMAP_AREA.vaStart);
+    add('OFFSET(vmap_area.list)', VMAP_AREA.list);
+  }
   add('LENGTH(zone.free_area)', z.nrOrders);
   // printk: log_buf_vmcoreinfo_setup() (lockless ringbuffer keys, FORMATS.md §2.3 #20, or the
   // pre-5.10 log_buf keys), written by src/sim/printk.ts.
@@ -75,12 +89,17 @@ export function buildVmcoreinfo(m: Machine): string {
   if (p.flags.slab !== undefined) add('NUMBER(PG_slab)', p.flags.slab);
   if (p.flags.hwpoison !== undefined) add('NUMBER(PG_hwpoison)', p.flags.hwpoison);
   add('NUMBER(PG_head_mask)', p.flags.headMask);
-  if (p.pageTypes.buddy !== undefined) add('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', p.pageTypes.buddy);
-  add('NUMBER(HUGETLB_PAGE_DTOR)', p.compoundDtor.hugetlb);
-  if (p.pageTypes.offline !== undefined) add('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)', p.pageTypes.offline);
+  const pt = p.pageTypes;
+  if (pt.buddy !== undefined) add('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', pt.buddy);
+  if (p.compound.hugetlb === 'dtor') add('NUMBER(HUGETLB_PAGE_DTOR)', p.compoundDtor.hugetlb);
+  if (p.compound.hugetlb === 'flag' && p.pgHugetlb !== undefined) add('NUMBER(PG_hugetlb)', p.pgHugetlb);
+  if (p.compound.hugetlb === 'page-type' && pt.hugetlb !== undefined) add('NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)', pt.hugetlb);
+  if (pt.offline !== undefined) add('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)', pt.offline);
+  if (pt.slab !== undefined) add('NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)', pt.slab);
+  if (pt.unaccepted !== undefined) add('NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)', pt.unaccepted);
   add('NUMBER(phys_base)', m.layout.physBase);
   add('SYMBOL(init_top_pgt)', hex(s.init_top_pgt));
-  add('NUMBER(pgtable_l5_enabled)', m.layout.l5 ? 1 : 0);
+  if (keys.l5Export || m.layout.l5) add('NUMBER(pgtable_l5_enabled)', m.layout.l5 ? 1 : 0);
   add('SYMBOL(node_data)', hex(s.node_data));
   add('LENGTH(node_data)', MAX_NUMNODES);
   add('KERNELOFFSET', hex(m.layout.kernelOffset));
