@@ -34,6 +34,11 @@ export function renderStats(s: DumpStats, c: ChalkInstance): string {
     if (s.classes[k] === 0) continue;
     o.push(`  ${k.padEnd(14)} ${String(s.classes[k]).padStart(10)}${zs.map((z) => String(z.classes[k]).padStart(10)).join('')}`);
   }
+  if (s.pages.stored !== s.pages.present) {
+    // A refiltered dump: pfns an earlier filter excluded are present but hold no data.
+    const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    o.push(`  ${'not stored'.padEnd(14)} ${String(s.pages.present - s.pages.stored).padStart(10)}${zs.map((z) => String(z.pages - sum(z.classes)).padStart(10)).join('')}`);
+  }
   o.push(`  ${'present'.padEnd(14)} ${String(s.pages.present).padStart(10)}${zs.map((z) => String(z.pages).padStart(10)).join('')}`);
   o.push('');
   o.push(c.bold(`  memory ranges`));
