@@ -182,6 +182,8 @@ export type MakedumpfilePlan =
       vmcoreinfoFile?: string;
       /** --check-params: validate only. */
       checkOnly: boolean;
+      /** `--num-threads N`: compression threads (0, makedumpfile's "none", is 1); the dump is the same for any N. */
+      numThreads?: number;
       /** Options accepted without effect (performance tuning that does not change the dump). */
       ignored: string[];
       /** The equivalent vmcore-filter command line. */
@@ -193,7 +195,7 @@ const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'L', 'config', 'eppic', 'vtop',
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
 const NOT_YET = new Set(['dump-dmesg', 'partial-dmesg']);
 /** Tuning options that do not change the dump: accepted and ignored. */
-const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size', 'num-threads']);
+const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size']);
 
 const CODEC_OF: Record<string, CodecName> = { c: 'zlib', l: 'lzo', p: 'snappy', z: 'zstd' };
 
@@ -236,6 +238,7 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   let vmcoreinfoFile: string | undefined;
   let checkOnly = false;
   let threads = false;
+  let numThreads: number | undefined;
   let split = false;
   let reassemble = false;
   let rearrange = false;
@@ -290,12 +293,12 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
       case 'R':
         rearrange = true;
         break;
+      case 'num-threads':
+        numThreads = Math.max(1, intArg(o, 0, 256));
+        threads = true;
+        break;
       default:
         if (IGNORED.has(o.name)) {
-          if (o.name === 'num-threads') {
-            intArg(o, 0, 1 << 16);
-            threads = true;
-          }
           ignored.push(o.value === undefined ? o.spelled : `${o.spelled} ${o.value}`);
           break;
         }
@@ -334,10 +337,11 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   if (elf) equivalent.push('-E');
   if (flattened) equivalent.push('-F');
   if (force) equivalent.push('-f');
+  if (numThreads !== undefined) equivalent.push('--num-threads', String(numThreads));
   if (split) equivalent.push('--split');
   if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
   equivalent.push(input, ...(splitOutputs ?? [output]));
-  return { kind: 'filter', input, output, splitOutputs, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
+  return { kind: 'filter', input, output, splitOutputs, numThreads, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -406,9 +410,9 @@ Usage:
 
 Options are parsed as makedumpfile 1.7 parses them (clusters such as -cd31, --opt=value,
 abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, -R, --split,
---reassemble, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
-memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size,
---num-threads. Anything else is refused with one line and exit status 2.
+--reassemble, --num-threads, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
+memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size.
+--num-threads N compresses with N threads (the dump is the same). Anything else is refused with one line and exit status 2.
 
 The dump written is byte-identical to the equivalent vmcore-filter command
 (vmcore-filter -d DL [-c|-l|-p|-z] [-E] [-F] [-f] VMCORE DUMPFILE); unlike makedumpfile, hinted
@@ -450,7 +454,9 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
   if (plan.checkOnly) return EXIT.OK;
   // With -F the dump is stdout, so makedumpfile's messages go to stderr.
   const msg = plan.flattened ? process.stderr : process.stdout;
-  const opts: FilterOptions = {
+  // numThreads is FilterOptions' (threaded compression); typed here so this file does not depend on when it landed.
+  const opts: FilterOptions & { numThreads?: number } = {
+    numThreads: plan.numThreads,
     dumpLevels: plan.dumpLevels,
     format: plan.elf ? 'elf' : 'kdump',
     codec: plan.codec,

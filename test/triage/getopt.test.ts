@@ -94,8 +94,10 @@ describe('planMakedumpfile: makedumpfile options → vmcore-filter job', () => {
   it('tuning options are accepted and listed as ignored', () => {
     expect(plan('--num-threads 4 -b 8 --cyclic-buffer 1024 --non-mmap --work-dir /tmp -l a b')).toMatchObject({
       kind: 'filter',
-      ignored: ['--num-threads 4', '-b 8', '--cyclic-buffer 1024', '--non-mmap', '--work-dir /tmp'],
+      numThreads: 4,
+      ignored: ['-b 8', '--cyclic-buffer 1024', '--non-mmap', '--work-dir /tmp'],
     });
+    expect(plan('--num-threads=0 a b')).toMatchObject({ numThreads: 1 });
   });
   it('--split, --reassemble, -R, -i, --check-params, -h, -v', () => {
     expect(plan('--split -d 31 a b c')).toMatchObject({ kind: 'filter', input: 'a', splitOutputs: ['b', 'c'] });
