@@ -6,6 +6,7 @@ import { VmcoreError } from '../errors.js';
 import { parseIntOption, parseSize } from './args.js';
 import { colours, renderFilterReport } from './render.js';
 import { simulate, type SimOptions } from '../sim/index.js';
+import { PROFILES, PROFILE_NAMES } from '../mm/profiles.js';
 import { filterDump } from '../writer/pipeline.js';
 import { checkOutputPath } from '../writer/atomic.js';
 
@@ -18,6 +19,7 @@ interface SimCliOpts {
   hintedStyle: string;
   cpus: string;
   freeContent: string;
+  kernel: string;
   force?: boolean;
   json?: boolean;
 }
@@ -28,6 +30,9 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
   }
   if (o.freeContent !== 'stale' && o.freeContent !== 'zero') {
     throw new VmcoreError('E_USAGE', `--free-content: "${o.freeContent}" is not stale or zero`, { option: '--free-content' });
+  }
+  if (!PROFILES[o.kernel]) {
+    throw new VmcoreError('E_USAGE', `--kernel: "${o.kernel}" is not a kernel profile (${PROFILE_NAMES.join(', ')})`, { option: '--kernel' });
   }
   const memBytes = parseSize(o.mem, '--mem');
   if (memBytes < 64 * 2 ** 20 || memBytes > 64 * 2 ** 30 || memBytes % (2 * 2 ** 20) !== 0) {
@@ -41,6 +46,7 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
     hintedStyle: o.hintedStyle,
     cpus: parseIntOption(o.cpus, '--cpus', 1, 512),
     freeContent: o.freeContent,
+    kernel: o.kernel,
   };
 }
 
@@ -52,12 +58,13 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
     .option('--kaslr', 'randomised kernel and direct-map bases')
     .option('--hinted-style <style>', 'how reported free pages are marked: combined (BUDDY&OFFLINE) or pg-reported', 'combined')
     .option('--cpus <n>', 'CPUs (NT_PRSTATUS notes)', '2')
-    .option('--free-content <kind>', 'content of free pages: stale or zero (zero writes a sparse file)', 'stale');
+    .option('--free-content <kind>', 'content of free pages: stale or zero (zero writes a sparse file)', 'stale')
+    .option('--kernel <profile>', `kernel generation: ${PROFILE_NAMES.join(', ')}`, 'linux-6.0');
 }
 
 export function registerSim(program: Command, setExit: (c: number) => void): void {
   addSimOptions(program.command('sim').argument('<out>', 'image to write (ELF64 vmcore)'), '512M')
-    .description('simulate a Linux 6.0 x86_64 machine and write its vmcore and ground truth')
+    .description('simulate an x86_64 Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
     .option('--truth <file>', 'write the ground-truth JSON here')
     .option('-f, --force', 'overwrite existing files')
     .option('--json', 'print the result as JSON')
