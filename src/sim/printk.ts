@@ -108,7 +108,7 @@ export function allocDynamicLogBuf(mb: Memblock, logBufLen: number): DynamicLogB
  * memblock buffers when `log_buf_len=` was given. Returns what VMCOREINFO must say.
  */
 export function writePrintk(m: PrintkMachine, write: PhysWrite, dyn: DynamicLogBuf | null): SimPrintk {
-  const format = m.opts.printk ?? 'lockless';
+  const format = m.opts.printk ?? defaultPrintkFormat(m.profile.osrelease);
   const shift = m.opts.logBufShift ?? 17;
   if (!Number.isInteger(shift) || shift < 12 || shift > 18) {
     throw new VmcoreError('E_USAGE', `logBufShift (CONFIG_LOG_BUF_SHIFT) must be 12..18, got ${shift}`, { option: 'logBufShift' });
@@ -191,6 +191,18 @@ export function writePrintk(m: PrintkMachine, write: PhysWrite, dyn: DynamicLogB
     ...PRB_KEYS.map(([f, k]) => `${k}=${L[f]}`),
   ];
   return { format, vmcoreinfo, records, reserved, firstSeq: rb.firstValidSeq() };
+}
+
+/**
+ * The buffer a kernel generation has: the lockless ring buffer from 5.10 (Linux commit
+ * 896fbe20b4e2 "printk: use the lockless ringbuffer"), log_buf before. The simulator picks by
+ * release because it plays a given kernel; the decoder never does (it reads VMCOREINFO).
+ */
+export function defaultPrintkFormat(osrelease: string): 'lockless' | 'log_buf' {
+  const m = /^(\d+)\.(\d+)/.exec(osrelease);
+  if (!m) return 'lockless';
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 5010 ? 'lockless' : 'log_buf';
 }
 
 // ---------------------------------------------------------------------------------------------

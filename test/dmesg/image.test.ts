@@ -23,6 +23,8 @@ const CASES: Array<{ name: string; opts: Partial<SimOptions> }> = [
   { name: 'lockless-shift12', opts: { seed: 3, memBytes: 64 << 20, logBufShift: 12, kaslr: true } },
   { name: 'log_buf_len-1M', opts: { seed: 5, memBytes: 96 << 20, logBufLen: 1 << 20, l5: true } },
   { name: 'log_buf', opts: { seed: 9, memBytes: 64 << 20, printk: 'log_buf' } },
+  // a 5.4 kernel has the log_buf (the lockless ring buffer came with 5.10)
+  { name: 'linux-5.4', opts: { seed: 4, memBytes: 64 << 20, profile: 'linux-5.4' } },
 ];
 
 function ourText(file: string): string {
@@ -53,7 +55,7 @@ describe.each(CASES)('$name', ({ name, opts }) => {
     const r = openDump(img);
     const log = readKernelLog(r);
     r.close();
-    expect(log.format).toBe(opts.printk ?? 'lockless');
+    expect(log.format).toBe(opts.printk ?? (opts.profile === 'linux-5.4' ? 'log_buf' : 'lockless'));
     const reserved = new Set(pk.reserved);
     const kept = pk.records.map((rec, seq) => ({ rec, seq })).filter(({ seq }) => seq >= pk.firstSeq && !reserved.has(seq));
     if (log.format === 'lockless') {
