@@ -158,14 +158,26 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   /** Mark present pfns of [s, e) unknown with `reason`. */
   const markUnknown = (s: number, e: number, reason: UnknownReason) => {
     const id = rid(reason);
-    for (let p = present.nextSet(s); p >= 0 && p < e; p = present.nextSet(p + 1)) {
+    for (let p = present.nextSet(s, e); p >= 0; p = present.nextSet(p + 1, e)) {
       classOf[p] = PageClass.unknown;
       reasonCounts[id]!++;
     }
   };
   const finish = () => {
     const counts = new Float64Array(NR_CLASSES);
-    for (let i = 0; i < maxMapnr; i++) counts[classOf[i]!]!++;
+    // Holes (class 0) fill most of a sparse or corrupt pfn space: skip zero words four pfns at a time.
+    let i = 0;
+    if (classOf.byteOffset % 4 === 0) {
+      const w = new Uint32Array(classOf.buffer, classOf.byteOffset, maxMapnr >>> 2);
+      let zeros = 0;
+      for (let k = 0; k < w.length; k++) {
+        if (w[k] === 0) zeros += 4;
+        else for (let j = k * 4; j < k * 4 + 4; j++) counts[classOf[j]!]!++;
+      }
+      counts[PageClass.hole]! += zeros;
+      i = w.length * 4;
+    }
+    for (; i < maxMapnr; i++) counts[classOf[i]!]!++;
     for (let i = 0; i < NR_CLASSES; i++) c.counts[CLASS_NAMES[i]!] = counts[i]!;
     reasonNames.forEach((r, i) => {
       if (reasonCounts[i]! > 0) c.reasons[r] = reasonCounts[i]!;
@@ -281,7 +293,7 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     // Pfns of [s, e) without usable struct pages: a pending head range still decides them.
     if (s < scan.pendingEnd) {
       const pe = Math.min(e, scan.pendingEnd);
-      for (let p = present.nextSet(s); p >= 0 && p < pe; p = present.nextSet(p + 1)) classOf[p] = scan.pendingClass;
+      for (let p = present.nextSet(s, pe); p >= 0; p = present.nextSet(p + 1, pe)) classOf[p] = scan.pendingClass;
       s = pe;
     }
     if (s < e) markUnknown(s, e, reason);
@@ -299,8 +311,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     if (sec.startPfn > next) gap(next, sec.startPfn, 'no_mem_map');
     // A section without present pfns is still read when present pfns follow closely: a free
     // block headed in it may continue into them.
-    const first = present.nextSet(sec.startPfn);
-    if (first >= 0 && first < sec.endPfn + lookahead) scan.section(sec.startPfn, sec.endPfn);
+    const first = present.nextSet(sec.startPfn, sec.endPfn + lookahead);
+    if (first >= 0) scan.section(sec.startPfn, sec.endPfn);
     next = Math.max(next, sec.endPfn);
   }
   while (ui < unusable.length) {

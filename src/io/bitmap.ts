@@ -30,14 +30,36 @@ export class Bitmap {
     let n = 0;
     let i = start;
     for (; i < end && (i & 7) !== 0; i++) if (this.get(i)) n++;
-    for (; i + 8 <= end; i += 8) n += POPCOUNT[this.bytes[i >>> 3]!]!;
+    const b8 = this.bytes;
+    for (; i + 64 <= end; i += 64) {
+      // Zero runs (holes) are common: test eight bytes at once.
+      const k = i >>> 3;
+      if ((b8[k]! | b8[k + 1]! | b8[k + 2]! | b8[k + 3]! | b8[k + 4]! | b8[k + 5]! | b8[k + 6]! | b8[k + 7]!) === 0) continue;
+      for (let j = k; j < k + 8; j++) n += POPCOUNT[b8[j]!]!;
+    }
+    for (; i + 8 <= end; i += 8) n += POPCOUNT[b8[i >>> 3]!]!;
     for (; i < end; i++) if (this.get(i)) n++;
     return n;
   }
-  /** First set bit at or after `i`, or -1. */
-  nextSet(i: number): number {
-    while (i < this.nbits) {
-      const b = this.bytes[i >>> 3]!;
+  /**
+   * First set bit in [i, end), or -1. Callers that only care about a range pass `end`: an
+   * unbounded scan from every section of a sparse, huge bitmap (a corrupt max_mapnr) is
+   * quadratic.
+   */
+  nextSet(i: number, end = this.nbits): number {
+    const stop = Math.min(end, this.nbits);
+    const b8 = this.bytes;
+    while (i < stop) {
+      if ((i & 7) === 0) {
+        // Skip zero bytes eight at a time where aligned, then one at a time.
+        let k = i >>> 3;
+        const kEnd = Math.ceil(stop / 8);
+        while (k + 8 <= kEnd && (b8[k]! | b8[k + 1]! | b8[k + 2]! | b8[k + 3]! | b8[k + 4]! | b8[k + 5]! | b8[k + 6]! | b8[k + 7]!) === 0) k += 8;
+        while (k < kEnd && b8[k] === 0) k++;
+        i = k * 8;
+        if (i >= stop) break;
+      }
+      const b = b8[i >>> 3]!;
       if (b === 0) {
         i = (i | 7) + 1;
         continue;
@@ -47,18 +69,28 @@ export class Bitmap {
     }
     return -1;
   }
-  /** First clear bit at or after `i`, or nbits. */
-  nextClear(i: number): number {
-    while (i < this.nbits) {
-      const b = this.bytes[i >>> 3]!;
-      if (b === 0xff) {
+  /** First clear bit in [i, end), or `end` (default nbits) if there is none. */
+  nextClear(i: number, end = this.nbits): number {
+    const stop = Math.min(end, this.nbits);
+    const b8 = this.bytes;
+    while (i < stop) {
+      if ((i & 7) === 0) {
+        let k = i >>> 3;
+        const kEnd = Math.floor(stop / 8);
+        while (k + 8 <= kEnd && (b8[k]! & b8[k + 1]! & b8[k + 2]! & b8[k + 3]! & b8[k + 4]! & b8[k + 5]! & b8[k + 6]! & b8[k + 7]!) === 0xff) k += 8;
+        while (k < kEnd && b8[k] === 0xff) k++;
+        i = Math.max(i, k * 8);
+        if (i >= stop) break;
+      }
+      const b = b8[i >>> 3]!;
+      if (b === 0xff && (i | 7) + 1 <= stop) {
         i = (i | 7) + 1;
         continue;
       }
       if (!(b & (1 << (i & 7)))) return i;
       i++;
     }
-    return this.nbits;
+    return Math.min(end, this.nbits);
   }
   clone(): Bitmap {
     // new Uint8Array copies even when `bytes` is a Buffer (whose slice() is a view).

@@ -48,7 +48,7 @@ export class KernelMemory {
     const first = Number(pa / 4096n);
     const last = Number((pa + BigInt(len) - 1n) / 4096n);
     if (last >= this.reader.maxMapnr) return false;
-    return this.readable.nextClear(first) > last;
+    return this.readable.nextClear(first, last + 1) > last;
   }
 
   /** Read `len` bytes at kernel virtual `va`; throws E_ADDRXLAT or E_FORMAT naming the address. */

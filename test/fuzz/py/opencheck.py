@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""Open each dump with libkdumpfile and read a sample of its stored pages.
+
+usage: opencheck.py DUMP...
+Prints JSON {path: null | "problem"}. A dump passes when libkdumpfile opens it, its page
+bitmap is readable, and the first and last 64 pages the bitmap marks (and 64 spread between)
+read back as 4096 bytes each.
+"""
+import json
+import sys
+
+import kdumpfile
+
+out = {}
+for path in sys.argv[1:]:
+    try:
+        k = kdumpfile.kdumpfile(path)
+        max_pfn = k.attr['max_pfn']
+        raw = bytes(k.attr['file.pagemap'].get_bits(0, max_pfn - 1))
+        pfns = []
+        for i, b in enumerate(raw):
+            if b:
+                for bit in range(8):
+                    if b & (1 << bit) and i * 8 + bit < max_pfn:
+                        pfns.append(i * 8 + bit)
+        step = max(1, len(pfns) // 64)
+        sample = sorted(set(pfns[:64] + pfns[-64:] + pfns[::step]))
+        for pfn in sample:
+            data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << 12, 4096)
+            if len(data) != 4096:
+                raise Exception('pfn %#x read %d bytes' % (pfn, len(data)))
+        out[path] = None
+    except Exception as e:  # noqa: BLE001 - every failure is reported by path
+        out[path] = '%s: %s' % (type(e).__name__, e)
+print(json.dumps(out))
