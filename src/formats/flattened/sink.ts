@@ -31,7 +31,17 @@ export class FlattenedSink implements DumpSink {
     const ok = this.out.write(Buffer.from(chunk));
     this.bytesWritten += chunk.length;
     if (!ok) {
-      await Promise.race([once(this.out, 'drain'), once(this.out, 'error').then(() => undefined)]);
+      // One listener pair per wait, removed when either fires (once() on both would leave the
+      // losing 'error' listener behind on every full buffer).
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.out.off('drain', done);
+          this.out.off('error', done);
+          resolve();
+        };
+        this.out.on('drain', done);
+        this.out.on('error', done);
+      });
     }
     if (this.error) throw this.error;
   }
