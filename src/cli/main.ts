@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
-import { removeAllTemporaries } from '../writer/atomic.js';
+import { onTemporariesChange, removeAllTemporaries } from '../writer/atomic.js';
 import { registerFilter } from './filter-command.js';
 import { registerSim, registerDemo } from './sim-command.js';
 import { registerInfo } from './info-command.js';
@@ -34,7 +34,15 @@ export function reportError(e: unknown): number {
   return EXIT.INTERNAL;
 }
 
+/**
+ * SIGINT / SIGTERM / SIGHUP remove the temporary output and exit 130 / 143 / 129. The handlers
+ * are installed only while a temporary exists: before that there is nothing to clean up and
+ * the default action ends the process at once, even inside a long synchronous loop
+ * (classification), which a JavaScript handler could not interrupt. The writers yield to the
+ * event loop between batches, so while writing the handler runs promptly.
+ */
 let signalsInstalled = false;
+const handlers: [NodeJS.Signals, () => void][] = [];
 function installSignalHandlers(): void {
   if (signalsInstalled) return;
   signalsInstalled = true;
@@ -43,9 +51,15 @@ function installSignalHandlers(): void {
     process.stderr.write(`vmcore-filter: interrupted; temporary output removed\n`);
     process.exit(code);
   };
-  process.on('SIGINT', onSignal(EXIT.SIGINT));
-  process.on('SIGTERM', onSignal(EXIT.SIGTERM));
-  process.on('SIGHUP', onSignal(129));
+  handlers.push(['SIGINT', onSignal(EXIT.SIGINT)], ['SIGTERM', onSignal(EXIT.SIGTERM)], ['SIGHUP', onSignal(129)]);
+  // A file-size limit (ulimit -f) must give EFBIG, reported like a full disk, not kill us.
+  process.on('SIGXFSZ', () => {});
+  onTemporariesChange((count) => {
+    for (const [sig, h] of handlers) {
+      process.removeListener(sig, h);
+      if (count > 0) process.on(sig, h);
+    }
+  });
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {

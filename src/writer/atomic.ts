@@ -10,6 +10,23 @@ import { randomBytes } from 'node:crypto';
 import { VmcoreError } from '../errors.js';
 
 const live = new Set<string>();
+let liveListener: ((count: number) => void) | undefined;
+
+/**
+ * Be told how many temporaries are being written whenever that changes (the CLI installs its
+ * signal handlers only while one exists: a handler replaces the default action, and a process
+ * busy in a long synchronous loop would then not die on SIGTERM until the loop ends).
+ */
+export function onTemporariesChange(fn: ((count: number) => void) | undefined): void {
+  liveListener = fn;
+}
+
+function track(p: string, add: boolean): void {
+  const had = live.size;
+  if (add) live.add(p);
+  else live.delete(p);
+  if (live.size !== had) liveListener?.(live.size);
+}
 
 /** An output being written: a temp path, its fd, and commit/abort. */
 export class AtomicOutput {
@@ -36,7 +53,7 @@ export class AtomicOutput {
     } catch (e) {
       throw outputError(e, temp);
     }
-    live.add(temp);
+    track(temp, true);
     return new AtomicOutput(finalPath, temp, fd);
   }
 
@@ -51,7 +68,7 @@ export class AtomicOutput {
       this.cleanup();
       throw outputError(e, this.finalPath);
     } finally {
-      live.delete(this.tempPath);
+      track(this.tempPath, false);
     }
   }
 
@@ -73,7 +90,7 @@ export class AtomicOutput {
     } catch {
       /* gone */
     }
-    live.delete(this.tempPath);
+    track(this.tempPath, false);
   }
 }
 
@@ -109,6 +126,7 @@ export function removeAllTemporaries(): void {
     }
   }
   live.clear();
+  liveListener?.(0);
 }
 
 /** Map an fs error to a typed output error. */

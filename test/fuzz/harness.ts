@@ -520,10 +520,10 @@ export function judge(o: Outcome, opts: { checkRss?: boolean } = {}): string | n
 }
 
 /** Open each dump with libkdumpfile and read a sample of its stored pages. Returns problems by path. */
-export function libkdumpfileCheck(files: string[]): Record<string, string | null> {
+export function libkdumpfileCheck(files: string[], opts: { incomplete?: boolean } = {}): Record<string, string | null> {
   if (!files.length) return {};
-  const r = spawnSync(PY, [OPENCHECK, ...files], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`opencheck.py failed (${r.status}): ${r.stderr}`);
+  const r = spawnSync(PY, [OPENCHECK, ...(opts.incomplete ? ['--incomplete'] : []), ...files], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`opencheck.py failed (${r.status ?? r.signal}): ${r.stderr}${r.error ?? ''}`);
   return JSON.parse(r.stdout) as Record<string, string | null>;
 }
 

@@ -28,8 +28,10 @@ export function outputError(e: unknown, path: string, pos?: number): VmcoreError
   if (e instanceof VmcoreError) return e;
   const err = e as NodeJS.ErrnoException;
   const where = pos === undefined ? '' : ` at offset ${hex(pos)}`;
-  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
-    return new VmcoreError('E_NO_SPACE', `writing ${path}${where}: no space left on device`, { path, offset: pos });
+  // EFBIG: a file-size limit (ulimit -f) is a full disk for this file.
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EFBIG') {
+    const why = err.code === 'EFBIG' ? 'file size limit reached (EFBIG)' : 'no space left on device';
+    return new VmcoreError('E_NO_SPACE', `writing ${path}${where}: ${why}`, { path, offset: pos });
   }
   return new VmcoreError('E_OUTPUT_IO', `writing ${path}${where}: ${err.code ?? err.message}`, { path, offset: pos });
 }
