@@ -17,6 +17,7 @@ interface FilterCliOpts {
   json?: boolean;
   reportedBit?: string;
   messageLevel?: string;
+  keepIncomplete?: boolean;
   split?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('-F', 'write makedumpfile flattened format to stdout')
     .option('-f, --force', 'overwrite an existing output')
     .option('--split', 'write the dump as several kdump-compressed files, one per output, by pfn range')
+    .option('--keep-incomplete', 'on a full disk, keep what was written as a dump marked incomplete (still exit 7)')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
     .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages (PG_reported = PG_uptodate, 2 on 6.0)')
     .option('--message-level <n>', 'accepted for makedumpfile compatibility; ignored')
@@ -53,6 +55,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         format: o.E ? 'elf' : 'kdump',
         codec: codecs[0],
         force: !!o.force,
+        keepIncomplete: !!o.keepIncomplete,
         flattened: !!o.F,
         splitOutputs: o.split ? outputs : undefined,
         reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),

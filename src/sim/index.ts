@@ -33,15 +33,16 @@ export function buildMachine(opts: SimOptions): Machine {
 
 /**
  * Simulate a machine and write its vmcore to `out` (via `out.tmp` and a rename) and its ground
- * truth to `out.truth.json`.
+ * truth to `out.truth.json`. `extra.truthRuns: false` leaves the truth's run lists empty (counts
+ * and per-level statistics stay), for big images where the lists would dominate memory.
  */
-export async function simulate(out: string, opts: Partial<SimOptions>): Promise<SimResult> {
+export async function simulate(out: string, opts: Partial<SimOptions>, extra: { truthRuns?: boolean } = {}): Promise<SimResult> {
   const t0 = performance.now();
   const options = resolveOptions(opts);
   const m = build(options);
   checkMachine(m);
   const cls = classifyPfns(m);
-  const truth = computeTruth(m, cls);
+  const truth = computeTruth(m, cls, { runs: extra.truthRuns });
   const tmp = out + '.tmp';
   let size: number;
   try {

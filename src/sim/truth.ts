@@ -62,7 +62,7 @@ export interface GroundTruth {
   };
   /** Pages per class (below max_mapnr). */
   counts: Record<PageClass, number>;
-  /** Run-length lists of pfns per class. */
+  /** Run-length lists of pfns per class (empty when simulate() was asked to skip them). */
   runs: Record<PageClass, Run[]>;
   /** Whether a class's pages are all zero-filled in the image. */
   zeroContent: Record<PageClass, boolean>;
@@ -142,7 +142,7 @@ export function truthClassArray(truth: GroundTruth): Uint8Array {
 }
 
 /** Compute the ground truth. */
-export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): GroundTruth {
+export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts: { runs?: boolean } = {}): GroundTruth {
   const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
   const runs = Object.fromEntries(CLASSES.map((c) => [c, [] as Run[]])) as Record<PageClass, Run[]>;
   let i = 0;
@@ -152,7 +152,8 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m)): Gro
     while (j < cls.length && cls[j] === c) j++;
     const name = CLASSES[c]!;
     counts[name] += j - i;
-    runs[name].push([i, j - i]);
+    // Run lists are most of the truth's memory on a big machine (~700 MiB at 64 GiB).
+    if (opts.runs !== false) runs[name].push([i, j - i]);
     i = j;
   }
   const freeZero = m.opts.freeContent === 'zero';

@@ -37,6 +37,11 @@ export interface FilterOptions {
   splitOutputs?: string[];
   /** Where the flattened stream goes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /**
+   * On a full disk after the last `-d` level, keep what was written under the output name (a
+   * valid dump whose header has the incomplete flag) instead of removing it. Still an E_NO_SPACE error.
+   */
+  keepIncomplete?: boolean;
   /** VMCOREINFO text supplying or replacing the dump's own (`--vmcoreinfo FILE`). */
   vmcoreinfoOverride?: string;
 }
@@ -80,8 +85,16 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
         out?.commit();
         return buildReport(input, output, reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
       } catch (e) {
+        const last = i + 1 >= opts.dumpLevels.length;
+        if (out && last && opts.keepIncomplete && e instanceof VmcoreError && e.code === 'E_NO_SPACE' && e.data.incomplete) {
+          // The writer marked the header incomplete and never lets a descriptor point at data
+          // that is not on disk: what was written is a readable dump of the pages it holds.
+          out.commit();
+          e.message += `; kept the incomplete dump as ${output} (its header says so)`;
+          throw e;
+        }
         out?.abort();
-        if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && i + 1 < opts.dumpLevels.length && !opts.flattened) {
+        if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && !last && !opts.flattened) {
           warnings.push(`no space at dump level ${level}; retried at ${opts.dumpLevels[i + 1]}`);
           lastError = e;
           continue;

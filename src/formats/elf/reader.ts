@@ -298,7 +298,8 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     readPhys: readPhysBytes,
     readPages(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {
       if (count <= 0) return;
-      if (pfn < 0 || pfn + count > maxMapnr || present.nextClear(pfn) < pfn + count) {
+      // allPresent looks at `count` bits only (nextClear would scan to the end of the run: quadratic).
+      if (pfn < 0 || pfn + count > maxMapnr || !allPresent(present, pfn, pfn + count)) {
         const bad = pfn < 0 || pfn >= maxMapnr ? pfn : Math.min(present.nextClear(pfn), pfn + count - 1);
         throw new VmcoreError('E_FORMAT', `${path}: pfn ${hex(bad)} is not in the dump`, { path, pfn: bad });
       }
@@ -307,6 +308,16 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     close: () => source.close(),
   };
   return reader;
+}
+
+/** True if every bit of `bm` in [start, end) is set; looks at those bits only (whole bytes at once). */
+function allPresent(bm: Bitmap, start: number, end: number): boolean {
+  const b = bm.bytes;
+  let i = start;
+  for (; i < end && (i & 7) !== 0; i++) if (!(b[i >>> 3]! & (1 << (i & 7)))) return false;
+  for (; i + 8 <= end; i += 8) if (b[i >>> 3] !== 0xff) return false;
+  for (; i < end; i++) if (!(b[i >>> 3]! & (1 << (i & 7)))) return false;
+  return true;
 }
 
 /** Resolve overlapping file-data spans: the first in header order wins; adjacent pieces with contiguous file data merge. */

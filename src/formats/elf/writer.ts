@@ -263,7 +263,9 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
           }
           const q = Math.min(dumpable.nextClear(p), pLast, p + BATCH_PAGES);
           input.readPages(p, q - p, pageBuf, 0);
-          for (let k = p; k < q; k++) await appendData(slice(k, pageBuf.subarray((k - p) * ps, (k - p + 1) * ps)));
+          // Pages p..q-1 lie back to back in pageBuf; only the first and last can be partial
+          // (unaligned PT_LOAD edges), so their in-segment bytes are one contiguous range.
+          await appendData(pageBuf.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, q * ps) - p * ps));
           stats.pagesWritten += q - p;
           p = q;
           opts.onProgress?.(stats.pagesWritten + stats.zeroFilledPages, totalPages);

@@ -6,13 +6,19 @@
  * 2nd-bitmap bit (ascending pfn); the data area: the shared zero page first (dump level bit 1),
  * then each non-zero page's stored bytes in pfn order, compressed or raw (flags 0).
  *
- * Pages are read in runs of adjacent dumpable pfns, `BATCH_PAGES` at a time, compressed by
- * {@link compressBatch} (pure, worker-ready), and appended through two buffered cursors, one for
- * descriptors and one for data. Memory: the caller's bitmaps plus a few MiB of buffers.
+ * Pages are read in runs of adjacent dumpable pfns (one positional read per run and batch; an
+ * excluded page is never read), `BATCH_PAGES` at a time into a small ring of page buffers, and
+ * compressed by {@link compressBatch}: in process, or by a {@link BatchCompressor} (worker
+ * threads) that holds a few batches per worker while the main thread reads the next ones.
+ * Results are taken in batch order, so the file is the same whatever the thread count. Each
+ * batch's stored bytes go out as one write (uncompressed: one per run of non-zero pages, straight
+ * from the page buffer), its descriptors through a 24 KiB buffer, all on a {@link WriteChain}
+ * that writes while the next batches are read. Memory: the caller's bitmaps plus a few MiB
+ * (ring size × 2 MiB), independent of the dump's size.
  */
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
-import { allocCompressedBatch, compressBatch } from '../../compress/batch.js';
+import { allocCompressedBatch, compressBatch, isZeroWords, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { PageCodec } from '../../compress/codec.js';
 import type { PageWriterInput } from '../dump.js';
 import {
@@ -28,13 +34,12 @@ import {
   type DiskDumpHeaderValue,
   type KdumpLayout,
 } from './layout.js';
-import { SequentialWriter, type DumpSink } from './sink.js';
+import type { DumpSink } from './sink.js';
 
-/** Pages read and compressed per batch. */
+/** Pages read and compressed per batch (one worker message: 1 MiB of 4 KiB pages). */
 export const BATCH_PAGES = 256;
 // Descriptors are flushed every 1024 pages (after the data they point to), so that an ENOSPC
 // loses at most that many pages' descriptors, as makedumpfile's 64 KiB write caches do.
-const DATA_BUFFER = 1 << 20;
 const DESC_BUFFER = 24 * 1024;
 const BITMAP_CHUNK = 1 << 20;
 
@@ -54,6 +59,11 @@ export interface KdumpWriteOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stop between batches (throws the signal's reason). */
   signal?: AbortSignal;
+  /**
+   * Compress in worker threads (`--num-threads`): batches go to `compressor` while the next ones
+   * are read. Used only with a codec of the same name; the output is byte-identical either way.
+   */
+  compressor?: BatchCompressor | null;
 }
 
 export interface KdumpWriteStats {
@@ -123,6 +133,105 @@ export function encodeDiskDumpHeader(input: PageWriterInput, layout: KdumpLayout
   return b;
 }
 
+/** A page buffer and what is still using it. */
+interface Slot {
+  /** BATCH_PAGES pages; replaced by the view a compressor hands back (the buffer travelled). */
+  pages: Uint8Array;
+  /** In-process compression result buffer (null with a compressor or without a codec). */
+  own: CompressedBatch | null;
+  /** Settles when the last write reading this slot's bytes has finished. */
+  written: Promise<void> | null;
+}
+
+/** `zero[i] = 1` for each all-zero page of `pages` (`count` pages of `ps` bytes). */
+function markZeroPages(pages: Uint8Array, count: number, ps: number, zero: Uint8Array): void {
+  const wpp = ps >>> 2;
+  const words = new Uint32Array(pages.buffer, pages.byteOffset, count * wpp);
+  for (let i = 0; i < count; i++) zero[i] = isZeroWords(words, i * wpp, wpp) ? 1 : 0;
+}
+
+/**
+ * Positional writes handed to a sink one at a time and in order, without the caller waiting for
+ * each: it reads and compresses the next batches while earlier ones are written. Order makes
+ * the ENOSPC rule hold (descriptors are queued after the data they point to) and keeps a
+ * flattened stream's records in sequence. After a failure every later write is refused.
+ */
+export class WriteChain {
+  private tail: Promise<void> = Promise.resolve();
+  private error: unknown = null;
+  constructor(private readonly sink: DumpSink) {}
+  /** Queue `data` for `pos`; it must stay unchanged until the returned promise settles. */
+  write(pos: number, data: Uint8Array): Promise<void> {
+    if (this.error) return Promise.reject(this.error);
+    const p = this.tail.then(() => {
+      if (this.error) throw this.error;
+      return this.sink.write(pos, data);
+    });
+    this.tail = p.catch((e) => {
+      this.error ??= e;
+    });
+    p.catch(() => {}); // the error is kept for drain(); a caller may not await this write
+    return p;
+  }
+  /** Wait for every queued write; throws the first write error. */
+  async drain(): Promise<void> {
+    await this.tail;
+    if (this.error) throw this.error;
+  }
+  /** Wait for every queued write, ignoring errors. */
+  settle(): Promise<void> {
+    return this.tail;
+  }
+}
+
+/**
+ * page_desc entries appended in pfn order and written through a {@link WriteChain} every
+ * {@link DESC_BUFFER} bytes (1024 descriptors: an ENOSPC loses at most those, as makedumpfile's
+ * 64 KiB write caches do). Encodes without BigInt or per-page allocation.
+ */
+class DescriptorQueue {
+  private buf: Uint8Array = new Uint8Array(DESC_BUFFER);
+  private view = new DataView(this.buf.buffer);
+  private used = 0;
+  private readonly free: Uint8Array[] = [];
+  constructor(
+    private readonly chain: WriteChain,
+    private pos: number,
+  ) {}
+  /** A descriptor for `size` stored bytes at file offset `offset` with `flags`. */
+  append(offset: number, size: number, flags: number): void {
+    const v = this.view;
+    const o = this.used;
+    v.setUint32(o, offset >>> 0, true);
+    v.setUint32(o + 4, Math.floor(offset / 0x1_0000_0000), true);
+    v.setUint32(o + 8, size, true);
+    v.setUint32(o + 12, flags, true);
+    v.setUint32(o + 16, 0, true);
+    v.setUint32(o + 20, 0, true);
+    this.used += PAGE_DESC_SIZE;
+    // Flushed as soon as full (not at the next append): the data these point to is already
+    // queued, and the next batch's data may be what fills the disk.
+    if (this.used === this.buf.length) this.flush();
+  }
+  /** A ready-made descriptor (the shared zero page's). */
+  appendCopy(d: Uint8Array): void {
+    this.buf.set(d, this.used);
+    this.used += PAGE_DESC_SIZE;
+    if (this.used === this.buf.length) this.flush();
+  }
+  /** Queue what is buffered; the buffer comes back to the free list once written. */
+  flush(): void {
+    if (this.used === 0) return;
+    const b = this.buf;
+    const n = this.used;
+    void this.chain.write(this.pos, b.subarray(0, n)).then(() => this.free.push(b), () => {});
+    this.pos += n;
+    this.buf = this.free.pop() ?? new Uint8Array(DESC_BUFFER);
+    this.view = new DataView(this.buf.buffer);
+    this.used = 0;
+  }
+}
+
 /**
  * Write `input` as a kdump-compressed file to `sink`. Resolves with statistics. On ENOSPC the
  * header is rewritten with the incomplete flag (not for flattened output) and the E_NO_SPACE
@@ -179,6 +288,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     write: put,
     finish: () => sink.finish(),
   };
+  const chain = new WriteChain(tracked);
 
   try {
     // Block 0: header. Block 1..: sub header and the notes copy.
@@ -219,51 +329,114 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       }
     }
 
-    // Descriptors and data.
-    const desc = new SequentialWriter(tracked, layout.pdOffset, DESC_BUFFER);
-    const data = new SequentialWriter(tracked, dataStart, DATA_BUFFER);
+    // Descriptors and data: batches of pages are read (main thread), compressed (here or in the
+    // compressor's workers, several batches ahead), then their data and descriptors are queued
+    // on the write chain, which writes while the next batches are read.
+    const descs = new DescriptorQueue(chain, layout.pdOffset);
+    let dataPos = dataStart;
     const zeroDesc = new Uint8Array(PAGE_DESC_SIZE);
     if (opts.zeroPages) {
       PageDesc.encode({ offset: BigInt(dataStart), size: ps, flags: 0, pageFlags: 0n }, zeroDesc, 0);
-      data.append(zeroBlock(ps));
+      void chain.write(dataStart, zeroBlock(ps));
+      dataPos += ps;
     }
-    const pageBuf = new Uint8Array(BATCH_PAGES * ps);
-    const result = allocCompressedBatch(BATCH_PAGES, ps);
-    const descView = new DataView(new ArrayBuffer(PAGE_DESC_SIZE));
-    const descBytes = new Uint8Array(descView.buffer);
+    const compressor = codec && opts.compressor ? opts.compressor : null;
+    if (compressor && compressor.codec !== codec!.name) {
+      throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec!.name}`);
+    }
+    const nSlots = compressor ? compressor.capacity + 2 : 3;
+    const slots: Slot[] = [];
+    for (let i = 0; i < nSlots; i++) {
+      slots.push({ pages: new Uint8Array(BATCH_PAGES * ps), own: codec && !compressor ? allocCompressedBatch(BATCH_PAGES, ps) : null, written: null });
+    }
+    const zeroFlags = new Uint8Array(BATCH_PAGES);
+    const pending: { slot: Slot; count: number; job: Promise<{ pages: Uint8Array; result: CompressedBatch }> }[] = [];
 
-    const flushBatch = async (n: number): Promise<void> => {
-      compressBatch(pageBuf, n, ps, codec, opts.zeroPages, result);
-      let dOff = 0;
-      for (let i = 0; i < n; i++) {
-        if (desc.space < PAGE_DESC_SIZE) {
-          // Descriptors on disk never point at data that is not yet on disk.
-          await data.flush();
-          await desc.flush();
-        }
-        if (result.zero[i]) {
-          desc.append(zeroDesc);
-          stats.zeroPages++;
-          continue;
-        }
-        const size = result.sizes[i]!;
-        if (data.space < size) await data.flush();
-        descView.setBigInt64(0, BigInt(data.pos), true);
-        descView.setUint32(8, size, true);
-        descView.setUint32(12, result.flags[i]!, true);
-        descView.setBigUint64(16, 0n, true);
-        desc.append(descBytes);
-        data.append(result.data.subarray(dOff, dOff + size));
-        dOff += size;
-        const f = result.flags[i]!;
-        if (f === 0) stats.rawPages++;
-        else stats.byFlag[f] = (stats.byFlag[f] ?? 0) + 1;
-      }
+    const afterBatch = (n: number): void => {
       stats.pages += n;
       opts.onProgress?.(stats.pages, total);
       if (opts.signal?.aborted) throw opts.signal.reason ?? new VmcoreError('E_INTERNAL', 'aborted');
     };
+    // Stored (compressed or raw) pages of one batch: one data write, then the descriptors.
+    const emitStored = (slot: Slot, r: CompressedBatch, n: number, release?: (r: CompressedBatch) => void): void => {
+      const start = dataPos;
+      let written: Promise<void> = Promise.resolve();
+      if (r.dataLen > 0) written = chain.write(start, r.data.subarray(0, r.dataLen));
+      let off = start;
+      for (let i = 0; i < n; i++) {
+        if (r.zero[i]) {
+          descs.appendCopy(zeroDesc);
+          stats.zeroPages++;
+          continue;
+        }
+        const size = r.sizes[i]!;
+        const f = r.flags[i]!;
+        descs.append(off, size, f);
+        off += size;
+        if (f === 0) stats.rawPages++;
+        else stats.byFlag[f] = (stats.byFlag[f] ?? 0) + 1;
+      }
+      dataPos = off;
+      if (release) {
+        written = written.then(() => release(r));
+        written.catch(() => {}); // the same error surfaces from the chain
+      }
+      slot.written = written;
+      afterBatch(n);
+    };
+    // Uncompressed pages: runs of non-zero pages are written straight from the page buffer,
+    // then the batch's descriptors (after the data they point to: the chain keeps order).
+    const emitRaw = (slot: Slot, n: number): void => {
+      const zp = opts.zeroPages;
+      if (zp) markZeroPages(slot.pages, n, ps, zeroFlags);
+      let written: Promise<void> = Promise.resolve();
+      let pos = dataPos;
+      for (let i = 0; i < n; ) {
+        if (zp && zeroFlags[i]) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < n && !(zp && zeroFlags[j])) j++;
+        written = chain.write(pos, slot.pages.subarray(i * ps, j * ps));
+        pos += (j - i) * ps;
+        i = j;
+      }
+      for (let i = 0; i < n; i++) {
+        if (zp && zeroFlags[i]) {
+          descs.appendCopy(zeroDesc);
+          stats.zeroPages++;
+        } else {
+          descs.append(dataPos, ps, 0);
+          dataPos += ps;
+          stats.rawPages++;
+        }
+      }
+      slot.written = written;
+      afterBatch(n);
+    };
+    const emitOldest = async (): Promise<void> => {
+      const p = pending.shift()!;
+      const { pages, result } = await p.job;
+      p.slot.pages = pages;
+      emitStored(p.slot, result, p.count, (r) => compressor!.release(r));
+    };
+    const submit = async (slot: Slot, n: number): Promise<void> => {
+      if (compressor) {
+        // At most `capacity` batches outstanding: memory stays flat however big the dump.
+        while (pending.length >= compressor.capacity) await emitOldest();
+        const job = compressor.compress(slot.pages, n, ps, opts.zeroPages);
+        job.catch(() => {}); // awaited in order by emitOldest; an error after an earlier failure is moot
+        pending.push({ slot, count: n, job });
+      } else if (codec) {
+        emitStored(slot, compressBatch(slot.pages, n, ps, codec, opts.zeroPages, slot.own!), n);
+      } else {
+        emitRaw(slot, n);
+      }
+    };
 
+    let ring = 0;
+    let slot = slots[0]!;
     let n = 0;
     let pfn = start;
     const limit = Math.min(end, dumpable.nbits);
@@ -272,25 +445,35 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       if (runStart < 0 || runStart >= limit) break;
       const runEnd = Math.min(dumpable.nextClear(runStart), limit);
       for (let p = runStart; p < runEnd; ) {
+        if (n === 0 && slot.written) {
+          // This slot's previous batch may still be on its way to the disk.
+          await slot.written;
+          slot.written = null;
+        }
         const k = Math.min(runEnd - p, BATCH_PAGES - n);
-        input.readPages(p, k, pageBuf, n * ps);
+        input.readPages(p, k, slot.pages, n * ps);
         n += k;
         p += k;
         if (n === BATCH_PAGES) {
-          await flushBatch(n);
+          await submit(slot, n);
           n = 0;
+          ring = (ring + 1) % nSlots;
+          slot = slots[ring]!;
         }
       }
       pfn = runEnd;
     }
-    if (n > 0) await flushBatch(n);
-    stats.dataBytes = data.pos - dataStart;
-    await data.flush();
-    await desc.flush();
+    if (n > 0) await submit(slot, n);
+    while (pending.length) await emitOldest();
+    stats.dataBytes = dataPos - dataStart;
+    descs.flush();
+    await chain.drain();
     // A dump whose last descriptors are the zero page (or that has none) still needs its
-    // descriptor area and zero page on disk: the data flush above wrote them.
+    // descriptor area and zero page on disk: the chain wrote them.
     await sink.finish();
   } catch (e) {
+    // Writes still queued finish (or fail) before the header is touched again.
+    await chain.settle();
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
       stats.incomplete = true;
       if (!sink.flattened) {

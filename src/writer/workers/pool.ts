@@ -1,0 +1,165 @@
+/**
+ * A pool of worker threads compressing batches of pages (makedumpfile's `--num-threads`).
+ *
+ * Each worker loads the codec by name and runs the same {@link compressBatch} as the main thread,
+ * so a dump is byte-identical whatever the thread count. A batch travels as two transferable
+ * ArrayBuffers (its pages in, a result buffer out; both come back), so nothing is copied between
+ * threads. The pool does not order results: the kdump writer awaits them in submission order and
+ * bounds how many are outstanding ({@link CompressPool.capacity}, a few per worker), which keeps
+ * memory flat whatever the dump size.
+ *
+ * Workers start when the pool is created, so their start-up (module loading, codec load) overlaps
+ * the classification that precedes writing; {@link CompressPool.ready} settles when every worker
+ * has loaded the codec, and rejects with the worker's own E_CODEC_UNAVAILABLE when one cannot.
+ */
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { VmcoreError, type ErrorCode } from '../../errors.js';
+import { compressedBatchBytes, compressedBatchOver, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
+import type { CodecName } from '../../compress/codec.js';
+import type { WorkerError, WorkerReply, WorkerRequest } from './protocol.js';
+
+export interface CompressPoolOptions {
+  /** Worker threads (≥ 1). */
+  threads: number;
+  /** Most pages in one batch. */
+  maxPages: number;
+  pageSize: number;
+  /** Batches outstanding per worker (default 3: one compressing, one queued, one being written). */
+  depth?: number;
+}
+
+interface Job {
+  resolve: (v: { pages: Uint8Array; result: CompressedBatch }) => void;
+  reject: (e: unknown) => void;
+  worker: number;
+}
+
+/** The compiled worker script; under a TypeScript test runner, its build in dist/. */
+function workerUrl(): URL {
+  const here = new URL('./compress-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return here;
+  const built = new URL('../../../dist/writer/workers/compress-worker.js', import.meta.url);
+  if (!fs.existsSync(fileURLToPath(built))) {
+    throw new VmcoreError('E_INTERNAL', `worker script ${fileURLToPath(built)} is missing: run npm run build first`);
+  }
+  return built;
+}
+
+function rebuild(e: WorkerError): VmcoreError {
+  return new VmcoreError(e.code as ErrorCode, e.message, e.data);
+}
+
+/** Worker threads compressing page batches; see the module comment. */
+export class CompressPool implements BatchCompressor {
+  readonly capacity: number;
+  /** Settles when every worker has loaded the codec (rejects with its error otherwise). */
+  readonly ready: Promise<void>;
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly jobs = new Map<number, Job>();
+  private readonly freeOut: ArrayBuffer[] = [];
+  private readonly outBytes: number;
+  private seq = 0;
+  private broken: unknown = null;
+  private closed = false;
+
+  private constructor(
+    readonly codec: CodecName,
+    private readonly opts: Required<CompressPoolOptions>,
+  ) {
+    this.capacity = opts.threads * opts.depth;
+    this.outBytes = compressedBatchBytes(opts.maxPages, opts.pageSize);
+    const url = workerUrl();
+    const readies: Promise<void>[] = [];
+    for (let i = 0; i < opts.threads; i++) {
+      const w = new Worker(url, { workerData: { codec } });
+      this.workers.push(w);
+      this.load.push(0);
+      readies.push(
+        new Promise<void>((resolve, reject) => {
+          w.on('message', (m: WorkerReply) => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'failed') reject(rebuild(m.error));
+            else this.onReply(m);
+          });
+          w.on('error', (e) => {
+            reject(e);
+            this.fail(i, new VmcoreError('E_INTERNAL', `compression worker ${i} failed: ${e.message}`));
+          });
+          w.on('exit', (code) => {
+            const e = new VmcoreError('E_INTERNAL', `compression worker ${i} exited (code ${code})`);
+            reject(e);
+            if (!this.closed) this.fail(i, e);
+          });
+        }),
+      );
+    }
+    this.ready = Promise.all(readies).then(() => undefined);
+    // Nobody may be waiting yet (the pool starts before classification): avoid an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Start `opts.threads` workers loading `codec`. */
+  static start(codec: CodecName, opts: CompressPoolOptions): CompressPool {
+    if (!(opts.threads >= 1)) throw new VmcoreError('E_INTERNAL', `a compression pool needs at least one thread, not ${opts.threads}`);
+    return new CompressPool(codec, { depth: 3, ...opts });
+  }
+
+  compress(pages: Uint8Array, count: number, pageSize: number, detectZero: boolean): Promise<{ pages: Uint8Array; result: CompressedBatch }> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(new VmcoreError('E_INTERNAL', 'compression pool is closed'));
+    if (count > this.opts.maxPages || pageSize !== this.opts.pageSize || pages.byteOffset !== 0) {
+      return Promise.reject(new VmcoreError('E_INTERNAL', `batch of ${count} pages of ${pageSize} bytes does not fit the pool`));
+    }
+    // Least-loaded worker; ties go to the lowest index.
+    let wi = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[wi]!) wi = i;
+    const seq = this.seq++;
+    const out = this.freeOut.pop() ?? new ArrayBuffer(this.outBytes);
+    const req: WorkerRequest = { seq, pages: pages.buffer as ArrayBuffer, out, count, maxPages: this.opts.maxPages, pageSize, detectZero };
+    return new Promise((resolve, reject) => {
+      this.jobs.set(seq, { resolve, reject, worker: wi });
+      this.load[wi]!++;
+      this.workers[wi]!.postMessage(req, [req.pages, out]);
+    });
+  }
+
+  release(result: CompressedBatch): void {
+    const b = result.data.buffer as ArrayBuffer;
+    if (b.byteLength === this.outBytes && this.freeOut.length < this.capacity) this.freeOut.push(b);
+  }
+
+  /** Stop the workers (outstanding batches are rejected). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const e = new VmcoreError('E_INTERNAL', 'compression pool closed');
+    for (const j of this.jobs.values()) j.reject(e);
+    this.jobs.clear();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private onReply(m: WorkerReply): void {
+    if (m.type !== 'done' && m.type !== 'error') return;
+    const job = this.jobs.get(m.seq);
+    if (!job) return;
+    this.jobs.delete(m.seq);
+    this.load[job.worker]!--;
+    if (m.type === 'error') return job.reject(rebuild(m.error));
+    const result = compressedBatchOver(m.out, this.opts.maxPages, this.opts.pageSize);
+    result.count = m.count;
+    result.dataLen = m.dataLen;
+    job.resolve({ pages: new Uint8Array(m.pages), result });
+  }
+
+  private fail(worker: number, e: unknown): void {
+    this.broken ??= e;
+    for (const [seq, j] of this.jobs) {
+      if (j.worker !== worker) continue;
+      this.jobs.delete(seq);
+      j.reject(e);
+    }
+  }
+}
