@@ -226,7 +226,7 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
         missingPages: lastPfnEnd - firstMissingPfn,
         expectedEnd: p.offset + filesz,
         fileSize,
-        message: `PT_LOAD #${idx} needs data up to file offset ${hex(p.offset + filesz)} but the file ends at ${hex(fileSize)}; pfns from ${hex(firstMissingPfn)} are missing`,
+        message: `truncated input: PT_LOAD #${idx} needs data up to file offset ${hex(p.offset + filesz)} but the file ends at ${hex(fileSize)}; pfns from ${hex(firstMissingPfn)} are missing`,
       });
       filesz = have;
     }
