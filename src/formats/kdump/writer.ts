@@ -11,14 +11,13 @@
  * compressed by {@link compressBatch}: in process, or by a {@link BatchCompressor} (worker
  * threads) that holds a few batches per worker while the main thread reads the next ones.
  * Results are taken in batch order, so the file is the same whatever the thread count. Each
- * batch's stored bytes go out as one write (uncompressed: one per run of non-zero pages, straight
- * from the page buffer), its descriptors through a 24 KiB buffer, all on a {@link WriteChain}
+ * batch's stored bytes go out as one write, its descriptors through a 24 KiB buffer, all on a {@link WriteChain}
  * that writes while the next batches are read. Memory: the caller's bitmaps plus a few MiB
  * (ring size × 2 MiB), independent of the dump's size.
  */
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
-import { allocCompressedBatch, compressBatch, isZeroWords, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
+import { allocCompressedBatch, compressBatch, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { PageCodec } from '../../compress/codec.js';
 import type { PageWriterInput } from '../dump.js';
 import {
@@ -137,17 +136,10 @@ export function encodeDiskDumpHeader(input: PageWriterInput, layout: KdumpLayout
 interface Slot {
   /** BATCH_PAGES pages; replaced by the view a compressor hands back (the buffer travelled). */
   pages: Uint8Array;
-  /** In-process compression result buffer (null with a compressor or without a codec). */
+  /** In-process result buffer (null with a compressor). */
   own: CompressedBatch | null;
   /** Settles when the last write reading this slot's bytes has finished. */
   written: Promise<void> | null;
-}
-
-/** `zero[i] = 1` for each all-zero page of `pages` (`count` pages of `ps` bytes). */
-function markZeroPages(pages: Uint8Array, count: number, ps: number, zero: Uint8Array): void {
-  const wpp = ps >>> 2;
-  const words = new Uint32Array(pages.buffer, pages.byteOffset, count * wpp);
-  for (let i = 0; i < count; i++) zero[i] = isZeroWords(words, i * wpp, wpp) ? 1 : 0;
 }
 
 /**
@@ -347,9 +339,8 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     const nSlots = compressor ? compressor.capacity + 2 : 3;
     const slots: Slot[] = [];
     for (let i = 0; i < nSlots; i++) {
-      slots.push({ pages: new Uint8Array(BATCH_PAGES * ps), own: codec && !compressor ? allocCompressedBatch(BATCH_PAGES, ps) : null, written: null });
+      slots.push({ pages: new Uint8Array(BATCH_PAGES * ps), own: compressor ? null : allocCompressedBatch(BATCH_PAGES, ps), written: null });
     }
-    const zeroFlags = new Uint8Array(BATCH_PAGES);
     const pending: { slot: Slot; count: number; job: Promise<{ pages: Uint8Array; result: CompressedBatch }> }[] = [];
 
     const afterBatch = (n: number): void => {
@@ -384,37 +375,6 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       slot.written = written;
       afterBatch(n);
     };
-    // Uncompressed pages: runs of non-zero pages are written straight from the page buffer,
-    // then the batch's descriptors (after the data they point to: the chain keeps order).
-    const emitRaw = (slot: Slot, n: number): void => {
-      const zp = opts.zeroPages;
-      if (zp) markZeroPages(slot.pages, n, ps, zeroFlags);
-      let written: Promise<void> = Promise.resolve();
-      let pos = dataPos;
-      for (let i = 0; i < n; ) {
-        if (zp && zeroFlags[i]) {
-          i++;
-          continue;
-        }
-        let j = i + 1;
-        while (j < n && !(zp && zeroFlags[j])) j++;
-        written = chain.write(pos, slot.pages.subarray(i * ps, j * ps));
-        pos += (j - i) * ps;
-        i = j;
-      }
-      for (let i = 0; i < n; i++) {
-        if (zp && zeroFlags[i]) {
-          descs.appendCopy(zeroDesc);
-          stats.zeroPages++;
-        } else {
-          descs.append(dataPos, ps, 0);
-          dataPos += ps;
-          stats.rawPages++;
-        }
-      }
-      slot.written = written;
-      afterBatch(n);
-    };
     const emitOldest = async (): Promise<void> => {
       const p = pending.shift()!;
       const { pages, result } = await p.job;
@@ -428,10 +388,11 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
         const job = compressor.compress(slot.pages, n, ps, opts.zeroPages);
         job.catch(() => {}); // awaited in order by emitOldest; an error after an earlier failure is moot
         pending.push({ slot, count: n, job });
-      } else if (codec) {
-        emitStored(slot, compressBatch(slot.pages, n, ps, codec, opts.zeroPages, slot.own!), n);
       } else {
-        emitRaw(slot, n);
+        // Uncompressed too: the non-zero pages are packed into one buffer, so a batch is one
+        // write (writing each run of non-zero pages straight from the page buffer meant
+        // thousands of small writes, each a thread-pool round trip: slower, not faster).
+        emitStored(slot, compressBatch(slot.pages, n, ps, codec, opts.zeroPages, slot.own!), n);
       }
     };
 
