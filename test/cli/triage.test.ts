@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Ajv } from 'ajv';
-import { peerProblem, requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../helpers/peers.js';
 
 const BIN = path.resolve('bin/vmcore-filter.js');
 const GOLDEN = path.resolve('test/cli/golden');
