@@ -119,10 +119,13 @@ export const LINUX_6_0: KernelProfile = {
  * The other generations. Struct page offsets: 4.18 rearranged struct page (Wilcox's
  * "mm: rearrange struct page" series) so that flags/lru/mapping/private/_mapcount/_refcount
  * sit at 0/8/24/40/48/52 on x86_64 from then on; 4.14 keeps the older union layout (mapping at 8,
- * _mapcount/_refcount at 24/28, lru and compound_head at 32, compound_dtor/order at 40/41,
- * private at 48). Page flag numbers follow each era's `enum pageflags` for an x86_64 config
- * with CONFIG_MMU, CONFIG_ARCH_USES_PG_UNCACHED (until its removal), CONFIG_MEMORY_FAILURE and
- * 64-bit idle page tracking:
+ * _mapcount/_refcount at 24/28, lru and compound_head at 32, compound_dtor/order at 40/44 —
+ * `unsigned int` each on 64-bit until Wilcox's "mm: Store compound_dtor / compound_order as
+ * bytes" (pahole 40/4, 44/4 → 40/1, 41/1; makedumpfile reads u16 there before 4.16, so
+ * bytes at 40/41 made it miss every hugetlb page, seen in
+ * test/interop/generations-makedumpfile.test.ts) — private at 48). Page flag numbers follow
+ * each era's `enum pageflags` for an x86_64 config with CONFIG_MMU, CONFIG_ARCH_USES_PG_UNCACHED
+ * (until its removal), CONFIG_MEMORY_FAILURE and 64-bit idle page tracking:
  *  - 4.14: locked, error, referenced, uptodate, dirty, lru, active, waiters, slab,
  *    owner_priv_1 (= swapcache), arch_1, reserved, private, private_2, writeback, head, …,
  *    swapbacked 18, …, hwpoison 22 — checked against torvalds/linux include/linux/page-flags.h
@@ -184,7 +187,7 @@ export const LINUX_4_14: KernelProfile = {
   name: 'linux-4.14',
   osrelease: '4.14.336-vmcore-filter-sim',
   version: '#1 SMP Wed Jan 10 10:00:00 UTC 2024',
-  layout: { size: 64, flags: 0, mapping: 8, mapcount: 24, refcount: 28, lru: 32, compoundHead: 32, compoundDtor: 40, compoundOrder: 41, private: 48 },
+  layout: { size: 64, flags: 0, mapping: 8, mapcount: 24, refcount: 28, lru: 32, compoundHead: 32, compoundDtor: 40, compoundOrder: 44, private: 48 },
   flags: { lru: 5, private: 12, swapcache: 9, slab: 8, hwpoison: 22, headMask: 1n << 15n },
   otherFlags: { reserved: 11, uptodate: 3, referenced: 2, dirty: 4, active: 6, head: 15, swapbacked: 18 },
   pageTypes: { buddy: -128 },

@@ -176,6 +176,15 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts
   const excludeByLevel: number[] = [];
   const mdf: MakedumpfileStats[] = [];
   const textPages = m.layout.kernelBytes / PAGE_SIZE;
+  // makedumpfile 1.7.2 reads a compound page's order and hugetlb dtor only through
+  // OFFSET(page.compound_order/compound_dtor) (FORMATS.md §4.4 rows up to 6.2; folio offsets
+  // came in 1.7.3, the page[1].flags order and PG_hugetlb in 1.7.4, the hugetlb page type in
+  // 1.7.6). Elsewhere it takes every head for order 0: an anonymous THP counts as its head page
+  // only (tails are skipped) and hugetlb pages are not user data at all (observed in
+  // test/interop/generations-makedumpfile.test.ts).
+  const mdfSeesCompound = m.profile.compound.order === 'page';
+  let thpTails = 0;
+  for (let p = 0; p < m.kind.length; p++) if (m.kind[p] === KIND.THP && p % (1 << (m.aux[p]! & AUX.ORDER)) !== 0) thpTails++;
   const loadPages = m.layout.loads.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0);
   for (let d = 0; d < 32; d++) {
     const b1 = (d & 1) !== 0;
@@ -201,7 +210,7 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts
       zero: 0,
       cache: b2 || b4 ? counts.cache : 0,
       cachePrivate: b4 ? counts.cache_private : 0,
-      user: b8 ? counts.user + counts.hugetlb : 0,
+      user: b8 ? (mdfSeesCompound ? counts.user + counts.hugetlb : counts.user - thpTails) : 0,
       free: b16 ? counts.free + (hintedAsFree ? counts.hinted : 0) : 0,
       hwpoison: counts.hwpoison,
       offline: counts.offline,
