@@ -9,6 +9,7 @@
  * grep makedumpfile's output keep working. Options that would change the result in ways we do not
  * implement are refused with one line and exit 2, never silently ignored.
  */
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { parseDumpLevels } from './args.js';
@@ -18,7 +19,9 @@ import type { CodecName } from '../compress/codec.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
 import { reassembleFlattenedStream } from '../formats/flattened/reader.js';
 import { reassembleSplit } from '../writer/split.js';
-import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
+import { AtomicOutput, checkOutputPath, outputError } from '../writer/atomic.js';
+import { openDump } from '../formats/probe.js';
+import { formatKernelLog, readKernelLog } from '../dmesg/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // getopt_long, as glibc implements it (the parts makedumpfile's command line can reach).
@@ -162,6 +165,12 @@ export type MakedumpfilePlan =
   | { kind: 'version' }
   /** `--reassemble PART... OUT`: join split parts (vmcore-filter reassemble PART... OUT). */
   | { kind: 'reassemble'; parts: string[]; output: string; force: boolean; messageLevel: number; checkOnly: boolean; equivalent: string[] }
+  /**
+   * `--dump-dmesg VMCORE LOGFILE`: the kernel log, as `vmcore-filter dmesg VMCORE` prints it, written
+   * to LOGFILE (to stdout with -F, LOGFILE "-"). -d and the codec options are accepted and have no
+   * effect, as in makedumpfile.
+   */
+  | { kind: 'dmesg'; input: string; output: string; flattened: boolean; force: boolean; messageLevel: number; vmcoreinfoFile?: string; checkOnly: boolean; equivalent: string[] }
   /** `-R OUT`: rebuild a flattened stream read from stdin (vmcore-filter reassemble - OUT). */
   | { kind: 'rearrange'; output: string; force: boolean; messageLevel: number; checkOnly: boolean; equivalent: string[] }
   | {
@@ -193,7 +202,7 @@ export type MakedumpfilePlan =
 /** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
 const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'L', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage', 'dry-run']);
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
-const NOT_YET = new Set(['dump-dmesg', 'partial-dmesg']);
+const NOT_YET = new Set(['partial-dmesg']);
 /** Tuning options that do not change the dump: accepted and ignored. */
 const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size']);
 
@@ -242,6 +251,7 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   let split = false;
   let reassemble = false;
   let rearrange = false;
+  let dmesg = false;
   const ignored: string[] = [];
   for (const o of parsed.options) {
     if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
@@ -293,6 +303,9 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
       case 'R':
         rearrange = true;
         break;
+      case 'dump-dmesg':
+        dmesg = true;
+        break;
       case 'num-threads':
         numThreads = Math.max(1, intArg(o, 0, 256));
         threads = true;
@@ -311,6 +324,16 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   const ops = parsed.operands;
   const badCount = (shape: string) =>
     usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+  if (dmesg) {
+    // makedumpfile checks --dump-dmesg's operands as a dump's (check_param_for_creating_dumpfile).
+    const other = split ? '--split' : reassemble ? '--reassemble' : rearrange ? '-R' : undefined;
+    if (other) throw usage(`--dump-dmesg cannot be combined with ${other} in vmcore-filter`);
+    if (ops.length !== (flattened ? 1 : 2)) throw badCount(flattened ? 'VMCORE (with -F the log goes to stdout)' : 'VMCORE LOGFILE');
+    const input = ops[0]!;
+    const output = flattened ? '-' : ops[1]!;
+    const equivalent = ['vmcore-filter', 'dmesg', ...(vmcoreinfoFile ? ['--vmcoreinfo', vmcoreinfoFile] : []), input];
+    return { kind: 'dmesg', input, output, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, equivalent: flattened ? equivalent : [...equivalent, '>', output] };
+  }
   if (reassemble) {
     if (ops.length < 2) throw badCount('DUMPFILE1 [DUMPFILE2 ..] DUMPFILE');
     const parts = ops.slice(0, -1);
@@ -387,6 +410,11 @@ export function makedumpfileReport(r: FilterReport): string {
   return lines.join('\n') + '\n';
 }
 
+/** makedumpfile's closing lines after --dump-dmesg: "STDOUT" for -F. */
+export function makedumpfileDmesgClosing(output: string, flattened: boolean): string {
+  return `\nThe dmesg log is saved to ${flattened ? 'STDOUT' : output}.\n\nmakedumpfile Completed.\n`;
+}
+
 /**
  * makedumpfile's closing lines after a successful dump (FORMATS.md §7.4): "STDOUT" for -F, and
  * for --split its list, "A, B, and C." (every name but the last followed by ", ").
@@ -407,10 +435,11 @@ Usage:
   vmcore-filter makedumpfile -R DUMPFILE < FLATTENED
   vmcore-filter makedumpfile --split [-c|-l|-p|-z] [-d DL] VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]
   vmcore-filter makedumpfile --reassemble DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..] DUMPFILE
+  vmcore-filter makedumpfile --dump-dmesg [-F] [-f] [-i VMCOREINFO] VMCORE LOGFILE
 
 Options are parsed as makedumpfile 1.7 parses them (clusters such as -cd31, --opt=value,
 abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, -R, --split,
---reassemble, --num-threads, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
+--reassemble, --dump-dmesg, --num-threads, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
 memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size.
 --num-threads N compresses with N threads (the dump is the same). Anything else is refused with one line and exit status 2.
 
@@ -431,6 +460,7 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     process.stdout.write('makedumpfile: vmcore-filter 0.1.0 (makedumpfile 1.7 command line)\n');
     return EXIT.OK;
   }
+  if (plan.kind === 'dmesg') return runDumpDmesg(plan);
   if (plan.kind === 'reassemble' || plan.kind === 'rearrange') {
     if (plan.checkOnly) return EXIT.OK;
     return failing(plan.messageLevel, process.stdout, async () => {
@@ -470,6 +500,43 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
     if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.splitOutputs ?? [plan.output], plan.flattened));
     return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
+  });
+}
+
+/**
+ * `--dump-dmesg`: the log `vmcore-filter dmesg` prints, written to LOGFILE through a temporary and
+ * a rename (an existing LOGFILE is refused without -f, as makedumpfile's O_EXCL open refuses it),
+ * or to stdout with -F, where makedumpfile's messages go to stderr.
+ */
+async function runDumpDmesg(plan: Extract<MakedumpfilePlan, { kind: 'dmesg' }>): Promise<number> {
+  const vmcoreinfo = plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
+  if (plan.checkOnly) return EXIT.OK;
+  const msg = plan.flattened ? process.stderr : process.stdout;
+  return failing(plan.messageLevel, msg, async () => {
+    if (!plan.flattened) checkOutputPath(plan.output, { force: plan.force, inputPath: plan.input });
+    const reader = openDump(plan.input, { vmcoreinfo });
+    let text: string;
+    try {
+      const log = readKernelLog(reader);
+      text = formatKernelLog(log);
+      for (const w of log.warnings) process.stderr.write(`vmcore-filter: warning: ${w}\n`);
+    } finally {
+      reader.close();
+    }
+    if (plan.flattened) await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+    else {
+      const ao = AtomicOutput.open(plan.output, { force: plan.force, inputPath: plan.input });
+      try {
+        const bytes = Buffer.from(text, 'latin1');
+        for (let off = 0; off < bytes.length; ) off += fs.writeSync(ao.fd, bytes, off, bytes.length - off);
+      } catch (e) {
+        ao.abort();
+        throw outputError(e, plan.output);
+      }
+      ao.commit();
+    }
+    if (plan.messageLevel & 2) msg.write(makedumpfileDmesgClosing(plan.output, plan.flattened));
+    return EXIT.OK;
   });
 }
 

@@ -20,6 +20,7 @@ interface SimCliOpts {
   cpus: string;
   freeContent: string;
   kernel: string;
+  printk?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -34,6 +35,9 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
   if (!PROFILES[o.kernel]) {
     throw new VmcoreError('E_USAGE', `--kernel: "${o.kernel}" is not a kernel profile (${PROFILE_NAMES.join(', ')})`, { option: '--kernel' });
   }
+  if (o.printk !== undefined && o.printk !== 'lockless' && o.printk !== 'log_buf') {
+    throw new VmcoreError('E_USAGE', `--printk: "${o.printk}" is not lockless or log_buf`, { option: '--printk' });
+  }
   const memBytes = parseSize(o.mem, '--mem');
   if (memBytes < 64 * 2 ** 20 || memBytes > 64 * 2 ** 30 || memBytes % (2 * 2 ** 20) !== 0) {
     throw new VmcoreError('E_USAGE', `--mem: ${o.mem} must be a multiple of 2 MiB between 64M and 64G`, { option: '--mem' });
@@ -47,6 +51,8 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
     cpus: parseIntOption(o.cpus, '--cpus', 1, 512),
     freeContent: o.freeContent,
     kernel: o.kernel,
+    // undefined: the profile's own format (log_buf before 5.10, the lockless ring from 5.10)
+    printk: o.printk,
   };
 }
 
@@ -59,7 +65,8 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
     .option('--hinted-style <style>', 'how reported free pages are marked: combined (BUDDY&OFFLINE) or pg-reported', 'combined')
     .option('--cpus <n>', 'CPUs (NT_PRSTATUS notes)', '2')
     .option('--free-content <kind>', 'content of free pages: stale or zero (zero writes a sparse file)', 'stale')
-    .option('--kernel <profile>', `kernel generation: ${PROFILE_NAMES.join(', ')}`, 'linux-6.0');
+    .option('--kernel <profile>', `kernel generation: ${PROFILE_NAMES.join(', ')}`, 'linux-6.0')
+    .option('--printk <format>', "kernel log format: lockless (5.10+ ring buffer) or log_buf (3.5-5.9); default: the kernel's own");
 }
 
 export function registerSim(program: Command, setExit: (c: number) => void): void {

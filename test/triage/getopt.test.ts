@@ -128,7 +128,26 @@ describe('planMakedumpfile: makedumpfile options → vmcore-filter job', () => {
     expect(usage('--mem /proc/kcore')).toBe('makedumpfile option --mem-usage is not supported by vmcore-filter');
     expect(usage('-e --work-dir /tmp a b')).toBe('makedumpfile option -e is not supported by vmcore-filter');
     expect(usage('-L 1G a b')).toBe('makedumpfile option -L is not supported by vmcore-filter');
-    expect(usage('--dump-dmesg a b')).toBe('makedumpfile option --dump-dmesg is not supported by vmcore-filter yet');
+    expect(usage('--partial-dmesg --dump-dmesg a b')).toBe('makedumpfile option --partial-dmesg is not supported by vmcore-filter yet');
+  });
+  it('--dump-dmesg VMCORE LOGFILE: the dmesg command; operands checked as for a dump, -d and codecs without effect', () => {
+    expect(plan('--dump-dmesg /proc/vmcore /var/crash/dmesg.1')).toEqual({
+      kind: 'dmesg',
+      input: '/proc/vmcore',
+      output: '/var/crash/dmesg.1',
+      flattened: false,
+      force: false,
+      messageLevel: 7,
+      vmcoreinfoFile: undefined,
+      checkOnly: false,
+      equivalent: ['vmcore-filter', 'dmesg', '/proc/vmcore', '>', '/var/crash/dmesg.1'],
+    });
+    expect(plan('-c -d 31 --dump a b')).toMatchObject({ kind: 'dmesg', input: 'a', output: 'b' });
+    expect(plan('--dump-dmesg -F -i vi.txt a')).toMatchObject({ kind: 'dmesg', output: '-', flattened: true, equivalent: ['vmcore-filter', 'dmesg', '--vmcoreinfo', 'vi.txt', 'a'] });
+    expect(usage('--dump-dmesg a')).toMatch(/expected VMCORE LOGFILE, got 1 operand/);
+    expect(usage('--dump-dmesg -F a b')).toMatch(/with -F the log goes to stdout/);
+    expect(usage('--dump-dmesg -E -c a b')).toMatch(/-E \(ELF output\) cannot be compressed/);
+    expect(usage('--dump-dmesg --split a b c')).toMatch(/--dump-dmesg cannot be combined with --split/);
   });
   it('closing lines', () => {
     expect(makedumpfileClosing(['/var/crash/dump'], false)).toBe('\nThe dumpfile is saved to /var/crash/dump.\n\nmakedumpfile Completed.\n');
