@@ -97,6 +97,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 /** Run the program; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   installSignalHandlers();
+  // A reader that went away (`vmcore-filter dmesg DUMP | head`) is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   let code = 0;
   // makedumpfile's command line is parsed by its own getopt_long, not by commander.
   if (argv[2] === 'makedumpfile') {
