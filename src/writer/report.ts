@@ -1,25 +1,20 @@
+import { CLASS_NAMES, type PageClassName } from '../filter/classes.js';
+
 /**
  * The filter's report: what it decided and wrote. This is the `--json` output, schema
  * `vmcore-filter/report@1` (documented in README and schema/report.schema.json). Fields are
  * only ever added within one schema version.
  */
 
-/** Page classes, in report order. */
-export const PAGE_CLASSES = [
-  'free',
-  'hinted',
-  'offline',
-  'hwpoison',
-  'zero',
-  'cache',
-  'cache_private',
-  'user',
-  'hugetlb',
-  'slab',
-  'kernel',
-  'unknown',
-] as const;
-export type PageClass = (typeof PAGE_CLASSES)[number];
+/** A report class: a classifier class (holes are reported apart) or `zero`, found by content. */
+export type PageClass = Exclude<PageClassName, 'hole'> | 'zero';
+
+/** Report classes, in report order: the classifier's, with `zero` after the always-excluded ones. */
+export const PAGE_CLASSES: readonly PageClass[] = (() => {
+  const cls = CLASS_NAMES.filter((c): c is Exclude<PageClassName, 'hole'> => c !== 'hole');
+  const at = cls.indexOf('hwpoison') + 1;
+  return [...cls.slice(0, at), 'zero' as const, ...cls.slice(at)];
+})();
 
 export interface FilterReport {
   schema: 'vmcore-filter/report@1';
