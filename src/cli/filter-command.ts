@@ -19,6 +19,7 @@ interface FilterCliOpts {
   messageLevel?: string;
   keepIncomplete?: boolean;
   split?: boolean;
+  numThreads?: string;
 }
 
 export function registerFilter(program: Command, setExit: (c: number) => void): void {
@@ -36,6 +37,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('-F', 'write makedumpfile flattened format to stdout')
     .option('-f, --force', 'overwrite an existing output')
     .option('--split', 'write the dump as several kdump-compressed files, one per output, by pfn range')
+    .option('--num-threads <n>', 'worker threads compressing pages (default: the number of cores; 1 = none)')
     .option('--keep-incomplete', 'on a full disk, keep what was written as a dump marked incomplete (still exit 7)')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
     .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages (PG_reported = PG_uptodate, 2 on 6.0)')
@@ -58,6 +60,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         keepIncomplete: !!o.keepIncomplete,
         flattened: !!o.F,
         splitOutputs: o.split ? outputs : undefined,
+        numThreads: o.numThreads === undefined ? undefined : parseIntOption(o.numThreads, '--num-threads', 1, 256),
         reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
         vmcoreinfoOverride: (o as { vmcoreinfoText?: string }).vmcoreinfoText, // from main's --vmcoreinfo hook
       };

@@ -4,6 +4,7 @@
  * disk. Returns a {@link FilterReport}; never touches process, colours or exit codes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import type { DumpReader, PageWriterInput } from '../formats/dump.js';
@@ -11,7 +12,7 @@ import type { ElfDumpReader } from '../formats/elf/reader.js';
 import { classifyDump, buildDumpableBitmap, excludedClasses, type Classification } from '../filter/index.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
-import { writeKdump } from '../formats/kdump/writer.js';
+import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
 import { FileSink, type DumpSink } from '../formats/kdump/sink.js';
 import { FlattenedSink } from '../formats/flattened/sink.js';
 import { AtomicOutput, checkOutputPath } from './atomic.js';
@@ -19,6 +20,7 @@ import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } fro
 import { excludeZeroPages } from './zero.js';
 import { writeElfOutput } from './elf-output.js';
 import { writeSplitParts } from './split.js';
+import { CompressPool } from './workers/pool.js';
 
 export interface FilterOptions {
   /** First level, then retry levels used after a full disk (makedumpfile's `-d 11,31`). */
@@ -44,6 +46,12 @@ export interface FilterOptions {
   keepIncomplete?: boolean;
   /** VMCOREINFO text supplying or replacing the dump's own (`--vmcoreinfo FILE`). */
   vmcoreinfoOverride?: string;
+  /**
+   * Worker threads compressing pages (makedumpfile's `--num-threads`); default: the machine's
+   * cores (`os.availableParallelism()`). Used for kdump output with a codec; 1, or no codec,
+   * compresses in process. The output is byte-identical whatever the number.
+   */
+  numThreads?: number;
 }
 
 /** Filter `input` into `output`. */
@@ -60,7 +68,13 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
   }
 
   const reader = openDump(input, { vmcoreinfo: opts.vmcoreinfoOverride });
+  let pool: CompressPool | null = null;
   try {
+    // Workers start now, so their start-up overlaps classification.
+    const threads = opts.numThreads ?? os.availableParallelism();
+    if (codec && threads > 1 && opts.format === 'kdump' && !opts.splitOutputs) {
+      pool = CompressPool.start(codec.name, { threads, maxPages: BATCH_PAGES, pageSize: reader.info.pageSize });
+    }
     const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
     const warnings = [...cls.warnings, ...readerWarnings(reader)];
     let lastError: VmcoreError | undefined;
@@ -81,7 +95,8 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
       }
       const out = opts.flattened ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
       try {
-        const written = await writeOnce(reader, cls, level, out, opts, codec);
+        if (pool) await pool.ready;
+        const written = await writeOnce(reader, cls, level, out, opts, codec, pool);
         out?.commit();
         return buildReport(input, output, reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
       } catch (e) {
@@ -105,6 +120,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
     throw lastError ?? new VmcoreError('E_INTERNAL', 'no dump level was tried');
   } finally {
     reader.close();
+    await pool?.close();
   }
 }
 
@@ -121,6 +137,7 @@ async function writeOnce(
   out: AtomicOutput | null,
   opts: FilterOptions,
   codec: ReturnType<typeof loadCodec> | undefined,
+  pool: CompressPool | null,
 ): Promise<Written> {
   const dumpable = buildDumpableBitmap(cls, level);
   // A pfn the input does not hold can never be dumped, whatever its class says.
@@ -145,7 +162,7 @@ async function writeOnce(
     return { bytes: r.bytesWritten, zeroPages, dumpable: dumpable.count() };
   }
   const numDumpable = dumpable.count();
-  const stats = await writeKdump(input, sink, { codec: codec ?? null, zeroPages: (level & 1) !== 0, onProgress: progress });
+  const stats = await writeKdump(input, sink, { codec: codec ?? null, zeroPages: (level & 1) !== 0, onProgress: progress, compressor: pool });
   await sink.finish();
   return { bytes: stats.bytesWritten, zeroPages: (level & 1) !== 0 ? stats.zeroPages : 0, dumpable: numDumpable };
 }
