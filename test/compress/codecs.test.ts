@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { CODEC_NAMES, codecCapabilities, codecLoadError, loadCodec, type CodecName } from '../../src/compress/index.js';
+import { lzoCodec } from '../../src/compress/lzo.js';
 import { lzo1xCompress, lzo1xDecompress, lzoBound } from '../../src/compress/lzo.js';
 import { compressBatch } from '../../src/compress/batch.js';
 import { VmcoreError } from '../../src/errors.js';
@@ -190,6 +191,26 @@ describe('interop with the C libraries', () => {
     expect(Object.keys(res).length).toBe(files);
     const bad = Object.entries(res).filter(([, v]) => v !== 'ok');
     expect(bad).toEqual([]);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('the TypeScript LZO1X-1 fallback (used when the native lzo module cannot load) decodes with liblzo2', (ctx) => {
+    needPeer('kdumpfile', ctx);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codec-tslzo-'));
+    let files = 0;
+    for (const [label, page] of samples()) {
+      fs.writeFileSync(path.join(dir, `${label}.raw`), page);
+      const out = new Uint8Array(PAGE);
+      const n = lzoCodec.compress(page, out);
+      if (n > 0) {
+        fs.writeFileSync(path.join(dir, `${label}.lzo`), out.subarray(0, n));
+        files++;
+      }
+    }
+    expect(files).toBeGreaterThan(5);
+    const res = runPythonJson<Record<string, string>>(INTEROP, ['decode', dir]);
+    expect(Object.keys(res).length).toBe(files);
+    expect(Object.entries(res).filter(([, v]) => v !== 'ok')).toEqual([]);
     fs.rmSync(dir, { recursive: true });
   });
 
