@@ -77,7 +77,15 @@ export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
   o.push('', c.bold('  page types'));
   row('scheme', `${pt.scheme}${pt.decidedBy.length ? `, decided by ${pt.decidedBy.join(', ')}` : ''}`);
   if (Object.keys(pt.values).length) row('values', Object.entries(pt.values).map(([k, v]) => `${k} ${v}`).join(', '));
-  row('hinted', pt.hintedEncodable ? `encodable: BUDDY & OFFLINE = ${pt.hintedValue}` : 'not encodable in this scheme (use --reported-bit for PG_reported)');
+  const byFlag = i.classes.hinted.keys.find((k) => k.startsWith('--reported-bit'));
+  row(
+    'hinted',
+    pt.hintedEncodable
+      ? `encodable: BUDDY & OFFLINE = ${pt.hintedValue}${byFlag ? `; also PG_reported (${byFlag})` : ''}`
+      : byFlag
+        ? `not encodable in this scheme; PG_reported buddy pages (${byFlag})`
+        : 'not encodable in this scheme (use --reported-bit for PG_reported)',
+  );
   row('free pages by', i.freePagesBy);
   if (i.memMap) row('mem_map', `${i.memMap.model}, ${i.memMap.sections} sections${i.memMap.unusableSections ? `, ${i.memMap.unusableSections} unusable` : ''}`);
 
