@@ -3,7 +3,7 @@
  * mine / not-mine / error (STYLE.md habit 2). The first "mine" opens the file.
  */
 import { VmcoreError } from '../errors.js';
-import { FileSource, type ByteSource } from '../io/file.js';
+import { FileSource, borrowSource, type ByteSource } from '../io/file.js';
 import type { DumpReader } from './dump.js';
 import { looksLikeElf, openElfDump } from './elf/reader.js';
 import { KdumpReader, probeKdump } from './kdump/reader.js';
@@ -53,7 +53,7 @@ export const FLATTENED_ELF_FORMAT: DumpFormat = {
   probe(head, source) {
     if (head.length < 16 || !hasFlatSignature(head)) return { kind: 'not-mine' };
     try {
-      const flat = new FlattenedSource(borrow(source));
+      const flat = new FlattenedSource(borrowSource(source));
       const inner = new Uint8Array(4);
       const k = flat.readSome(0, 4, inner);
       return k === 4 && looksLikeElf(inner) ? { kind: 'mine' } : { kind: 'not-mine' };
@@ -65,19 +65,6 @@ export const FLATTENED_ELF_FORMAT: DumpFormat = {
   open: (source) => openElfDump(new FlattenedSource(source)),
 };
 
-/** A view of `s` whose close() does nothing (probes must not close the caller's source). */
-function borrow(s: ByteSource): ByteSource {
-  return {
-    get size() {
-      return s.size;
-    },
-    path: s.path,
-    readInto: (p, l, b, o) => s.readInto(p, l, b, o),
-    read: (p, l) => s.read(p, l),
-    readSome: (p, l, b, o) => s.readSome(p, l, b, o),
-    close: () => {},
-  };
-}
 
 /** Formats tried in order; others may be added with {@link registerDumpFormat}. */
 const FORMATS: DumpFormat[] = [ELF_FORMAT, KDUMP_FORMAT, FLATTENED_ELF_FORMAT];

@@ -116,3 +116,17 @@ export function toSafeNumber(v: bigint, what: string): number {
   }
   return Number(v);
 }
+
+/** A view of `s` whose close() does nothing: for probes and wrappers that must not close the caller's source. */
+export function borrowSource(s: ByteSource): ByteSource {
+  return {
+    get size() {
+      return s.size;
+    },
+    path: s.path,
+    readInto: (p, l, b, o) => s.readInto(p, l, b, o),
+    read: (p, l) => s.read(p, l),
+    readSome: (p, l, b, o) => s.readSome(p, l, b, o),
+    close: () => {},
+  };
+}

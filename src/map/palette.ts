@@ -1,3 +1,4 @@
+import { PAGE_CLASSES } from '../writer/report.js';
 /** The map's classes, colours, labels and legend order: one place for the renderer and the tests. */
 import { CLASS_NAMES, NR_CLASSES, type PageClassName } from '../filter/classes.js';
 
@@ -42,19 +43,5 @@ export const MAP_LABELS: Record<MapClassName, string> = {
 };
 
 /** Legend order: what is dropped first, then what is kept. */
-export const MAP_LEGEND_ORDER: readonly MapClassName[] = [
-  'free',
-  'hinted',
-  'offline',
-  'hwpoison',
-  'zero',
-  'cache',
-  'cache_private',
-  'user',
-  'hugetlb',
-  'slab',
-  'kernel',
-  'unknown',
-  'hole',
-];
+export const MAP_LEGEND_ORDER: readonly MapClassName[] = [...PAGE_CLASSES, 'hole'];
 

@@ -24,6 +24,7 @@ import { LINUX_4_14, PROFILES, PROFILE_NAMES } from '../../src/mm/profiles.js';
 import { filterDump } from '../../src/writer/pipeline.js';
 import { EHDR_SIZE, PHDR_SIZE, PT_LOAD, decodeEhdr, decodePhdr } from '../../src/formats/elf/layout.js';
 import { PYTHON, requirePeer } from '../helpers/peers.js';
+import { parseReport } from '../helpers/makedumpfile.js';
 
 const MAKEDUMPFILE = '/usr/bin/makedumpfile';
 const DUMPCHECK = path.resolve('test/interop/py/dumpcheck.py');
@@ -83,29 +84,6 @@ function dumpcheck(dump: string, image: string): { bitmap: Uint8Array; mismatche
   return { bitmap: new Uint8Array(fs.readFileSync(bm)), ...res };
 }
 
-/** makedumpfile's statistics report (FORMATS.md §7.3): hex counters as signed 64-bit numbers. */
-function parseReport(text: string): Record<string, number> {
-  const keys: Record<string, string> = {
-    'Original pages': 'original',
-    'Excluded pages': 'excluded',
-    'Pages filled with zero': 'zero',
-    'Non-private cache pages': 'cache',
-    'Private cache pages': 'cachePrivate',
-    'User process data pages': 'user',
-    'Free pages': 'free',
-    'Hwpoison pages': 'hwpoison',
-    'Offline pages': 'offline',
-    'Remaining pages': 'remaining',
-    'Memory Hole': 'memoryHole',
-    'Total pages': 'total',
-  };
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Za-z -]+?)\s*: 0x([0-9a-f]{16})\s*$/.exec(line);
-    if (m && keys[m[1]!] && !(keys[m[1]!]! in out)) out[keys[m[1]!]!] = Number(BigInt.asIntN(64, BigInt('0x' + m[2]!)));
-  }
-  return out;
-}
 
 const bit = (b: Uint8Array, p: number) => (b[p >>> 3]! >> (p & 7)) & 1;
 

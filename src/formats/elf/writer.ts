@@ -29,7 +29,7 @@
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
 import type { PageWriterInput } from '../dump.js';
-import { SequentialWriter, type DumpSink } from '../kdump/sink.js';
+import { SequentialWriter, markIncomplete, type DumpSink } from '../kdump/sink.js';
 import {
   EHDR_SIZE,
   ELF_INCOMPLETE_FLAG,
@@ -278,23 +278,7 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
     await sink.finish();
   } catch (e) {
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
-      stats.incomplete = true;
-      if (!sink.flattened) {
-        try {
-          await sink.write(0, encodeEhdr({ ...ehdr, flags: ehdr.flags | ELF_INCOMPLETE_FLAG }));
-        } catch {
-          /* best effort */
-        }
-      }
-      stats.bytesWritten = sink.bytesWritten;
-      stats.fileSize = highWater;
-      e.data.incomplete = true;
-      e.data.stats = stats;
-      try {
-        await sink.finish();
-      } catch {
-        /* keep the first error */
-      }
+      await markIncomplete(e, sink, stats, highWater, encodeEhdr({ ...ehdr, flags: ehdr.flags | ELF_INCOMPLETE_FLAG }));
     }
     throw e;
   }

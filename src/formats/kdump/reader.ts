@@ -4,7 +4,7 @@
  */
 import { VmcoreError, hex } from '../../errors.js';
 import { Bitmap } from '../../io/bitmap.js';
-import { FileSource, type ByteSource } from '../../io/file.js';
+import { FileSource, borrowSource, type ByteSource } from '../../io/file.js';
 import { LIMITS } from '../../io/limits.js';
 import { codecNameForFlag, type CodecName } from '../../compress/codec.js';
 import { loadCodecForFlag } from '../../compress/index.js';
@@ -42,7 +42,7 @@ export function probeKdump(source: ByteSource): ProbeResult {
   const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
   if (n >= 8 && (sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE)) return 'mine';
   if (n >= 16 && hasFlatSignature(head) && source.size >= FLAT_HEADER_SIZE) {
-    const flat = new FlattenedSource(borrow(source));
+    const flat = new FlattenedSource(borrowSource(source));
     const inner = new Uint8Array(8);
     const k = flat.readSome(0, 8, inner);
     const s = Buffer.from(inner.subarray(0, k)).toString('latin1');
@@ -51,19 +51,6 @@ export function probeKdump(source: ByteSource): ProbeResult {
   return 'not-mine';
 }
 
-/** A view of `s` whose close() does nothing (the caller keeps ownership). */
-function borrow(s: ByteSource): ByteSource {
-  return {
-    get size() {
-      return s.size;
-    },
-    path: s.path,
-    readInto: (p, l, b, o) => s.readInto(p, l, b, o),
-    read: (p, l) => s.read(p, l),
-    readSome: (p, l, b, o) => s.readSome(p, l, b, o),
-    close: () => {},
-  };
-}
 
 /** A decoded page descriptor. */
 export interface PageDescriptor {

@@ -138,3 +138,34 @@ export class SequentialWriter {
     this.used = 0;
   }
 }
+
+/**
+ * The writers' full-disk path, shared by kdump and ELF output: mark the dump incomplete by
+ * rewriting its header block (which already exists, so it needs no new space; not possible in
+ * a flattened stream), attach the statistics to the error, and finish the sink. The caller rethrows.
+ */
+export async function markIncomplete(
+  e: VmcoreError,
+  sink: DumpSink,
+  stats: { incomplete: boolean; bytesWritten: number; fileSize: number },
+  fileSize: number,
+  header: Uint8Array,
+): Promise<void> {
+  stats.incomplete = true;
+  if (!sink.flattened) {
+    try {
+      await sink.write(0, header);
+    } catch {
+      /* best effort */
+    }
+  }
+  stats.bytesWritten = sink.bytesWritten;
+  stats.fileSize = fileSize;
+  e.data.incomplete = true;
+  e.data.stats = stats;
+  try {
+    await sink.finish();
+  } catch {
+    /* keep the first error */
+  }
+}

@@ -33,7 +33,7 @@ import {
   type DiskDumpHeaderValue,
   type KdumpLayout,
 } from './layout.js';
-import type { DumpSink } from './sink.js';
+import { markIncomplete, type DumpSink } from './sink.js';
 
 /** Pages read and compressed per batch (one worker message: 1 MiB of 4 KiB pages). */
 export const BATCH_PAGES = 256;
@@ -436,23 +436,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     // Writes still queued finish (or fail) before the header is touched again.
     await chain.settle();
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
-      stats.incomplete = true;
-      if (!sink.flattened) {
-        try {
-          await sink.write(0, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
-        } catch {
-          /* best effort: the header block already exists, rewriting it needs no new space */
-        }
-      }
-      stats.bytesWritten = sink.bytesWritten;
-      stats.fileSize = highWater;
-      e.data.incomplete = true;
-      e.data.stats = stats;
-      try {
-        await sink.finish();
-      } catch {
-        /* keep the first error */
-      }
+      await markIncomplete(e, sink, stats, highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
     }
     throw e;
   }
