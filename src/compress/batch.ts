@@ -41,9 +41,41 @@ export function compressedBatchOver(buffer: ArrayBuffer, maxPages: number, pageS
   };
 }
 
-/** A result buffer for up to `maxPages` pages of `pageSize` bytes (reused across batches). */
-export function allocCompressedBatch(maxPages: number, pageSize: number): CompressedBatch {
-  return compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, pageSize)), maxPages, pageSize);
+/**
+ * A result buffer for up to `maxPages` pages of `pageSize` bytes (reused across batches).
+ * Without `withData` the data area is left out (for {@link packRawBatch}, which stores in place).
+ */
+export function allocCompressedBatch(maxPages: number, pageSize: number, withData = true): CompressedBatch {
+  if (withData) return compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, pageSize)), maxPages, pageSize);
+  const b = compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, 0)), maxPages, 0);
+  return b;
+}
+
+/**
+ * The stored form of `count` uncompressed pages without copying them: with `detectZero`, all-zero
+ * pages are marked and the non-zero ones moved down over them inside `pages` (usually nothing
+ * moves); the result's `data` is `pages` itself. `into` supplies the per-page arrays.
+ */
+export function packRawBatch(pages: Uint8Array, count: number, pageSize: number, detectZero: boolean, into: CompressedBatch): CompressedBatch {
+  const aligned = ((pages.byteOffset & 3) | (pageSize & 3)) === 0;
+  const words = aligned ? new Uint32Array(pages.buffer, pages.byteOffset, (count * pageSize) >>> 2) : null;
+  const wpp = pageSize >>> 2;
+  let dl = 0;
+  for (let i = 0; i < count; i++) {
+    const off = i * pageSize;
+    if (detectZero && (words ? isZeroWords(words, i * wpp, wpp) : isZero(pages, off, pageSize))) {
+      into.zero[i] = 1;
+      into.sizes[i] = 0;
+      into.flags[i] = 0;
+      continue;
+    }
+    into.zero[i] = 0;
+    into.sizes[i] = pageSize;
+    into.flags[i] = 0;
+    if (dl !== off) pages.copyWithin(dl, off, off + pageSize);
+    dl += pageSize;
+  }
+  return { count, zero: into.zero, sizes: into.sizes, flags: into.flags, data: pages, dataLen: dl };
 }
 
 /** True if `b[off, off+len)` is all zero. */

@@ -5,7 +5,7 @@ import { VmcoreError } from '../errors.js';
 import { CODEC_FLAGS, CODEC_NAMES, CODEC_OPTIONS, codecNameForFlag, type CodecName, type PageCodec } from './codec.js';
 import { createLzoCodec } from './lzo.js';
 import { createSnappyCodec } from './snappy.js';
-import { zlibCodec } from './zlib.js';
+import { createZlibCodec } from './zlib.js';
 import { createZstdCodec } from './zstd.js';
 
 export { CODEC_FLAGS, CODEC_NAMES, CODEC_OPTIONS, codecNameForFlag };
@@ -14,7 +14,7 @@ export { compressBatch, type CompressedBatch } from './batch.js';
 
 /** Where each codec comes from, and the npm package a native one needs. */
 const SOURCES: Record<CodecName, { pkg: string | null; create: () => PageCodec }> = {
-  zlib: { pkg: null, create: () => zlibCodec },
+  zlib: { pkg: null, create: createZlibCodec },
   lzo: { pkg: 'lzo', create: createLzoCodec },
   snappy: { pkg: 'snappy', create: createSnappyCodec },
   zstd: { pkg: 'zstd-napi', create: createZstdCodec },

@@ -156,7 +156,7 @@ async function writeOnce(
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
   if (opts.format === 'elf') {
     let zeroPages = 0;
-    if (level & 1) zeroPages = excludeZeroPages(input, opts.onProgress);
+    if (level & 1) zeroPages = await excludeZeroPages(input, opts.onProgress);
     const r = await writeElfOutput(reader, input, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
     await sink.finish();
     return { bytes: r.bytesWritten, zeroPages, dumpable: dumpable.count() };

@@ -4,17 +4,21 @@
  * one stored zero page, detected while copying.
  */
 import type { PageWriterInput } from '../formats/dump.js';
+import { isZero } from '../compress/batch.js';
+import { yieldToEventLoop } from '../formats/kdump/sink.js';
 
-const RUN = 256;
+/** Pages read at a time: 128 KiB, which stays in the L2 cache (see IN_PROCESS_BATCH_PAGES). */
+const RUN = 32;
 
 export function isZeroPage(buf: Uint8Array, off: number, pageSize = 4096): boolean {
-  const v = new BigUint64Array(buf.buffer, buf.byteOffset + off, pageSize / 8);
-  for (let i = 0; i < v.length; i++) if (v[i] !== 0n) return false;
-  return true;
+  return isZero(buf, off, pageSize);
 }
 
-/** Clear zero pages from `input.dumpable`; returns how many were cleared. */
-export function excludeZeroPages(input: PageWriterInput, onProgress?: (phase: string, done: number, total: number) => void): number {
+/**
+ * Clear zero pages from `input.dumpable`; resolves to how many were cleared. The output's
+ * temporary file exists by now, so the loop gives a signal handler a turn every few tens of ms.
+ */
+export async function excludeZeroPages(input: PageWriterInput, onProgress?: (phase: string, done: number, total: number) => void): Promise<number> {
   const bm = input.dumpable;
   const total = bm.count();
   const ps = input.info.pageSize;
@@ -22,6 +26,7 @@ export function excludeZeroPages(input: PageWriterInput, onProgress?: (phase: st
   let zero = 0;
   let done = 0;
   let pfn = bm.nextSet(0);
+  let lastYield = performance.now();
   while (pfn >= 0 && pfn < input.maxMapnr) {
     let end = pfn + 1;
     while (end < input.maxMapnr && end - pfn < RUN && bm.get(end)) end++;
@@ -35,6 +40,10 @@ export function excludeZeroPages(input: PageWriterInput, onProgress?: (phase: st
     done += end - pfn;
     onProgress?.('Excluding zero pages', done, total);
     pfn = bm.nextSet(end);
+    if (performance.now() - lastYield >= 25) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
+    }
   }
   return zero;
 }

@@ -29,7 +29,7 @@
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
 import type { PageWriterInput } from '../dump.js';
-import { SequentialWriter, markIncomplete, type DumpSink } from '../kdump/sink.js';
+import { SequentialWriter, markIncomplete, yieldToEventLoop, type DumpSink } from '../kdump/sink.js';
 import {
   EHDR_SIZE,
   ELF_INCOMPLETE_FLAG,
@@ -81,7 +81,9 @@ export interface ElfWriteStats {
 }
 
 const SHDR_SIZE = 64;
-const BATCH_PAGES = 256;
+// 128 KiB: read into a cache-resident buffer and written from it (see IN_PROCESS_BATCH_PAGES).
+const BATCH_PAGES = 32;
+const YIELD_MS = 25;
 const DATA_BUFFER = 1 << 20;
 const PHDR_BUFFER = PHDR_SIZE * 1024;
 
@@ -204,6 +206,13 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
     },
     finish: () => sink.finish(),
   };
+  if (sink.writeSync) {
+    tracked.writeSync = (pos: number, data: Uint8Array) => {
+      sink.writeSync!(pos, data);
+      highWater = Math.max(highWater, pos + data.length);
+    };
+  }
+  let lastYield = performance.now();
 
   try {
     await tracked.write(0, encodeEhdr(ehdr));
@@ -265,11 +274,17 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
           input.readPages(p, q - p, pageBuf, 0);
           // Pages p..q-1 lie back to back in pageBuf; only the first and last can be partial
           // (unaligned PT_LOAD edges), so their in-segment bytes are one contiguous range.
-          await appendData(pageBuf.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, q * ps) - p * ps));
+          await data.appendLarge(pageBuf.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, q * ps) - p * ps));
           stats.pagesWritten += q - p;
           p = q;
           opts.onProgress?.(stats.pagesWritten + stats.zeroFilledPages, totalPages);
           if (opts.signal?.aborted) throw opts.signal.reason ?? new VmcoreError('E_INTERNAL', 'aborted');
+          if (performance.now() - lastYield >= YIELD_MS) {
+            // Synchronous writes never give the event loop a turn by themselves: a signal
+            // handler (temporary file clean-up) must still run promptly.
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
         }
       }
     }

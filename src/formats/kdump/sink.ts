@@ -19,9 +19,21 @@ export interface DumpSink {
    * Errors: ENOSPC → E_NO_SPACE, anything else → E_OUTPUT_IO, both carrying the path.
    */
   write(pos: number, data: Uint8Array): Promise<void>;
+  /**
+   * The same write, done before returning (a file: one pwrite loop). Present only where it is
+   * cheaper than {@link write}: for a file in the page cache a synchronous write costs less
+   * than a thread-pool round trip, and the writers' buffers stay hot in the cache.
+   */
+  writeSync?(pos: number, data: Uint8Array): void;
   /** Finish the output (flattened: the end record). Does not close a caller-owned descriptor. */
   finish(): Promise<void>;
 }
+
+/**
+ * A turn of the event loop. Writers with a synchronous sink call it every few tens of ms: their
+ * loops never wait on I/O, and a signal handler (temporary file clean-up) must still run.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Map a Node write error to a VmcoreError with the path and offset. */
 export function outputError(e: unknown, path: string, pos?: number): VmcoreError {
@@ -82,6 +94,20 @@ export class FileSink implements DumpSink {
     });
   }
 
+  writeSync(pos: number, data: Uint8Array): void {
+    for (let done = 0; done < data.length; ) {
+      let n: number;
+      try {
+        n = fs.writeSync(this.fd, data, done, data.length - done, pos + done);
+      } catch (e) {
+        throw outputError(e, this.path, pos + done);
+      }
+      if (n === 0) throw outputError(Object.assign(new Error('short write'), { code: 'EIO' }), this.path, pos + done);
+      done += n;
+      this.bytesWritten += n;
+    }
+  }
+
   async finish(): Promise<void> {
     if (!this.ownsFd) return;
     await new Promise<void>((resolve, reject) =>
@@ -133,9 +159,29 @@ export class SequentialWriter {
   async flush(): Promise<void> {
     if (this.used === 0) return;
     const n = this.used;
-    await this.sink.write(this.base, this.buf.subarray(0, n));
+    if (this.sink.writeSync) this.sink.writeSync(this.base, this.buf.subarray(0, n));
+    else await this.sink.write(this.base, this.buf.subarray(0, n));
     this.base += n;
     this.used = 0;
+  }
+  /**
+   * Append `data` of any size. With a synchronous sink a large piece is written straight from
+   * the caller's buffer after what is buffered (no copy through ours); otherwise it is copied
+   * in, flushing as the buffer fills.
+   */
+  async appendLarge(data: Uint8Array): Promise<void> {
+    if (this.sink.writeSync && data.length >= this.buf.length >>> 2) {
+      await this.flush();
+      this.sink.writeSync(this.base, data);
+      this.base += data.length;
+      return;
+    }
+    for (let done = 0; done < data.length; ) {
+      if (this.space === 0) await this.flush();
+      const n = Math.min(this.space, data.length - done);
+      this.append(data.subarray(done, done + n));
+      done += n;
+    }
   }
 }
 
