@@ -19,16 +19,17 @@
  */
 import { VmcoreError } from '../errors.js';
 import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import type { Bitmap } from '../io/bitmap.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { KernelMemory } from '../memory/kernel.js';
-import { locateMemMap, type MemMap, type MemoryModel } from '../mm/memmap.js';
+import { locateMemMap, type MemMap, type MemoryModel, type UnreadableRange } from '../mm/memmap.js';
 import {
   pageFlagBitsFromVmcoreinfo,
   structPageLayoutFromVmcoreinfo,
   type PageFlagBits,
   type StructPageLayout,
 } from '../mm/layout.js';
-import { detectPageTypes, type PageTypeDecoder, type PageTypeScheme } from '../mm/pagetype.js';
+import { detectPageTypes, type PageTypeDecoder, type PageTypeName, type PageTypeScheme, type PageTypeTest } from '../mm/pagetype.js';
 import { compoundDecoderFromVmcoreinfo, type CompoundDecoder } from '../mm/compound.js';
 import { CLASS_NAMES, NR_CLASSES, PageClass, emptyCounts, type PageClassName } from './classes.js';
 import { missingFreeListKeys, walkFreeLists, type FreeListResult } from './freelist.js';
@@ -165,19 +166,15 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   };
   const finish = () => {
     const counts = new Float64Array(NR_CLASSES);
-    // Holes (class 0) fill most of a sparse or corrupt pfn space: skip zero words four pfns at a time.
-    let i = 0;
-    if (classOf.byteOffset % 4 === 0) {
-      const w = new Uint32Array(classOf.buffer, classOf.byteOffset, maxMapnr >>> 2);
-      let zeros = 0;
-      for (let k = 0; k < w.length; k++) {
-        if (w[k] === 0) zeros += 4;
-        else for (let j = k * 4; j < k * 4 + 4; j++) counts[classOf[j]!]!++;
-      }
-      counts[PageClass.hole]! += zeros;
-      i = w.length * 4;
+    const part = new Int32Array(NR_CLASSES);
+    // Holes (class 0) fill most of a sparse or corrupt pfn space: zero words are skipped four pfns at a time.
+    const words = classOf.byteOffset % 4 === 0 ? new Uint32Array(classOf.buffer, classOf.byteOffset, Math.floor(maxMapnr / 4)) : null;
+    // In int32 blocks of 2^30 pfns, which cannot overflow, added up in doubles.
+    for (let s = 0; s < maxMapnr; s += 2 ** 30) {
+      part.fill(0);
+      countClasses(classOf, words, s, Math.min(maxMapnr, s + 2 ** 30), part);
+      for (let k = 0; k < NR_CLASSES; k++) counts[k]! += part[k]!;
     }
-    for (; i < maxMapnr; i++) counts[classOf[i]!]!++;
     for (let i = 0; i < NR_CLASSES; i++) c.counts[CLASS_NAMES[i]!] = counts[i]!;
     reasonNames.forEach((r, i) => {
       if (reasonCounts[i]! > 0) c.reasons[r] = reasonCounts[i]!;
@@ -287,7 +284,7 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   if (compound.orderBy === null && flags.headMask !== 0n) c.warnings.push('no compound order available: compound heads are treated as order 0');
 
   // --- The scan. ---
-  const scan = new Scanner(c, layout, flags, pt, compound, memmap, present.bytes, opts.reportedBit, nrOrders, freeLists, rid, reasonCounts);
+  const scan = new Scanner(c, layout, flags, pt, compound, memmap, present, opts.reportedBit, nrOrders, freeLists, rid, reasonCounts);
   let next = 0; // first pfn not yet handled
   const gap = (s: number, e: number, reason: UnknownReason) => {
     // Pfns of [s, e) without usable struct pages: a pending head range still decides them.
@@ -324,6 +321,32 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   if (next < maxMapnr) gap(next, maxMapnr, 'no_mem_map');
   for (const [k, v] of Object.entries(scan.anomalies)) c.anomalies[k] = v;
   return finish();
+}
+
+/**
+ * Add the classes of pfns [s, e) to `part` (int32: e - s ≤ 2^30). `words` views `classOf` as
+ * u32 (or is null). A function of its own: its loop is compiled on the stack (OSR) with
+ * nothing after it that has not run yet, so it is not deoptimised on the way out.
+ */
+function countClasses(classOf: Uint8Array, words: Uint32Array | null, s: number, e: number, part: Int32Array): void {
+  let i = s;
+  if (words) {
+    let zeros = 0;
+    const ke = Math.floor(e / 4);
+    for (let k = s / 4; k < ke; k++) {
+      const x = words[k]!;
+      if (x === 0) zeros += 4;
+      else {
+        part[x & 0xff]!++;
+        part[(x >>> 8) & 0xff]!++;
+        part[(x >>> 16) & 0xff]!++;
+        part[x >>> 24]!++;
+      }
+    }
+    part[PageClass.hole]! += zeros;
+    i = ke * 4;
+  }
+  for (; i < e; i++) part[classOf[i]!]!++;
 }
 
 /** The keys that decide each decidable class of this dump (for `info` and the report). */
@@ -375,14 +398,78 @@ function lenientFlagBits(vi: Vmcoreinfo): PageFlagBits {
   };
 }
 
-/** A 64-bit flag test on two u32 halves: [1 if the high word, mask] or null if the bit is unknown. */
-function bitTest(bit: number | undefined): [number, number] | null {
-  if (bit === undefined || bit < 0 || bit > 63) return null;
-  return [bit >= 32 ? 1 : 0, (1 << (bit & 31)) >>> 0];
+/**
+ * A 64-bit flag test on the two int32 halves of page->flags: `(half ? f1 : f0) & mask`. An
+ * unknown bit has mask 0 and never matches.
+ */
+interface BitTest {
+  half: number;
+  mask: number;
 }
-const NO_BIT: [number, number] = [0, 0];
+function bitTest(bit: number | undefined): BitTest {
+  if (bit === undefined || bit < 0 || bit > 63) return { half: 0, mask: 0 };
+  return { half: bit >= 32 ? 1 : 0, mask: 1 << (bit & 31) };
+}
+/**
+ * 2^order, as a small integer when it is one: `2 ** n` is a double, and a pfn computed from it
+ * is boxed (allocated) at every step of the loop until TurboFan compiles it.
+ */
+function pow2(order: number): number {
+  return order < 30 ? 1 << order : 2 ** order;
+}
 
-/** The hot loop, with every per-kernel decision compiled into fields. */
+function has(t: BitTest, f0: number, f1: number): boolean {
+  return ((t.half ? f1 : f0) & t.mask) !== 0;
+}
+function is(t: PageTypeTest, word: number): boolean {
+  return (word & t.mask) === t.value;
+}
+
+/**
+ * The class of a page that is untyped, neither compound head nor tail, and not a free-list
+ * head, by its flag bits (the rules of the file's header reduced to that case).
+ */
+const S_HWPOISON = 1;
+const S_SLAB = 2;
+const S_ANON = 4;
+const S_CACHE = 8;
+const S_PRIVATE = 16;
+const SIMPLE_CLASS = (() => {
+  const t = new Uint8Array(32);
+  for (let k = 0; k < 32; k++) {
+    const slab = (k & S_SLAB) !== 0;
+    const anon = !slab && (k & S_ANON) !== 0;
+    const cache = (k & S_CACHE) !== 0;
+    if (k & S_HWPOISON) t[k] = PageClass.hwpoison;
+    else if (cache && !anon) t[k] = k & S_PRIVATE ? PageClass.cache_private : PageClass.cache;
+    else if (anon) t[k] = PageClass.user;
+    else if (slab) t[k] = PageClass.slab;
+    else t[k] = PageClass.kernel;
+  }
+  return t;
+})();
+
+/** A page-type test that never matches (`(w & 0) === 1` is false). */
+const NEVER: PageTypeTest = { mask: 0, value: 1 };
+
+/**
+ * Struct pages are read in batches of at most this many bytes: fs.readSync into a buffer that
+ * fits in L2 is several times faster than into a section-sized (2 MiB) one.
+ */
+const BATCH_BYTES = 128 * 1024;
+/** Int32 words per struct page in the packed copy of an unaligned layout (see Scanner.pack). */
+const PACKED_STRIDE = 8;
+const P_FLAGS = 0;
+const P_COMPOUND_HEAD = 2;
+const P_MAPPING = 3;
+const P_PRIVATE = 4;
+const P_MAPCOUNT = 6;
+
+/**
+ * The hot loop, with every per-kernel decision compiled into fields. A dump is classified in
+ * one cold call, so the loop is kept small (TurboFan compiles it while it runs) and the rare
+ * paths (compound heads, free-list heads) are methods of their own.
+ */
 class Scanner {
   pendingEnd = 0;
   pendingClass: number = PageClass.kernel;
@@ -393,33 +480,57 @@ class Scanner {
   private readonly mapo: number;
   private readonly privo: number;
   private readonly mco: number;
-  private readonly lru: [number, number] | null;
-  private readonly priv: [number, number] | null;
-  private readonly swapcache: [number, number] | null;
-  private readonly swapbacked: [number, number] | null;
-  private readonly slabBit: [number, number] | null;
-  private readonly hwpoison: [number, number] | null;
-  private readonly reported: [number, number] | null;
-  private readonly head: [number, number] | null;
-  private readonly hasSlabType: boolean;
-  private readonly hasBuddy: boolean;
-  private readonly hasOffline: boolean;
-  private readonly hasUnaccepted: boolean;
-  private readonly hugetlbByType: boolean;
+  /**
+   * Whether the fields the loop reads are 4-byte aligned and inside SIZE(page): a batch is
+   * then read as int32 words in place, else through a packed copy of those fields.
+   */
+  private readonly aligned: boolean;
+  private readonly batchPfns: number;
+  private packed: Int32Array = new Int32Array(0);
+  private readonly lru: BitTest;
+  private readonly priv: BitTest;
+  private readonly swapcache: BitTest;
+  private readonly swapbacked: BitTest;
+  private readonly noSwapbacked: boolean;
+  private readonly slabBit: BitTest;
+  private readonly hwpoison: BitTest;
+  private readonly reported: BitTest;
+  private readonly head: BitTest;
+  private readonly buddyT: PageTypeTest;
+  private readonly offlineT: PageTypeTest;
+  private readonly slabT: PageTypeTest;
+  private readonly hugetlbT: PageTypeTest;
+  private readonly unacceptedT: PageTypeTest;
+  /** The offline test when a buddy head can also be offline (hinted), else never. */
+  private readonly hintedT: PageTypeTest;
   private readonly ridInvalidOrder: number;
   private readonly ridOrphan: number;
   private readonly ridUnmapped: number;
   private readonly ridNotInDump: number;
   private readonly extra = new Uint8Array(256);
+  /** The current batch: int32 words, word indices of the fields and of a struct page. */
+  private words: Int32Array = new Int32Array(0);
+  private view: DataView | null = null;
+  private bad: UnreadableRange[] = [];
+  private bi = 0;
+  private stride = 0;
+  private wf = 0;
+  private wch = 0;
+  private wmap = 0;
+  private wpriv = 0;
+  private wmc = 0;
+  /** page[1] of the last compound head seen by {@link compoundOrder}: its view and offset (-1: none). */
+  private tailView: DataView | null = null;
+  private tailOff = -1;
 
   constructor(
     private readonly c: Classification,
     layout: StructPageLayout,
     flags: PageFlagBits,
-    private readonly pt: PageTypeDecoder,
+    pt: PageTypeDecoder,
     private readonly compound: CompoundDecoder,
     private readonly memmap: MemMap,
-    private readonly presentBytes: Uint8Array,
+    private readonly present: Bitmap,
     reportedBit: number | undefined,
     private readonly nrOrders: number,
     private readonly freeLists: FreeListResult | null,
@@ -432,21 +543,28 @@ class Scanner {
     this.mapo = layout.mapping;
     this.privo = layout.private;
     this.mco = layout.mapcount;
+    const inside = (o: number, n: number) => o % 4 === 0 && o + n <= this.size;
+    this.aligned =
+      this.size % 4 === 0 && inside(this.fo, 8) && inside(this.cho, 4) && inside(this.mapo, 4) && inside(this.privo, 8) && inside(this.mco, 4);
+    this.batchPfns = Math.max(1, Math.floor(BATCH_BYTES / this.size));
     this.lru = bitTest(flags.lru);
     this.priv = bitTest(flags.private);
     this.swapcache = bitTest(flags.swapcache);
     this.swapbacked = bitTest(flags.swapbacked);
+    this.noSwapbacked = flags.swapbacked === undefined || flags.swapbacked < 0 || flags.swapbacked > 63;
     this.slabBit = bitTest(flags.slab);
     this.hwpoison = bitTest(flags.hwpoison);
     this.reported = bitTest(reportedBit);
     let headBit = -1;
     if (flags.headMask > 0n && (flags.headMask & (flags.headMask - 1n)) === 0n) headBit = flags.headMask.toString(2).length - 1;
     this.head = bitTest(headBit);
-    this.hasSlabType = pt.values.slab !== undefined;
-    this.hasBuddy = pt.values.buddy !== undefined;
-    this.hasOffline = pt.values.offline !== undefined;
-    this.hasUnaccepted = pt.values.unaccepted !== undefined;
-    this.hugetlbByType = compound.hugetlbBy === 'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)';
+    const t = (n: PageTypeName) => pt.test(n) ?? NEVER;
+    this.buddyT = t('buddy');
+    this.offlineT = t('offline');
+    this.slabT = t('slab');
+    this.unacceptedT = t('unaccepted');
+    this.hintedT = pt.canEncodeHinted ? t('offline') : NEVER;
+    this.hugetlbT = compound.hugetlbBy === 'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)' ? t('hugetlb') : NEVER;
     this.ridInvalidOrder = rid('invalid_order');
     this.ridOrphan = rid('orphan_tail');
     this.ridUnmapped = rid('struct_page_unmapped');
@@ -457,139 +575,281 @@ class Scanner {
     this.anomalies[k] = (this.anomalies[k] ?? 0) + 1;
   }
 
+  /** Class `cls` for the present pfns of [s, e). */
+  private fill(s: number, e: number, cls: number): void {
+    const classOf = this.c.classOf;
+    const pb = this.present.bytes;
+    if (e - s < 64) {
+      for (let p = s; p < e; p++) if ((pb[p >>> 3]! & (1 << (p & 7))) !== 0) classOf[p] = cls;
+      return;
+    }
+    for (let p = this.present.nextSet(s, e); p >= 0; ) {
+      const q = this.present.nextClear(p, e);
+      classOf.fill(cls, p, q);
+      if (q >= e) break;
+      p = this.present.nextSet(q, e);
+    }
+  }
+
+  /** Count pfn `pfn` unknown for `rid` if present. */
+  private unknown(pfn: number, rid: number): void {
+    if ((this.present.bytes[pfn >>> 3]! & (1 << (pfn & 7))) !== 0) {
+      this.c.classOf[pfn] = PageClass.unknown;
+      this.reasonCounts[rid]!++;
+    }
+  }
+
   /** Classify the pfns of one usable section, [s, e). */
   section(s: number, e: number): void {
-    const batch = this.memmap.readStructPages(s, e - s);
-    const v = batch.view;
-    const classOf = this.c.classOf;
-    const pb = this.presentBytes;
-    const size = this.size;
-    const { fo, cho, mapo, privo, mco, pt } = this;
-    // Flag tests as (word, mask) pairs; an unknown bit has mask 0 and never matches.
-    const [lruW, lruM] = this.lru ?? NO_BIT;
-    const [privW, privM] = this.priv ?? NO_BIT;
-    const [scW, scM] = this.swapcache ?? NO_BIT;
-    const [sbW, sbM] = this.swapbacked ?? NO_BIT;
-    const noSwapbacked = this.swapbacked === null;
-    const [slabW, slabM] = this.slabBit ?? NO_BIT;
-    const [hwW, hwM] = this.hwpoison ?? NO_BIT;
-    const [repW, repM] = this.reported ?? NO_BIT;
-    const [headW, headM] = this.head ?? NO_BIT;
-    const { hasSlabType, hasBuddy, hasOffline, hasUnaccepted, freeLists, nrOrders } = this;
-    const reasons = this.reasonCounts;
-    const bad = batch.unreadable;
-    let bi = 0;
-    for (let pfn = s; pfn < e; pfn++) {
-      // A hole keeps class `hole`, but its struct page may still head a range (a free block or
-      // compound page that continues into present pfns), so readable holes are decoded too.
-      const here = (pb[pfn >>> 3]! & (1 << (pfn & 7))) !== 0;
+    // Pfns below 2^31 as small integers: a boxed pfn is reallocated at every step of the loop
+    // until TurboFan compiles it.
+    if (e < 2 ** 31) {
+      s |= 0;
+      e |= 0;
+    }
+    let pfn = s;
+    while (pfn < e) {
       if (pfn < this.pendingEnd) {
-        if (here) classOf[pfn] = this.pendingClass;
+        // A range an earlier head decided: its struct pages are not needed, so not read.
+        const pe = Math.min(this.pendingEnd, e);
+        this.fill(pfn, pe, this.pendingClass);
+        pfn = pe;
         continue;
       }
-      if (bi < bad.length) {
-        while (bi < bad.length && bad[bi]!.end <= pfn) bi++;
-        if (bi < bad.length && bad[bi]!.start <= pfn) {
-          if (here) {
-            classOf[pfn] = PageClass.unknown;
-            reasons[bad[bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump]!++;
-          }
-          continue;
-        }
+      // An unaligned layout may read a field across the next struct page, as the section-wide
+      // read always did: it is read to the section's end in one batch.
+      pfn = this.batch(pfn, this.aligned ? Math.min(e, pfn + this.batchPfns) : e);
+    }
+  }
+
+  /**
+   * The fields the loop reads, copied to PACKED_STRIDE int32 words per struct page. A field
+   * running past the end of the batch (an odd layout's last struct page) reads as zero.
+   */
+  private pack(v: DataView, count: number): Int32Array {
+    if (this.packed.length < count * PACKED_STRIDE) this.packed = new Int32Array(count * PACKED_STRIDE);
+    const w = this.packed;
+    const len = v.byteLength;
+    const at = (o: number) => (o + 4 <= len ? v.getInt32(o, true) : 0);
+    for (let i = 0; i < count; i++) {
+      const off = i * this.size;
+      const b = i * PACKED_STRIDE;
+      w[b + P_FLAGS] = at(off + this.fo);
+      w[b + P_FLAGS + 1] = at(off + this.fo + 4);
+      w[b + P_COMPOUND_HEAD] = at(off + this.cho);
+      w[b + P_MAPPING] = at(off + this.mapo);
+      w[b + P_PRIVATE] = at(off + this.privo);
+      w[b + P_PRIVATE + 1] = at(off + this.privo + 4);
+      w[b + P_MAPCOUNT] = at(off + this.mco);
+    }
+    return w;
+  }
+
+  /**
+   * Order of the compound head `pfn` (struct page at byte `off` of `v`, a batch ending before
+   * pfn `ce`), from page[1]; sets tailView/tailOff to page[1] when it is a tail page.
+   */
+  private compoundOrder(pfn: number, v: DataView, off: number, ce: number, here: boolean): number {
+    let v1 = v;
+    let off1 = -1;
+    if (pfn + 1 < ce) off1 = off + this.size;
+    else if (this.memmap.sectionOf(pfn + 1)) {
+      // page[1] lies in the next batch or section: read it alone.
+      const b1 = this.memmap.readStructPages(pfn + 1, 1, this.extra);
+      if (b1.unreadable.length === 0) {
+        v1 = new DataView(this.extra.buffer, 0, this.size);
+        off1 = 0;
       }
-      const off = (pfn - s) * size;
-      if ((v.getUint32(off + cho, true) & 1) !== 0) {
-        // A tail page outside its head's range (the head was kept page-by-page or unreadable).
-        if (here) {
-          classOf[pfn] = PageClass.unknown;
-          reasons[this.ridOrphan]!++;
-        }
+    }
+    let order = 0;
+    if (off1 >= 0 && (v1.getUint32(off1 + this.cho, true) & 1) !== 0) {
+      order = this.compound.order(v1, off1);
+      if (order >= 64 || pfn % pow2(order) !== 0) {
+        if (here) this.anomaly('invalid_compound_order');
+        order = 0;
+      }
+    } else {
+      if (here) this.anomaly('compound_head_without_tail');
+      off1 = -1;
+    }
+    this.tailView = v1;
+    this.tailOff = off1;
+    return order;
+  }
+
+  /**
+   * Classify [cs, ce) of one section from one batch of struct pages. Returns the first pfn not
+   * handled: `ce`, or the pfn where a range decided by an earlier head runs past `ce`.
+   *
+   * Most struct pages are untyped, neither head nor tail: the loop decides those inline and
+   * hands every other one to {@link slow}. A small loop is compiled by TurboFan early in the
+   * first batch, and the rare paths (with their own type feedback) cannot deoptimise it.
+   */
+  private batch(cs: number, ce: number): number {
+    const batch = this.memmap.readStructPages(cs, ce - cs);
+    const v = batch.view;
+    let w: Int32Array;
+    if (this.aligned && v.byteOffset % 4 === 0) {
+      w = new Int32Array(v.buffer, v.byteOffset, v.byteLength >>> 2);
+      this.stride = this.size >>> 2;
+      this.wf = this.fo >>> 2;
+      this.wch = this.cho >>> 2;
+      this.wmap = this.mapo >>> 2;
+      this.wpriv = this.privo >>> 2;
+      this.wmc = this.mco >>> 2;
+    } else {
+      w = this.pack(v, ce - cs);
+      this.stride = PACKED_STRIDE;
+      this.wf = P_FLAGS;
+      this.wch = P_COMPOUND_HEAD;
+      this.wmap = P_MAPPING;
+      this.wpriv = P_PRIVATE;
+      this.wmc = P_MAPCOUNT;
+    }
+    this.words = w;
+    this.view = v;
+    this.bad = batch.unreadable;
+    this.bi = 0;
+    const { stride, wf, wch, wmap, wmc } = this;
+    const classOf = this.c.classOf;
+    const pb = this.present.bytes;
+    // Everything goes the slow way when the batch has unreadable struct pages or free blocks
+    // come from the free lists (a head is any pfn then).
+    const allSlow = batch.unreadable.length !== 0 || this.freeLists !== null;
+    const headH = this.head.half;
+    const headM = this.head.mask;
+    const slabH = this.slabBit.half;
+    const slabM = this.slabBit.mask;
+    const hwH = this.hwpoison.half;
+    const hwM = this.hwpoison.mask;
+    const lruH = this.lru.half;
+    const lruM = this.lru.mask;
+    const scH = this.swapcache.half;
+    const scM = this.swapcache.mask;
+    const sbH = this.swapbacked.half;
+    const sbM = this.swapbacked.mask;
+    const noSb = this.noSwapbacked ? 1 : 0;
+    const privH = this.priv.half;
+    const privM = this.priv.mask;
+    const simple = SIMPLE_CLASS;
+    let pendingEnd = this.pendingEnd;
+    let pfn = cs;
+    for (; pfn < ce; pfn++) {
+      if (pfn < pendingEnd) {
+        if (pendingEnd >= ce) break;
+        this.fill(pfn, pendingEnd, this.pendingClass);
+        pfn = pendingEnd - 1;
         continue;
       }
-      const f0 = v.getUint32(off + fo, true);
-      const f1 = v.getUint32(off + fo + 4, true);
-      const word = v.getUint32(off + mco, true);
-      // Untyped pages hold -1 or a mapcount ≥ 0; every scheme's typed values are other negatives.
-      const typed = word >= 0x80000000 && word !== 0xffffffff;
-      const slab = ((slabW ? f1 : f0) & slabM) !== 0 || (hasSlabType && typed && pt.is(word, 'slab'));
+      const b = (pfn - cs) * stride;
+      const f0 = w[b + wf]!;
+      const f1 = w[b + wf + 1]!;
+      const word = w[b + wmc]!;
+      // Typed (_mapcount negative but not -1), a tail, or a compound head: the slow way.
+      const odd = (word < -1 ? 1 : 0) | (w[b + wch]! & 1) | ((headH ? f1 : f0) & headM);
+      if (allSlow || odd !== 0) {
+        this.slow(pfn, cs, ce);
+        pendingEnd = this.pendingEnd;
+        continue;
+      }
+      // Every test is computed every time (no branch without type feedback when TurboFan
+      // compiles the loop); a hole stores 0, its class `hole`, as it already holds.
+      // Cache: PG_lru, or PG_swapcache with PG_swapbacked (when the kernel has it).
+      const swapCache = (((scH ? f1 : f0) & scM) !== 0 ? 1 : 0) & ((((sbH ? f1 : f0) & sbM) !== 0 ? 1 : 0) | noSb);
+      const key =
+        (((hwH ? f1 : f0) & hwM) !== 0 ? S_HWPOISON : 0) |
+        (((slabH ? f1 : f0) & slabM) !== 0 ? S_SLAB : 0) |
+        ((w[b + wmap]! & 1) !== 0 ? S_ANON : 0) |
+        ((((lruH ? f1 : f0) & lruM) | swapCache) !== 0 ? S_CACHE : 0) |
+        (((privH ? f1 : f0) & privM) !== 0 ? S_PRIVATE : 0);
+      classOf[pfn] = simple[key]! & -((pb[pfn >>> 3]! >>> (pfn & 7)) & 1);
+    }
+    return pfn;
+  }
 
-      // Free blocks: buddy heads (page type) or free-list heads.
-      if (!slab) {
-        let blockOrder = -1;
-        let cls: number = PageClass.free;
-        if (hasBuddy && typed && pt.is(word, 'buddy')) {
-          const lo = v.getUint32(off + privo, true);
-          const hi = v.getUint32(off + privo + 4, true);
-          blockOrder = hi !== 0 || lo >= nrOrders ? 64 : lo;
-          if (pt.isHinted(word) || ((repW ? f1 : f0) & repM) !== 0) cls = PageClass.hinted;
-        } else if (freeLists !== null) {
-          const o = freeLists.heads.get(pfn);
-          if (o !== undefined) {
-            blockOrder = o;
-            if (((repW ? f1 : f0) & repM) !== 0) cls = PageClass.hinted;
-          }
-        }
-        if (blockOrder < 0 && hasUnaccepted && typed && pt.is(word, 'unaccepted')) blockOrder = nrOrders - 1;
-        if (blockOrder >= 0) {
-          if (blockOrder >= 64 || pfn % 2 ** blockOrder !== 0) {
-            if (here) {
-              classOf[pfn] = PageClass.unknown;
-              reasons[this.ridInvalidOrder]!++;
-            }
-            continue;
-          }
-          if (here) classOf[pfn] = cls;
-          this.pendingEnd = pfn + 2 ** blockOrder;
-          this.pendingClass = cls;
-          continue;
+  /** Classify pfn `pfn` of the current batch [cs, ce) by every rule (see the file's header). */
+  private slow(pfn: number, cs: number, ce: number): void {
+    const w = this.words;
+    const classOf = this.c.classOf;
+    const here = (this.present.bytes[pfn >>> 3]! & (1 << (pfn & 7))) !== 0;
+    const bad = this.bad;
+    if (this.bi < bad.length) {
+      while (this.bi < bad.length && bad[this.bi]!.end <= pfn) this.bi++;
+      if (this.bi < bad.length && bad[this.bi]!.start <= pfn) {
+        this.unknown(pfn, bad[this.bi]!.reason === 'struct_page_unmapped' ? this.ridUnmapped : this.ridNotInDump);
+        return;
+      }
+    }
+    const i = pfn - cs;
+    const b = i * this.stride;
+    if ((w[b + this.wch]! & 1) !== 0) {
+      // A tail page outside its head's range (the head was kept page-by-page or unreadable).
+      this.unknown(pfn, this.ridOrphan);
+      return;
+    }
+    const f0 = w[b + this.wf]!;
+    const f1 = w[b + this.wf + 1]!;
+    // The _mapcount / page_type word as an int32: untyped pages hold -1 or a mapcount ≥ 0;
+    // every scheme's typed values are other negatives.
+    const word = w[b + this.wmc]!;
+    const typed = word < -1;
+    const slab = has(this.slabBit, f0, f1) || (typed && is(this.slabT, word));
+
+    // Free blocks: buddy heads (page type) or free-list heads.
+    if (!slab) {
+      let blockOrder = -1;
+      let cls: number = PageClass.free;
+      if (typed && is(this.buddyT, word)) {
+        const lo = w[b + this.wpriv]! >>> 0;
+        const hi = w[b + this.wpriv + 1]!;
+        blockOrder = hi !== 0 || lo >= this.nrOrders ? 64 : lo;
+        if (is(this.hintedT, word) || has(this.reported, f0, f1)) cls = PageClass.hinted;
+      } else if (this.freeLists !== null) {
+        const o = this.freeLists.heads.get(pfn);
+        if (o !== undefined) {
+          blockOrder = o;
+          if (has(this.reported, f0, f1)) cls = PageClass.hinted;
         }
       }
-
-      // Compound head: its order, read from page[1].
-      let order = 0;
-      let off1 = -1;
-      let v1 = v;
-      if (((headW ? f1 : f0) & headM) !== 0) {
-        if (pfn + 1 < e) off1 = off + size;
-        else if (this.memmap.sectionOf(pfn + 1)) {
-          // page[1] lies in the next section: read it alone.
-          const b = this.memmap.readStructPages(pfn + 1, 1, this.extra);
-          if (b.unreadable.length === 0) {
-            v1 = new DataView(this.extra.buffer, 0, size);
-            off1 = 0;
-          }
+      if (blockOrder < 0 && typed && is(this.unacceptedT, word)) blockOrder = this.nrOrders - 1;
+      if (blockOrder >= 0) {
+        if (blockOrder >= 64 || pfn % pow2(blockOrder) !== 0) {
+          this.unknown(pfn, this.ridInvalidOrder);
+          return;
         }
-        if (off1 >= 0 && (v1.getUint32(off1 + cho, true) & 1) !== 0) {
-          order = this.compound.order(v1, off1);
-          if (order >= 64 || pfn % 2 ** order !== 0) {
-            if (here) this.anomaly('invalid_compound_order');
-            order = 0;
-          }
-        } else {
-          if (here) this.anomaly('compound_head_without_tail');
-          off1 = -1;
-        }
-      }
-
-      let cls: number;
-      if (((hwW ? f1 : f0) & hwM) !== 0) cls = PageClass.hwpoison;
-      else if (!slab && hasOffline && typed && pt.is(word, 'offline')) cls = PageClass.offline;
-      else {
-        const anon = !slab && (v.getUint32(off + mapo, true) & 1) !== 0;
-        const cache =
-          ((lruW ? f1 : f0) & lruM) !== 0 || (((scW ? f1 : f0) & scM) !== 0 && (noSwapbacked || ((sbW ? f1 : f0) & sbM) !== 0));
-        if (cache && !anon) cls = ((privW ? f1 : f0) & privM) !== 0 ? PageClass.cache_private : PageClass.cache;
-        else if (anon) cls = PageClass.user;
-        else if (off1 >= 0 && this.compound.isHugetlb(v1, off, off1, word)) cls = PageClass.hugetlb;
-        else if (off1 < 0 && typed && this.hugetlbByType && pt.is(word, 'hugetlb')) cls = PageClass.hugetlb;
-        else if (slab) cls = PageClass.slab;
-        else cls = PageClass.kernel;
-      }
-      if (here) classOf[pfn] = cls;
-      if (order > 0) {
-        this.pendingEnd = pfn + 2 ** order;
+        if (here) classOf[pfn] = cls;
+        this.pendingEnd = pfn + pow2(blockOrder);
         this.pendingClass = cls;
+        return;
       }
+    }
+
+    // Compound head: its order, read from page[1].
+    let order = 0;
+    let off1 = -1;
+    const off = i * this.size;
+    if (has(this.head, f0, f1)) {
+      order = this.compoundOrder(pfn, this.view!, off, ce, here);
+      off1 = this.tailOff;
+    }
+
+    let cls: number;
+    if (has(this.hwpoison, f0, f1)) cls = PageClass.hwpoison;
+    else if (!slab && typed && is(this.offlineT, word)) cls = PageClass.offline;
+    else {
+      const anon = !slab && (w[b + this.wmap]! & 1) !== 0;
+      const cache = has(this.lru, f0, f1) || (has(this.swapcache, f0, f1) && (this.noSwapbacked || has(this.swapbacked, f0, f1)));
+      if (cache && !anon) cls = has(this.priv, f0, f1) ? PageClass.cache_private : PageClass.cache;
+      else if (anon) cls = PageClass.user;
+      else if (off1 >= 0 && this.compound.isHugetlb(this.tailView!, off, off1, word >>> 0)) cls = PageClass.hugetlb;
+      else if (off1 < 0 && typed && is(this.hugetlbT, word)) cls = PageClass.hugetlb;
+      else if (slab) cls = PageClass.slab;
+      else cls = PageClass.kernel;
+    }
+    if (here) classOf[pfn] = cls;
+    if (order > 0) {
+      this.pendingEnd = pfn + pow2(order);
+      this.pendingClass = cls;
     }
   }
 }

@@ -102,7 +102,8 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
         key: 'NUMBER(SECTION_SIZE_BITS)',
       });
     }
-    pagesPerSection = 2 ** (sectionSizeBits - 12);
+    // A small integer (2 ** n is a double): section pfns derived from it stay unboxed in hot loops.
+    pagesPerSection = 1 << (sectionSizeBits - 12);
     const nrMemSections = 2 ** (maxPhysBits - sectionSizeBits);
     const spr = Math.floor(4096 / msSize);
     const rootsLen = vi.length('mem_section');
@@ -262,7 +263,9 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
     const len = count * size;
     let out = buf;
     if (!out) {
-      if (!shared || shared.length < len) shared = new Uint8Array(Math.max(len, pagesPerSection * size));
+      // Callers batch in L2-sized pieces (see Scanner in filter/classify.ts); a section-sized
+      // buffer is made only for a caller that asks for one.
+      if (!shared || shared.length < len) shared = new Uint8Array(Math.max(len, 128 * 1024));
       out = shared;
     }
     const unreadable: UnreadableRange[] = [];

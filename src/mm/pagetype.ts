@@ -40,8 +40,19 @@ export interface PageTypeDecoder {
   hintedValue?: number;
   /** True if `word` carries type `t` (kernel semantics of the detected scheme). */
   is(word: number, t: PageTypeName): boolean;
+  /**
+   * `is(word, t)` as one int32 test, `(word & mask) === value`, for hot loops that hold the
+   * word as an int32; null when type `t` cannot be tested (then `is` is always false).
+   */
+  test(t: PageTypeName): PageTypeTest | null;
   /** A free page reported to the hypervisor: buddy and offline at once. */
   isHinted(word: number): boolean;
+}
+
+/** A page-type test on an int32 word: the type is present iff `(word & mask) === value`. */
+export interface PageTypeTest {
+  mask: number;
+  value: number;
 }
 
 /** Detect the page-type scheme of this kernel from its exported PAGE_*_MAPCOUNT_VALUE numbers. */
@@ -77,34 +88,29 @@ export function pageTypeDecoder(values: Partial<Record<PageTypeName, number>>, d
       scheme = 'sentinel';
     }
   }
-  const u32 = (v: number) => v >>> 0;
-  let is: (word: number, t: PageTypeName) => boolean;
-  switch (scheme) {
-    case 'inverted': {
-      const b = base!;
-      is = (w, t) => {
-        const v = values[t];
-        if (v === undefined) return false;
-        const mask = (b | (~v >>> 0)) >>> 0;
-        return ((w & mask) >>> 0) === b;
-      };
-      break;
+  // Every scheme's test is a mask and compare on the 32-bit word (int32 arithmetic: `&` works
+  // mod 2^32, so a u32 or an int32 word gives the same answer).
+  const tests: Partial<Record<PageTypeName, PageTypeTest>> = {};
+  for (const [t, v] of Object.entries(values) as [PageTypeName, number][]) {
+    switch (scheme) {
+      case 'inverted':
+        // PageT(w) ⇔ (w & (base | T)) == base, T the type's bit (the cleared bit of v).
+        tests[t] = { mask: (base! | ~v) | 0, value: base! | 0 };
+        break;
+      case 'top-byte':
+        tests[t] = { mask: 0xff000000 | 0, value: (v & 0xff000000) | 0 };
+        break;
+      case 'sentinel':
+        tests[t] = { mask: -1, value: v | 0 };
+        break;
+      default:
     }
-    case 'top-byte':
-      is = (w, t) => {
-        const v = values[t];
-        return v !== undefined && w >>> 24 === u32(v) >>> 24;
-      };
-      break;
-    case 'sentinel':
-      is = (w, t) => {
-        const v = values[t];
-        return v !== undefined && u32(w) === u32(v);
-      };
-      break;
-    default:
-      is = () => false;
   }
+  const test = (t: PageTypeName): PageTypeTest | null => tests[t] ?? null;
+  const is = (w: number, t: PageTypeName): boolean => {
+    const m = tests[t];
+    return m !== undefined && (w & m.mask) === m.value;
+  };
   const canEncodeHinted = scheme === 'inverted' && values.buddy !== undefined && values.offline !== undefined;
   const hintedValue = canEncodeHinted ? (values.buddy! & values.offline!) | 0 : undefined;
   return {
@@ -115,6 +121,7 @@ export function pageTypeDecoder(values: Partial<Record<PageTypeName, number>>, d
     canEncodeHinted,
     hintedValue,
     is,
+    test,
     isHinted: (w) => canEncodeHinted && is(w, 'buddy') && is(w, 'offline'),
   };
 }

@@ -234,6 +234,35 @@ describe('classifyDump', () => {
     expect(diffs(s, c)).toEqual([]);
   });
 
+  it('decodes a layout whose fields are not 4-byte aligned (read through a packed copy)', () => {
+    // Every field two bytes off, SIZE(page) 66: the in-place int32 path cannot be used.
+    const l = LINUX_6_0.layout;
+    const profile: KernelProfile = {
+      ...LINUX_6_0,
+      layout: { ...l, size: 66, flags: 2, lru: 10, compoundHead: 10, mapping: 26, private: 42, mapcount: 50, refcount: 54, compoundDtor: 18, compoundOrder: 19 },
+    };
+    const s = mixed({ profile });
+    const c = classify(s);
+    expect(diffs(s, c)).toEqual([]);
+    expect(c.counts.free).toBe(1 + 8 + 1024);
+    expect(c.counts.hugetlb).toBe(512);
+  });
+
+  it('decides ranges and compound heads across struct page batches of a large section', () => {
+    // 8192-pfn sections are read in 2048-pfn batches: blocks and compound pages straddle them.
+    const s = new Synth({ sectionSizeBits: 25, memBytes: 64 << 20 });
+    s.buddy(8192, 10);
+    s.compound(8192 + 1536, 9, 'hugetlb'); // 9728..10239, then 10240 starts a new batch
+    s.compound(10240 + 2048 - 512, 9, 'thp'); // ends at a batch boundary
+    s.buddy(10240 + 2048, 3, { hinted: true });
+    s.anon(14335); // the last pfn of a batch
+    s.cache(14336);
+    const c = classify(s);
+    expect(diffs(s, c)).toEqual([]);
+    expect(c.counts.hugetlb).toBe(512);
+    expect(c.counts.hinted).toBe(8);
+  });
+
   it('keeps everything, with a reason, when the dump has no VMCOREINFO or lacks struct page keys', () => {
     const s = new Synth();
     s.buddy(1024, 3);
