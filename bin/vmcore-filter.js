@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-// Launcher only: the program lives in dist/cli (built by `npm run build` / `prepare`).
-import { main } from '../dist/cli/main.js';
+// Launcher only: the program is dist/bundle/main.js, built by `npm run build` (tsc, then
+// scripts/bundle.mjs) and by `prepare` on install.
+import { main } from '../dist/bundle/main.js';
 main(process.argv).then((code) => { process.exitCode = code; });

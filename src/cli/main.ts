@@ -5,16 +5,38 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { onTemporariesChange, removeAllTemporaries } from '../writer/atomic.js';
-import { registerFilter } from './filter-command.js';
-import { registerSim, registerDemo } from './sim-command.js';
-import { registerInfo } from './info-command.js';
-import { registerStats } from './stats-command.js';
-import { registerMakedumpfile, runMakedumpfile } from './makedumpfile-command.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
-import { registerDmesg } from './dmesg-command.js';
-import { registerMap } from './map-command.js';
 
-import { registerReassemble } from './reassemble-command.js';
+type Register = (program: Command, setExit: (code: number) => void) => void;
+
+/**
+ * Each command's module, loaded only when that command runs: start-up time is part of every
+ * dump's downtime, and a filter run need not parse the simulator, the map renderer or the
+ * makedumpfile drop-in. Order here is the order of `--help`.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  filter: async () => (await import('./filter-command.js')).registerFilter,
+  sim: async () => (await import('./sim-command.js')).registerSim,
+  demo: async () => (await import('./sim-command.js')).registerDemo,
+  reassemble: async () => (await import('./reassemble-command.js')).registerReassemble,
+  info: async () => (await import('./info-command.js')).registerInfo,
+  stats: async () => (await import('./stats-command.js')).registerStats,
+  makedumpfile: async () => (await import('./makedumpfile-command.js')).registerMakedumpfile,
+  dmesg: async () => (await import('./dmesg-command.js')).registerDmesg,
+  map: async () => (await import('./map-command.js')).registerMap,
+};
+
+/**
+ * The commands `argv` can need: the one it names; `filter` (the default command) when it
+ * names none; all of them for top-level help and version.
+ */
+export function commandsFor(argv: string[]): string[] {
+  const first = argv[2];
+  if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
+  if (first === undefined || ['help', '-h', '--help', '-v', '--version'].includes(first)) return Object.keys(COMMANDS);
+  // A path or an option (`vmcore-filter -d 31 in out`): the default command's.
+  return ['filter'];
+}
 
 /** Commands that read a dump: each takes `--vmcoreinfo FILE` (added and loaded by {@link buildProgram}). */
 const READS_DUMP = new Set(['filter', 'info', 'stats', 'dmesg', 'map']);
@@ -62,7 +84,7 @@ function installSignalHandlers(): void {
   });
 }
 
-export function buildProgram(setExit: (code: number) => void): Command {
+export async function buildProgram(setExit: (code: number) => void, commands: string[] = Object.keys(COMMANDS)): Promise<Command> {
   const program = new Command();
   program
     .name('vmcore-filter')
@@ -73,15 +95,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .configureOutput({
       writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `vmcore-filter: ${s}` : s),
     });
-  registerFilter(program, setExit);
-  registerSim(program, setExit);
-  registerDemo(program, setExit);
-  registerReassemble(program, setExit);
-  registerInfo(program, setExit);
-  registerStats(program, setExit);
-  registerMakedumpfile(program, setExit);
-  registerDmesg(program, setExit);
-  registerMap(program, setExit);
+  const registers = await Promise.all(commands.map((c) => COMMANDS[c]!()));
+  for (const register of registers) register(program, setExit);
   // --vmcoreinfo FILE on every command that reads a dump: read and checked before the action
   // runs (a bad file is one line naming the line), handed to it as the option `vmcoreinfoText`.
   for (const c of program.commands) {
@@ -108,13 +123,14 @@ export async function main(argv: string[]): Promise<number> {
   // makedumpfile's command line is parsed by its own getopt_long, not by commander.
   if (argv[2] === 'makedumpfile') {
     try {
+      const { runMakedumpfile } = await import('./makedumpfile-command.js');
       return await runMakedumpfile(argv.slice(3));
     } catch (e) {
       return reportError(e);
     }
   }
-  const program = buildProgram((c) => (code = c));
   try {
+    const program = await buildProgram((c) => (code = c), commandsFor(argv));
     await program.parseAsync(argv);
     return code;
   } catch (e) {
