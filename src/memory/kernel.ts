@@ -44,9 +44,14 @@ export class KernelMemory {
 
   /** True when every pfn of [pa, pa+len) has readable data in the dump. */
   physPresent(pa: bigint, len: number): boolean {
+    return this.physPresentAt(Number(pa), len);
+  }
+
+  /** {@link physPresent} for a physical address held as a number (< 2^52: no BigInt in hot paths). */
+  physPresentAt(pa: number, len: number): boolean {
     if (len <= 0) return true;
-    const first = Number(pa / 4096n);
-    const last = Number((pa + BigInt(len) - 1n) / 4096n);
+    const first = Math.floor(pa / PAGE);
+    const last = Math.floor((pa + len - 1) / PAGE);
     if (last >= this.reader.maxMapnr) return false;
     return this.readable.nextClear(first, last + 1) > last;
   }
@@ -90,10 +95,15 @@ export class KernelMemory {
 
   /** Physical read; page-granular when aligned (the reader's fast path), else via readPhys. */
   readPhysAny(pa: bigint, len: number, buf: Uint8Array, bufOff = 0): void {
-    if ((pa & 4095n) === 0n && len % PAGE === 0) {
-      this.reader.readPages(Number(pa / 4096n), len / PAGE, buf, bufOff);
+    this.readPhysAt(Number(pa), len, buf, bufOff);
+  }
+
+  /** {@link readPhysAny} for a physical address held as a number (< 2^52). */
+  readPhysAt(pa: number, len: number, buf: Uint8Array, bufOff = 0): void {
+    if (pa % PAGE === 0 && len % PAGE === 0) {
+      this.reader.readPages(pa / PAGE, len / PAGE, buf, bufOff);
     } else {
-      this.reader.readPhys(Number(pa), len, buf, bufOff);
+      this.reader.readPhys(pa, len, buf, bufOff);
     }
   }
 }

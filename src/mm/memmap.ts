@@ -72,6 +72,7 @@ export interface MemMap {
 const KERNEL_HALF_4L = 0xffff800000000000n;
 const KERNEL_HALF_5L = 0xff00000000000000n;
 const U64 = (1n << 64n) - 1n;
+const PAGE = 4096;
 
 /** Locate mem_map; throws E_MEMMAP only when no memory model can be recognised at all. */
 export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number): MemMap {
@@ -255,6 +256,23 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
     return undefined;
   }
 
+  // The last section's mem_map, translated once for all its batches: pieces by byte offset
+  // into its struct pages, with their physical address as a number (-1: unmapped).
+  let piecesOf = -1;
+  let pieces: { off: number; len: number; pa: number }[] = [];
+  function sectionPieces(sec: MemMapSection): { off: number; len: number; pa: number }[] {
+    if (piecesOf !== sec.nr) {
+      pieces = [];
+      let off = 0;
+      for (const p of mem.mapRange(sec.memMap, (sec.endPfn - sec.startPfn) * size)) {
+        pieces.push({ off, len: p.len, pa: p.pa === null ? -1 : Number(p.pa) });
+        off += p.len;
+      }
+      piecesOf = sec.nr;
+    }
+    return pieces;
+  }
+
   function readStructPages(startPfn: number, count: number, buf?: Uint8Array): StructPageBatch {
     const sec = byNr.get(Math.floor(startPfn / pagesPerSection));
     if (!sec || startPfn + count > sec.endPfn) {
@@ -278,36 +296,41 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
       else unreadable.push({ start: s, end: e, reason });
     };
     let reads = 0;
-    const va = (sec.memMap + BigInt(startPfn - sec.startPfn) * sz) & U64;
-    let off = 0;
-    for (const p of mem.mapRange(va, len)) {
-      if (p.pa === null) {
-        markBad(off, p.len, 'struct_page_unmapped');
-      } else if (mem.physPresent(p.pa, p.len)) {
-        mem.readPhysAny(p.pa, p.len, out, off);
-        reads++;
-      } else {
-        // Split the piece into present and absent physical pages.
-        let pOff = 0;
-        while (pOff < p.len) {
-          const pa = p.pa + BigInt(pOff);
-          const pageEnd = Number(4096n - (pa & 4095n));
-          let n = Math.min(pageEnd, p.len - pOff);
-          const present = mem.physPresent(pa, n);
-          while (pOff + n < p.len) {
-            const pa2 = p.pa + BigInt(pOff + n);
-            const n2 = Math.min(4096, p.len - pOff - n);
-            if (mem.physPresent(pa2, n2) !== present) break;
-            n += n2;
-          }
-          if (present) {
-            mem.readPhysAny(pa, n, out, off + pOff);
-            reads++;
-          } else markBad(off + pOff, n, 'struct_page_not_in_dump');
-          pOff += n;
-        }
+    const base = (startPfn - sec.startPfn) * size;
+    const end = base + len;
+    for (const p of sectionPieces(sec)) {
+      if (p.off + p.len <= base) continue;
+      if (p.off >= end) break;
+      const s = Math.max(base, p.off);
+      const off = s - base;
+      const n = Math.min(end, p.off + p.len) - s;
+      if (p.pa < 0) {
+        markBad(off, n, 'struct_page_unmapped');
+        continue;
       }
-      off += p.len;
+      const pa = p.pa + (s - p.off);
+      if (mem.physPresentAt(pa, n)) {
+        mem.readPhysAt(pa, n, out, off);
+        reads++;
+        continue;
+      }
+      // Split the piece into present and absent physical pages.
+      let pOff = 0;
+      while (pOff < n) {
+        const at = pa + pOff;
+        let k = Math.min(PAGE - (at % PAGE), n - pOff);
+        const present = mem.physPresentAt(at, k);
+        while (pOff + k < n) {
+          const k2 = Math.min(PAGE, n - pOff - k);
+          if (mem.physPresentAt(at + k, k2) !== present) break;
+          k += k2;
+        }
+        if (present) {
+          mem.readPhysAt(at, k, out, off + pOff);
+          reads++;
+        } else markBad(off + pOff, k, 'struct_page_not_in_dump');
+        pOff += k;
+      }
     }
     return { view: new DataView(out.buffer, out.byteOffset, len), startPfn, count, unreadable, reads };
   }
