@@ -1,7 +1,8 @@
 /**
- * `vmcore-filter map DUMP -o map.svg [-d N] [--zero]`: an SVG picture of physical memory
+ * `vmcore-filter map DUMP -o map.svg [-d N] [--zero] [--json]`: an SVG picture of physical memory
  * coloured by page class (src/map). Page data is read only to find zero pages (`--zero`, or a
- * dump level with bit 1).
+ * dump level with bit 1). `--json` prints the binning and the legend's numbers
+ * (schema/map.schema.json); with `--json`, `-o` may be left out to write no picture.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,8 +10,8 @@ import type { Command } from 'commander';
 import { EXIT, VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import { classifyDump } from '../filter/index.js';
-import { buildMemoryMap, detectZeroPages, renderMapSvg } from '../map/index.js';
-import { AtomicOutput } from '../writer/atomic.js';
+import { buildMemoryMap, detectZeroPages, renderMapSvg, MAP_CLASS_NAMES, MAP_LEGEND_ORDER, MAP_COLOURS, MAP_LABELS, type MemoryMap, type MapClassName } from '../map/index.js';
+import { AtomicOutput, checkOutputPath, outputError } from '../writer/atomic.js';
 import { parseIntOption } from './args.js';
 
 interface MapCliOpts {
@@ -20,7 +21,70 @@ interface MapCliOpts {
   columns: string;
   force?: boolean;
   reportedBit?: string;
+  json?: boolean;
   vmcoreinfoText?: string;
+}
+
+/** `map --json` (schema vmcore-filter/map@1, schema/map.schema.json). */
+export interface MapJson {
+  schema: 'vmcore-filter/map@1';
+  input: { path: string; format: 'elf' | 'kdump' | 'flattened' };
+  /** The SVG written, or null when `--json` ran without `-o`. */
+  output: string | null;
+  kernel: string | null;
+  pageSize: number;
+  /** Pfns drawn: [0, maxMapnr). */
+  maxMapnr: number;
+  pagesPerCell: number;
+  columns: number;
+  rows: number;
+  /** Cells that hold pfns (the last row may be partly empty). */
+  cellsUsed: number;
+  dumpLevel: number | null;
+  zeroDetected: boolean;
+  /** Pages per map class, every class listed (zero pages, when looked for, are counted only as `zero`). */
+  pages: Record<MapClassName, number>;
+  /** Cells whose dominant class each class is. */
+  cells: Record<MapClassName, number>;
+  /** The legend as drawn, in its order: classes with pages (and `zero` when looked for). */
+  legend: Array<{ class: MapClassName; label: string; colour: string; pages: number; cells: number; share: number; excluded: boolean }>;
+  /** Classes the dump level excludes (hatched), [] without `-d`. */
+  excluded: MapClassName[];
+  warnings: string[];
+}
+
+/** The JSON view of a built map: the numbers the SVG draws. */
+export function mapJson(map: MemoryMap, input: MapJson['input'], output: string | null, warnings: string[]): MapJson {
+  const ex = new Set(map.excluded);
+  const ordered = <T>(f: (n: MapClassName) => T) => Object.fromEntries(MAP_CLASS_NAMES.map((n) => [n, f(n)])) as Record<MapClassName, T>;
+  return {
+    schema: 'vmcore-filter/map@1',
+    input,
+    output,
+    kernel: map.release,
+    pageSize: map.pageSize,
+    maxMapnr: map.maxMapnr,
+    pagesPerCell: map.pagesPerCell,
+    columns: map.columns,
+    rows: map.rows,
+    cellsUsed: Math.ceil(map.maxMapnr / map.pagesPerCell),
+    dumpLevel: map.dumpLevel,
+    zeroDetected: map.zeroDetected,
+    pages: ordered((n) => map.pages[n]),
+    cells: ordered((n) => map.cellsByClass[n]),
+    // the same selection and share as the SVG legend (src/map/svg.ts)
+    legend: MAP_LEGEND_ORDER.filter((n) => map.pages[n] > 0 || (n === 'zero' && map.zeroDetected)).map((n) => ({
+      class: n,
+      label: MAP_LABELS[n],
+      colour: MAP_COLOURS[n],
+      pages: map.pages[n],
+      cells: map.cellsByClass[n],
+      share: map.maxMapnr ? map.pages[n] / map.maxMapnr : 0,
+      excluded: ex.has(n),
+    })),
+    excluded: [...map.excluded],
+    warnings,
+  };
 }
 
 export function registerMap(program: Command, setExit: (c: number) => void): void {
@@ -34,14 +98,18 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
     .option('--columns <n>', 'cells per row', '64')
     .option('-f, --force', 'overwrite an existing output')
     .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages')
+    .option('--json', 'print the binning and per-class counts as one JSON object (schema vmcore-filter/map@1); -o is then optional')
     .action((dump: string, o: MapCliOpts) => {
-      if (!o.output) throw new VmcoreError('E_USAGE', 'map: give the SVG file to write with -o FILE', { option: '-o' });
+      if (!o.output && !o.json) throw new VmcoreError('E_USAGE', 'map: give the SVG file to write with -o FILE (or --json)', { option: '-o' });
+      // Refuse an existing output before the classification, not after it.
+      if (o.output) checkOutputPath(o.output, { force: !!o.force, inputPath: dump });
       const level = o.d === undefined ? null : parseIntOption(o.d, '-d', 0, 31);
       const columns = parseIntOption(o.columns, '--columns', 1, 1024);
       const reportedBit = o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63);
       const reader = openDump(dump, { vmcoreinfo: o.vmcoreinfoText });
-      let svg: string;
+      let svg: string | null = null;
       let summary: string;
+      let json: MapJson;
       try {
         // free lists are walked whatever the level: the picture shows free pages in any case
         const c = classifyDump(reader, { dumpLevel: level ?? 0, reportedBit, alwaysWalkFreeLists: true });
@@ -54,21 +122,27 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
           zero,
           dumpLevel: level,
         });
-        svg = renderMapSvg(map);
+        if (o.output) svg = renderMapSvg(map);
         summary = `${map.rows}×${map.columns} cells of ${map.pagesPerCell} page${map.pagesPerCell > 1 ? 's' : ''}`;
-        for (const w of c.warnings) process.stderr.write(`vmcore-filter: warning: ${w}\n`);
+        json = mapJson(map, { path: dump, format: reader.format }, o.output ?? null, [...c.warnings]);
+        // With --json the warnings are in the object; stderr stays quiet.
+        if (!o.json) for (const w of c.warnings) process.stderr.write(`vmcore-filter: warning: ${w}\n`);
       } finally {
         reader.close();
       }
-      const out = AtomicOutput.open(o.output, { force: !!o.force, inputPath: dump });
-      try {
-        fs.writeSync(out.fd, svg);
+      if (o.output && svg !== null) {
+        const out = AtomicOutput.open(o.output, { force: !!o.force, inputPath: dump });
+        try {
+          const bytes = Buffer.from(svg, 'utf8');
+          for (let off = 0; off < bytes.length; ) off += fs.writeSync(out.fd, bytes, off, bytes.length - off);
+        } catch (e) {
+          out.abort();
+          throw outputError(e, o.output);
+        }
         out.commit();
-      } catch (e) {
-        out.abort();
-        throw e;
       }
-      process.stdout.write(`wrote ${o.output}: ${summary}\n`);
+      if (o.json) process.stdout.write(JSON.stringify(json) + '\n');
+      else process.stdout.write(`wrote ${o.output}: ${summary}\n`);
       setExit(EXIT.OK);
     });
 }
