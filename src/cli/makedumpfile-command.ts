@@ -171,8 +171,8 @@ export type MakedumpfilePlan =
    * effect, as in makedumpfile.
    */
   | { kind: 'dmesg'; input: string; output: string; flattened: boolean; force: boolean; messageLevel: number; vmcoreinfoFile?: string; checkOnly: boolean; equivalent: string[] }
-  /** `-R OUT`: rebuild a flattened stream read from stdin (vmcore-filter reassemble - OUT). */
-  | { kind: 'rearrange'; output: string; force: boolean; messageLevel: number; checkOnly: boolean; equivalent: string[] }
+  /** `-R OUT`: rebuild a flattened stream read from stdin (vmcore-filter reassemble - OUT); with --dry-run, read it and write nothing. */
+  | { kind: 'rearrange'; output: string; force: boolean; messageLevel: number; checkOnly: boolean; dryRun: boolean; equivalent: string[] }
   | {
       kind: 'filter';
       input: string;
@@ -193,6 +193,10 @@ export type MakedumpfilePlan =
       checkOnly: boolean;
       /** `--num-threads N`: compression threads (0, makedumpfile's "none", is 1); the dump is the same for any N. */
       numThreads?: number;
+      /** `--dry-run`: the whole job and its messages, no file written. */
+      dryRun: boolean;
+      /** `-L SIZE`: bytes the dump file may not exceed; reaching it leaves an incomplete dump (as a full disk does). */
+      sizeLimit?: number;
       /** Options accepted without effect (performance tuning that does not change the dump). */
       ignored: string[];
       /** The equivalent vmcore-filter command line. */
@@ -200,7 +204,7 @@ export type MakedumpfilePlan =
     };
 
 /** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
-const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'L', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage', 'dry-run']);
+const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage']);
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
 const NOT_YET = new Set(['partial-dmesg']);
 /** Tuning options that do not change the dump: accepted and ignored. */
@@ -222,6 +226,23 @@ function intArg(o: ParsedOption, min: number, max: number): number {
   const n = Number(v);
   if (n < min || n > max) throw usage(`${o.spelled}: ${n} is out of range ${min}..${max}`);
   return n;
+}
+
+/**
+ * makedumpfile's `memparse` (tools.c), which reads `-L SIZE`: `strtoull(s, &end, 0)` (decimal,
+ * 0x hex, 0 octal), then at most one of K M G T P E (either case, powers of 1024). Returns null
+ * where makedumpfile says "Limit size(…) is invalid": trailing characters, or 0. A sign, which
+ * strtoull would accept (and wrap), is refused here too.
+ */
+export function parseMemparse(s: string): number | null {
+  const m = /^[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)$/.exec(s);
+  if (!m) return null;
+  const digits = m[1]!;
+  let v = BigInt(/^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits);
+  v <<= BigInt(10 * ' kmgtpe'.indexOf(m[2]!.toLowerCase() || ' '));
+  v = BigInt.asUintN(64, v); // strtoull and the shifts are modulo 2^64
+  if (v === 0n) return null;
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
 }
 
 /**
@@ -252,6 +273,8 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   let reassemble = false;
   let rearrange = false;
   let dmesg = false;
+  let dryRun = false;
+  let sizeLimit: number | undefined;
   const ignored: string[] = [];
   for (const o of parsed.options) {
     if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
@@ -306,6 +329,16 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
       case 'dump-dmesg':
         dmesg = true;
         break;
+      case 'dry-run':
+        dryRun = true;
+        break;
+      case 'L': {
+        // Checked while parsing, as makedumpfile does (so --check-params reports it too).
+        const v = parseMemparse(o.value!);
+        if (v === null) throw usage(`-L: Limit size(${o.value}) is invalid`);
+        sizeLimit = v;
+        break;
+      }
       case 'num-threads':
         numThreads = Math.max(1, intArg(o, 0, 256));
         threads = true;
@@ -324,6 +357,14 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   const ops = parsed.operands;
   const badCount = (shape: string) =>
     usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+  // makedumpfile's own refusals (check_param_for_reassembling_dumpfile / _creating_dumpfile).
+  if (dryRun && reassemble) throw usage('--dry-run cannot be used with --reassemble; Commandline parameter is invalid');
+  if (dryRun && dmesg) throw usage('--dry-run cannot be used with --dump-dmesg; Commandline parameter is invalid');
+  if (sizeLimit !== undefined) {
+    // makedumpfile applies -L to every file it writes; we apply it to one dump file (or a dry run of one).
+    const other = dmesg ? '--dump-dmesg' : reassemble ? '--reassemble' : rearrange ? '-R' : split ? '--split' : flattened ? '-F' : undefined;
+    if (other) throw new VmcoreError('E_USAGE', `makedumpfile option -L is supported by vmcore-filter only when writing one dump file, not with ${other}`, { option: '-L' });
+  }
   if (dmesg) {
     // makedumpfile checks --dump-dmesg's operands as a dump's (check_param_for_creating_dumpfile).
     const other = split ? '--split' : reassemble ? '--reassemble' : rearrange ? '-R' : undefined;
@@ -342,7 +383,7 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   }
   if (rearrange) {
     if (ops.length !== 1) throw badCount('DUMPFILE (-R reads the flattened stream from stdin)');
-    return { kind: 'rearrange', output: ops[0]!, force, messageLevel, checkOnly, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), '-', ops[0]!] };
+    return { kind: 'rearrange', output: ops[0]!, force, messageLevel, checkOnly, dryRun, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), '-', ops[0]!] };
   }
   if (split) {
     if (flattened) throw usage('--split cannot be used with -F; Commandline parameter is invalid');
@@ -364,7 +405,7 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   if (split) equivalent.push('--split');
   if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
   equivalent.push(input, ...(splitOutputs ?? [output]));
-  return { kind: 'filter', input, output, splitOutputs, numThreads, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, ignored, equivalent };
+  return { kind: 'filter', input, output, splitOutputs, numThreads, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, dryRun, sizeLimit, ignored, equivalent };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,9 +480,14 @@ Usage:
 
 Options are parsed as makedumpfile 1.7 parses them (clusters such as -cd31, --opt=value,
 abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, -R, --split,
---reassemble, --dump-dmesg, --num-threads, --message-level, --show-stats, --check-params, -h/--help, -v. Accepted and ignored (they only tune makedumpfile's
-memory use or speed): -b, --cyclic-buffer, --work-dir, --non-mmap, --splitblock-size.
---num-threads N compresses with N threads (the dump is the same). Anything else is refused with one line and exit status 2.
+--reassemble, --dump-dmesg, --num-threads, --message-level, --show-stats, --check-params,
+--dry-run, -L SIZE (one dump file; not with -F, --split, -R, --reassemble, --dump-dmesg),
+-h/--help, -v. Accepted and ignored (they only tune makedumpfile's memory use or speed): -b,
+--cyclic-buffer, --work-dir, --non-mmap, --splitblock-size.
+--num-threads N compresses with N threads (the dump is the same). --dry-run does the whole job
+and prints the same messages and report without writing. -L SIZE stops the dump file at SIZE
+bytes (K, M, G, ... suffixes) like a full disk: the next -d level is tried, then the dump is kept,
+marked incomplete, with exit status 7. Anything else is refused with one line and exit status 2.
 
 The dump written is byte-identical to the equivalent vmcore-filter command
 (vmcore-filter -d DL [-c|-l|-p|-z] [-E] [-F] [-f] VMCORE DUMPFILE); unlike makedumpfile, hinted
@@ -467,13 +513,18 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
       if (plan.kind === 'reassemble') await reassembleSplit(plan.parts, plan.output, { force: plan.force });
       else {
         checkOutputPath(plan.output, { force: plan.force });
-        const ao = AtomicOutput.open(plan.output, { force: plan.force });
-        try {
-          await reassembleFlattenedStream(process.stdin, ao.tempPath);
-          ao.commit();
-        } catch (e) {
-          ao.abort();
-          throw e;
+        if (plan.dryRun) {
+          // makedumpfile -R --dry-run reads and checks the whole stream and writes nothing.
+          await reassembleFlattenedStream(process.stdin, '/dev/null');
+        } else {
+          const ao = AtomicOutput.open(plan.output, { force: plan.force });
+          try {
+            await reassembleFlattenedStream(process.stdin, ao.tempPath);
+            ao.commit();
+          } catch (e) {
+            ao.abort();
+            throw e;
+          }
         }
       }
       if (plan.messageLevel & 2) process.stdout.write(makedumpfileClosing([plan.output], false));
@@ -494,9 +545,20 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     flattened: plan.flattened,
     vmcoreinfoOverride,
     splitOutputs: plan.splitOutputs,
+    dryRun: plan.dryRun,
+    sizeLimit: plan.sizeLimit,
+    // "An incomplete DUMPFILE is written if the size would otherwise exceed SIZE" (makedumpfile(8)).
+    keepIncomplete: plan.sizeLimit !== undefined,
   };
   return failing(plan.messageLevel, msg, async () => {
     const report = await filterDump(plan.input, plan.output, opts);
+    if (plan.messageLevel & 2) {
+      // makedumpfile says so as it retries; the pipeline reports it afterwards, in the same words.
+      for (const w of report.warnings) {
+        const m = /^no space at dump level \d+; retried at (\d+)$/.exec(w);
+        if (m) msg.write(`Retry to create a dumpfile by dump_level(${m[1]}).\n`);
+      }
+    }
     if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
     if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.splitOutputs ?? [plan.output], plan.flattened));
     return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
@@ -548,6 +610,8 @@ async function failing(messageLevel: number, msg: NodeJS.WritableStream, job: ()
     if (!(messageLevel & 2)) throw e;
     const { reportError } = await import('./main.js');
     const code = reportError(e);
+    // makedumpfile's line after a full disk (or -L) once the header is marked incomplete.
+    if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && e.data.incomplete) msg.write('This is an incomplete dumpfile, but might analyzable.\n');
     msg.write('\nmakedumpfile Failed.\n');
     return code;
   }

@@ -19,7 +19,8 @@ import { AtomicOutput, checkOutputPath } from './atomic.js';
 import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } from './report.js';
 import { excludeZeroPages } from './zero.js';
 import { writeElfOutput } from './elf-output.js';
-import { writeSplitParts } from './split.js';
+import { splitRanges, writeSplitParts } from './split.js';
+import { DiscardSink, SizeLimitSink, discardStream } from '../formats/kdump/sink-limits.js';
 import { CompressPool } from './workers/pool.js';
 
 export interface FilterOptions {
@@ -52,6 +53,17 @@ export interface FilterOptions {
    * compresses in process. The output is byte-identical whatever the number.
    */
   numThreads?: number;
+  /**
+   * makedumpfile's `--dry-run`: do everything but write — no file is created (existing outputs
+   * are still refused without `force`), a flattened stream goes nowhere; the report, "Write
+   * bytes" included, is the one the real run gives.
+   */
+  dryRun?: boolean;
+  /**
+   * makedumpfile's `-L SIZE`: no output byte at or past this offset (per file). Reaching it is a
+   * full disk (E_NO_SPACE): retry at the next `-d` level, then `keepIncomplete` applies.
+   */
+  sizeLimit?: number;
 }
 
 /** Filter `input` into `output`. */
@@ -63,6 +75,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
   if (opts.splitOutputs && (opts.splitOutputs.length < 2 || opts.format !== 'kdump' || opts.flattened)) {
     throw new VmcoreError('E_USAGE', '--split needs two or more outputs and kdump-compressed, non-flattened output', { option: '--split' });
   }
+  if (opts.sizeLimit !== undefined && opts.splitOutputs) throw new VmcoreError('E_USAGE', 'a size limit applies to one output, not to --split parts', { option: '-L' });
   for (const o of opts.splitOutputs ?? (opts.flattened ? [] : [output])) {
     checkOutputPath(o, { force: opts.force, inputPath: fs.existsSync(input) ? input : undefined });
   }
@@ -93,7 +106,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
           throw e;
         }
       }
-      const out = opts.flattened ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
+      const out = opts.flattened || opts.dryRun ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
       try {
         if (pool) await pool.ready;
         const written = await writeOnce(reader, cls, level, out, opts, codec, pool);
@@ -150,9 +163,13 @@ async function writeOnce(
     dumpLevel: level,
     readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
   };
-  const sink: DumpSink = opts.flattened
-    ? new FlattenedSink((opts.stdout ?? process.stdout) as never)
-    : new FileSink(out!.fd, out!.tempPath);
+  let sink: DumpSink = opts.flattened
+    ? new FlattenedSink((opts.dryRun ? discardStream() : (opts.stdout ?? process.stdout)) as never)
+    : opts.dryRun
+      ? new DiscardSink('(dry run)')
+      : new FileSink(out!.fd, out!.tempPath);
+  // makedumpfile measures -L by the bytes written for a stream or a dry run, else by file offset.
+  if (opts.sizeLimit !== undefined) sink = new SizeLimitSink(sink, opts.sizeLimit, opts.flattened || opts.dryRun ? 'stream' : 'offset', out?.finalPath ?? sink.path);
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
   if (opts.format === 'elf') {
     let zeroPages = 0;
@@ -178,18 +195,23 @@ async function writeSplit(
 ): Promise<Written> {
   const dumpable = buildDumpableBitmap(cls, level);
   andInPlace(dumpable.bytes, reader.present.bytes);
-  const stats = await writeSplitParts(
-    {
-      info: reader.info,
-      maxMapnr: cls.maxMapnr,
-      present: reader.present,
-      dumpable,
-      dumpLevel: level,
-      readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
-    },
-    outputs,
-    { force: opts.force, inputPath, codec: codec ?? null, zeroPages: (level & 1) !== 0 },
-  );
+  const input: PageWriterInput = {
+    info: reader.info,
+    maxMapnr: cls.maxMapnr,
+    present: reader.present,
+    dumpable,
+    dumpLevel: level,
+    readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
+  };
+  const zeroPages = (level & 1) !== 0;
+  const stats = opts.dryRun
+    ? // --dry-run --split: every part written to nowhere, cut where the real parts would be.
+      await (async () => {
+        const all = [];
+        for (const split of splitRanges(dumpable, cls.maxMapnr, outputs.length)) all.push(await writeKdump(input, new DiscardSink('(dry run)'), { codec: codec ?? null, zeroPages, split }));
+        return all;
+      })()
+    : await writeSplitParts(input, outputs, { force: opts.force, inputPath, codec: codec ?? null, zeroPages });
   return {
     bytes: stats.reduce((s, x) => s + x.bytesWritten, 0),
     zeroPages: (level & 1) !== 0 ? stats.reduce((s, x) => s + x.zeroPages, 0) : 0,

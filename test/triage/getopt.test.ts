@@ -6,6 +6,7 @@ import {
   MAKEDUMPFILE_SHORT,
   getoptLong,
   makedumpfileClosing,
+  parseMemparse,
   planMakedumpfile,
 } from '../../src/cli/makedumpfile-command.js';
 import { VmcoreError } from '../../src/errors.js';
@@ -127,8 +128,40 @@ describe('planMakedumpfile: makedumpfile options → vmcore-filter job', () => {
     expect(usage('--mem-usage /proc/kcore')).toBe('makedumpfile option --mem-usage is not supported by vmcore-filter');
     expect(usage('--mem /proc/kcore')).toBe('makedumpfile option --mem-usage is not supported by vmcore-filter');
     expect(usage('-e --work-dir /tmp a b')).toBe('makedumpfile option -e is not supported by vmcore-filter');
-    expect(usage('-L 1G a b')).toBe('makedumpfile option -L is not supported by vmcore-filter');
     expect(usage('--partial-dmesg --dump-dmesg a b')).toBe('makedumpfile option --partial-dmesg is not supported by vmcore-filter yet');
+  });
+  it('--dry-run: the job without writing; refused with --reassemble and --dump-dmesg as makedumpfile refuses it', () => {
+    expect(plan('--dry-run -l -d 31 a b')).toMatchObject({ kind: 'filter', dryRun: true, output: 'b', codec: 'lzo' });
+    expect(plan('--dry -d 31 a b')).toMatchObject({ dryRun: true });
+    expect(plan('-d 31 a b')).toMatchObject({ dryRun: false });
+    expect(plan('--dry-run --split a b c')).toMatchObject({ dryRun: true, splitOutputs: ['b', 'c'] });
+    expect(plan('--dry-run -F a')).toMatchObject({ dryRun: true, flattened: true });
+    expect(plan('--dry-run -R out')).toMatchObject({ kind: 'rearrange', dryRun: true });
+    expect(usage('--dry-run --reassemble a b c')).toBe('makedumpfile: --dry-run cannot be used with --reassemble; Commandline parameter is invalid');
+    expect(usage('--dry-run --dump-dmesg a b')).toBe('makedumpfile: --dry-run cannot be used with --dump-dmesg; Commandline parameter is invalid');
+  });
+  it('-L SIZE: memparse values; 0 and trailing characters invalid; one dump file only', () => {
+    expect(plan('-L 1G -d 31 a b')).toMatchObject({ kind: 'filter', sizeLimit: 2 ** 30 });
+    expect(plan('-L1048576 a b')).toMatchObject({ sizeLimit: 1048576 });
+    expect(plan('--dry-run -L 4k a b')).toMatchObject({ sizeLimit: 4096, dryRun: true });
+    expect(usage('-L 0 a b')).toBe('makedumpfile: -L: Limit size(0) is invalid');
+    expect(usage('-L 1KB a b')).toBe('makedumpfile: -L: Limit size(1KB) is invalid');
+    expect(usage('-L 1G --split a b c')).toBe('makedumpfile option -L is supported by vmcore-filter only when writing one dump file, not with --split');
+    expect(usage('-L 1G -F a')).toMatch(/not with -F$/);
+    expect(usage('-L 1G -R a')).toMatch(/not with -R$/);
+    expect(usage('-L 1G --dump-dmesg a b')).toMatch(/not with --dump-dmesg$/);
+  });
+  it('parseMemparse is makedumpfile\'s memparse (strtoull base 0, one K..E suffix)', () => {
+    expect(parseMemparse('4096')).toBe(4096);
+    expect(parseMemparse('0x1000')).toBe(4096);
+    expect(parseMemparse('010')).toBe(8);
+    expect(parseMemparse(' +1K')).toBe(1024);
+    expect(parseMemparse('1m')).toBe(2 ** 20);
+    expect(parseMemparse('2G')).toBe(2 ** 31);
+    expect(parseMemparse('1T')).toBe(2 ** 40);
+    expect(parseMemparse('1P')).toBe(2 ** 50);
+    expect(parseMemparse('1e')).toBe(Number.MAX_SAFE_INTEGER); // 2^60: more than any file, capped
+    for (const bad of ['0', '', 'K', '1KB', '08', '0x', '-1', '1.5G', '1 G']) expect(parseMemparse(bad), bad).toBeNull();
   });
   it('--dump-dmesg VMCORE LOGFILE: the dmesg command; operands checked as for a dump, -d and codecs without effect', () => {
     expect(plan('--dump-dmesg /proc/vmcore /var/crash/dmesg.1')).toEqual({
