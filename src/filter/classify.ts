@@ -418,9 +418,11 @@ function pow2(order: number): number {
   return order < 30 ? 1 << order : 2 ** order;
 }
 
+/** Whether page->flags (as halves f0, f1) has the bit of `t`. */
 function has(t: BitTest, f0: number, f1: number): boolean {
   return ((t.half ? f1 : f0) & t.mask) !== 0;
 }
+/** Whether the int32 page-type word carries the type of `t`. */
 function is(t: PageTypeTest, word: number): boolean {
   return (word & t.mask) === t.value;
 }
@@ -467,8 +469,9 @@ const P_MAPCOUNT = 6;
 
 /**
  * The hot loop, with every per-kernel decision compiled into fields. A dump is classified in
- * one cold call, so the loop is kept small (TurboFan compiles it while it runs) and the rare
- * paths (compound heads, free-list heads) are methods of their own.
+ * one cold call, so the loop that decides untyped pages is kept small (TurboFan compiles it
+ * early) and every other page (typed, compound, unreadable, free-list mode) goes through
+ * {@link Scanner.slow}, which applies all the rules.
  */
 class Scanner {
   pendingEnd = 0;
