@@ -142,10 +142,21 @@ describe('--dry-run', () => {
 });
 
 describe('-L SIZE', () => {
-  // 4 MiB: past the first batch of page descriptors. (At 1 MiB our writer has not yet written
-  // any descriptor when the limit is reached, so the kept dump holds no readable page, where
-  // makedumpfile flushes the descriptors of the pages it wrote: a gap in the kdump writer's
-  // full-disk path, not in -L.)
+  it('-L 1M: the limit falls before the first batch of descriptors is written; those of the pages on disk are salvaged', (ctx) => {
+    const r = ours(['-l', '-d', '31', '-L', '1M', p('a.img'), p('L1.dump')]);
+    expect(r.code).toBe(7);
+    expect(fs.statSync(p('L1.dump')).size).toBe(1 << 20);
+    expect(incompleteFlag(p('L1.dump'))).toBe(true);
+    if (requirePeer('makedumpfile')) {
+      const m = theirs(['-l', '-d', '31', '-L', '1M', p('a.img'), p('mL1.dump')]);
+      expect(m.code).toBe(1);
+    }
+    if (!requirePeer('kdumpfile')) return ctx.skip();
+    // Both open, and (incomplete) their first 64 dumpable pages read back.
+    const files = [p('L1.dump'), ...(fs.existsSync(p('mL1.dump')) ? [p('mL1.dump')] : [])];
+    expect(libkdumpfileCheck(files, { incomplete: true })).toEqual(Object.fromEntries(files.map((f) => [f, null])));
+  });
+
   it('stops the file at SIZE and keeps it, marked incomplete, as makedumpfile does', (ctx) => {
     const r = ours(['-l', '-d', '31', '-L', '4M', p('a.img'), p('L.dump')]);
     expect(r.code).toBe(7);

@@ -190,6 +190,10 @@ export class WriteChain {
     p.catch(() => {}); // the error is kept for drain(); a caller may not await this write
     return p;
   }
+  /** True once a write has failed (every later write is refused). */
+  get failed(): boolean {
+    return this.error !== null;
+  }
   /** Wait for every queued write; throws the first write error. */
   async drain(): Promise<void> {
     await this.tail;
@@ -217,6 +221,8 @@ class DescriptorQueue {
   ) {}
   /** A descriptor for `size` stored bytes at file offset `offset` with `flags`. */
   append(offset: number, size: number, flags: number): void {
+    // Full only after a failed write (flush keeps the buffer then, for salvage): drop the rest.
+    if (this.used === this.buf.length) return;
     const v = this.view;
     const o = this.used;
     v.setUint32(o, offset >>> 0, true);
@@ -232,13 +238,30 @@ class DescriptorQueue {
   }
   /** A ready-made descriptor (the shared zero page's). */
   appendCopy(d: Uint8Array): void {
+    if (this.used === this.buf.length) return;
     this.buf.set(d, this.used);
     this.used += PAGE_DESC_SIZE;
     if (this.used === this.buf.length) this.flush();
   }
+  /**
+   * After a full disk: the buffered descriptors (a prefix, in pfn order) whose stored bytes end at
+   * or before `onDisk`, with the file offset they belong at. Writing them lets a reader use the
+   * pages already on disk; those after them stay zero (unreadable, as in makedumpfile's
+   * incomplete dumps).
+   */
+  salvage(onDisk: number): { pos: number; bytes: Uint8Array } | null {
+    const v = this.view;
+    let k = 0;
+    for (let o = 0; o < this.used; o += PAGE_DESC_SIZE, k++) {
+      const offset = v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000;
+      if (offset + v.getUint32(o + 8, true) > onDisk) break;
+    }
+    return k > 0 ? { pos: this.pos, bytes: this.buf.subarray(0, k * PAGE_DESC_SIZE) } : null;
+  }
   /** Queue what is buffered; the buffer comes back to the free list once written. */
   flush(): void {
-    if (this.used === 0) return;
+    // After a failure nothing more is written; what is buffered stays for salvage().
+    if (this.used === 0 || this.chain.failed) return;
     const b = this.buf;
     const n = this.used;
     void this.chain.write(this.pos, b.subarray(0, n)).then(() => this.free.push(b), () => {});
@@ -305,13 +328,24 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     write: put,
     finish: () => sink.finish(),
   };
+  // With a synchronous sink, where the bytes on disk end (a write cut short by a full disk
+  // counts up to where it stopped): the full-disk path salvages descriptors up to there.
+  let onDisk = 0;
   if (sink.writeSync) {
     tracked.writeSync = (pos: number, data: Uint8Array) => {
-      sink.writeSync!(pos, data);
+      try {
+        sink.writeSync!(pos, data);
+      } catch (e) {
+        const at = e instanceof VmcoreError ? e.data.offset : undefined;
+        if (typeof at === 'number' && at > pos) onDisk = Math.max(onDisk, Math.min(at, pos + data.length));
+        throw e;
+      }
       highWater = Math.max(highWater, pos + data.length);
+      onDisk = Math.max(onDisk, pos + data.length);
     };
   }
   const chain = new WriteChain(tracked);
+  let descQueue: DescriptorQueue | null = null;
 
   try {
     // Block 0: header. Block 1..: sub header and the notes copy.
@@ -356,6 +390,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     // compressor's workers, several batches ahead), then their data and descriptors are queued
     // on the write chain, which writes while the next batches are read.
     const descs = new DescriptorQueue(chain, layout.pdOffset);
+    descQueue = descs;
     let dataPos = dataStart;
     const zeroDesc = new Uint8Array(PAGE_DESC_SIZE);
     if (opts.zeroPages) {
@@ -480,6 +515,17 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     // Writes still queued finish (or fail) before the header is touched again.
     await chain.settle();
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
+      const keep = sink.writeSync && !sink.flattened ? descQueue?.salvage(onDisk) : null;
+      if (keep) {
+        // The descriptor area lies before the data, inside the file's size: this usually fits
+        // even on a full disk (and always under a size limit). Best effort.
+        try {
+          sink.writeSync!(keep.pos, keep.bytes);
+          highWater = Math.max(highWater, keep.pos + keep.bytes.length);
+        } catch {
+          /* the header still says incomplete */
+        }
+      }
       await markIncomplete(e, sink, stats, highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
     }
     throw e;
