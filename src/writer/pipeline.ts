@@ -167,7 +167,7 @@ async function writeOnce(
     ? new FlattenedSink((opts.dryRun ? discardStream() : (opts.stdout ?? process.stdout)) as never)
     : opts.dryRun
       ? new DiscardSink('(dry run)')
-      : new FileSink(out!.fd, out!.tempPath);
+      : new FileSink(out!.fd, out!.finalPath); // messages name the file the user asked for, not the temporary
   // makedumpfile measures -L by the bytes written for a stream or a dry run, else by file offset.
   if (opts.sizeLimit !== undefined) sink = new SizeLimitSink(sink, opts.sizeLimit, opts.flattened || opts.dryRun ? 'stream' : 'offset', out?.finalPath ?? sink.path);
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;

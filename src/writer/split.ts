@@ -48,7 +48,7 @@ export async function writeSplitParts(
   try {
     const stats: KdumpWriteStats[] = [];
     for (let i = 0; i < outs.length; i++) {
-      const sink = new FileSink(outs[i]!.fd, outs[i]!.tempPath);
+      const sink = new FileSink(outs[i]!.fd, outs[i]!.finalPath);
       stats.push(await writeKdump(input, sink, { codec: opts.codec, zeroPages: opts.zeroPages, split: ranges[i] }));
       await sink.finish();
     }
@@ -109,7 +109,7 @@ export async function reassembleSplit(parts: string[], output: string, opts: { f
     const codec = first.kdump.codec ? loadCodec(first.kdump.codec) : null;
     const out = AtomicOutput.open(output, { force: opts.force });
     try {
-      const sink = new FileSink(out.fd, out.tempPath);
+      const sink = new FileSink(out.fd, out.finalPath);
       const stats = await writeKdump(input, sink, { codec, zeroPages: (first.kdump.dumpLevel & 1) !== 0 });
       await sink.finish();
       out.commit();

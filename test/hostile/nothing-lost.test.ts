@@ -227,4 +227,32 @@ describe('a full disk', () => {
     expect(libkdumpfileCheck([out], { incomplete: true })[out]).toBe(null);
     fs.rmSync(out);
   });
+  it('the error names the output, not the temporary file', () => {
+    const out = path.join(fsDir, 'named.dump');
+    const r = run(['-d', '0', img, out]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain(`writing ${out} at offset 0x`);
+    expect(r.stderr).not.toMatch(/\.tmp/);
+  });
+  it('the makedumpfile drop-in keeps the incomplete dump, as makedumpfile 1.7.2 does on a full disk', (ctx) => {
+    if (mode !== 'tmpfs') return ctx.skip(); // makedumpfile itself is checked on a real full disk only
+    const out = path.join(fsDir, 'drop-in.dump');
+    const r = run(['makedumpfile', '-d', '0', img, out]);
+    expect(r.code).toBe(7);
+    expect(r.stdout).toBe('This is an incomplete dumpfile, but might analyzable.\n\nmakedumpfile Failed.\n');
+    expect(new KdumpReader(new FileSource(out)).kdump.incomplete).toBe(true);
+    fs.rmSync(out);
+    if (requirePeer('makedumpfile')) {
+      // makedumpfile never removes its output: what it wrote stays (at -d 0 its full disk comes
+      // in an earlier phase than ours, so its messages differ; at -l -d 31 on a 2 MiB tmpfs it
+      // prints the same "incomplete" line).
+      const theirs = path.join(fsDir, 'theirs.dump');
+      const m = spawnSync('makedumpfile', ['-d', '0', img, theirs], { encoding: 'utf8' });
+      expect(m.status).not.toBe(0);
+      expect(m.stdout + m.stderr).toMatch(/No space left on device/);
+      expect(fs.existsSync(theirs)).toBe(true);
+      fs.rmSync(theirs);
+    }
+    expect(temps(fsDir)).toEqual([]);
+  });
 });
