@@ -106,7 +106,9 @@ export function isZeroWords(w: Uint32Array, from: number, n: number): boolean {
  * Compress `count` pages of `pageSize` bytes from `pages` (back to back). With `detectZero`,
  * all-zero pages are marked zero and store nothing (the writer points them at the shared zero
  * page). Without a codec, or when the codec does not make a page smaller, the page is stored raw.
- * Synchronous and allocation-free apart from what the codec itself allocates.
+ * With `append`, the pages are added after those `into` already holds (a batch compressed in
+ * pieces, as a worker reads it). Synchronous and allocation-free apart from what the codec
+ * itself allocates.
  */
 export function compressBatch(
   pages: Uint8Array,
@@ -115,15 +117,18 @@ export function compressBatch(
   codec: PageCodec | null,
   detectZero: boolean,
   into: CompressedBatch = allocCompressedBatch(count, pageSize),
+  append = false,
 ): CompressedBatch {
-  let dl = 0;
+  const first = append ? into.count : 0;
+  let dl = append ? into.dataLen : 0;
   const data = into.data;
   const aligned = ((pages.byteOffset & 3) | (pageSize & 3)) === 0;
   const words = aligned ? new Uint32Array(pages.buffer, pages.byteOffset, (count * pageSize) >>> 2) : null;
   const wpp = pageSize >>> 2;
-  for (let i = 0; i < count; i++) {
-    const off = i * pageSize;
-    if (detectZero && (words ? isZeroWords(words, i * wpp, wpp) : isZero(pages, off, pageSize))) {
+  for (let j = 0; j < count; j++) {
+    const i = first + j;
+    const off = j * pageSize;
+    if (detectZero && (words ? isZeroWords(words, j * wpp, wpp) : isZero(pages, off, pageSize))) {
       into.zero[i] = 1;
       into.sizes[i] = 0;
       into.flags[i] = 0;
@@ -142,7 +147,7 @@ export function compressBatch(
       dl += pageSize;
     }
   }
-  into.count = count;
+  into.count = first + count;
   into.dataLen = dl;
   return into;
 }
@@ -164,4 +169,11 @@ export interface BatchCompressor {
   compress(pages: Uint8Array, count: number, pageSize: number, detectZero: boolean): Promise<{ pages: Uint8Array; result: CompressedBatch }>;
   /** Give back a result's buffer once its bytes are no longer needed. */
   release(result: CompressedBatch): void;
+  /**
+   * Present when the compressor reads the dump itself: compress the pages of `runs` (pfn, count
+   * pairs, ascending, `count` pages in all), read by the worker from its own reader of the same
+   * input. The page data then never crosses threads, and is compressed while still in the
+   * reading core's cache.
+   */
+  compressRuns?(runs: number[], count: number, detectZero: boolean): Promise<CompressedBatch>;
 }

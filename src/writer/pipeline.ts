@@ -86,7 +86,14 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
     // Workers start now, so their start-up overlaps classification.
     const threads = opts.numThreads ?? os.availableParallelism();
     if (codec && threads > 1 && opts.format === 'kdump' && !opts.splitOutputs) {
-      pool = CompressPool.start(codec.name, { threads, maxPages: BATCH_PAGES, pageSize: reader.info.pageSize });
+      // The workers read the pages themselves (each opens the input as we did): reading is
+      // spread over the cores and every page is compressed while still in its core's cache.
+      pool = CompressPool.start(codec.name, {
+        threads,
+        maxPages: BATCH_PAGES,
+        pageSize: reader.info.pageSize,
+        source: { path: input, ...(opts.vmcoreinfoOverride !== undefined ? { vmcoreinfo: opts.vmcoreinfoOverride } : {}) },
+      });
     }
     const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
     const warnings = [...cls.warnings, ...readerWarnings(reader)];

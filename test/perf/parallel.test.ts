@@ -79,6 +79,44 @@ describe('byte-identical output whatever the thread count', () => {
       expect(outs[2]!.equals(outs[0]!)).toBe(true);
     }
   });
+
+  test('workers reading the dump themselves (pfn runs) give the same result as pages sent to them', async () => {
+    const img = path.join(dir, 'sim.img');
+    if (!fs.existsSync(img)) await simulate(img, { memBytes: 128 * 2 ** 20, seed: 3 });
+    const byPages = CompressPool.start('zlib', { threads: 2, maxPages: 256, pageSize: PAGE });
+    const byRuns = CompressPool.start('zlib', { threads: 2, maxPages: 256, pageSize: PAGE, source: { path: img } });
+    const { openDump } = await import('../../src/formats/probe.js');
+    const reader = openDump(img);
+    try {
+      await Promise.all([byPages.ready, byRuns.ready]);
+      expect(byPages.compressRuns).toBeUndefined();
+      // Runs across a batch, with gaps: 3 + 100 + 1 + 152 pages.
+      const first = reader.present.nextSet(1000);
+      const runs = [first, 3, first + 10, 100, first + 200, 1, first + 300, 152];
+      const pages = new Uint8Array(256 * PAGE);
+      for (let i = 0, at = 0; i < runs.length; i += 2) {
+        reader.readPages(runs[i]!, runs[i + 1]!, pages, at * PAGE);
+        at += runs[i + 1]!;
+      }
+      const a = await byPages.compress(pages, 256, PAGE, true);
+      const b = await byRuns.compressRuns!(runs, 256, true);
+      expect(b.count).toBe(256);
+      expect(b.dataLen).toBe(a.result.dataLen);
+      expect(Buffer.from(b.sizes).equals(Buffer.from(a.result.sizes))).toBe(true);
+      expect(Buffer.from(b.zero).equals(Buffer.from(a.result.zero))).toBe(true);
+      expect(Buffer.from(b.data.subarray(0, b.dataLen)).equals(Buffer.from(a.result.data.subarray(0, a.result.dataLen)))).toBe(true);
+      // A pfn the dump does not hold: the worker's reader refuses it as the main thread's would.
+      const hole = reader.present.nextClear(0);
+      const err = await byRuns.compressRuns!([hole, 1], 1, true).catch((e) => e);
+      expect(err).toBeInstanceOf(VmcoreError);
+      expect(err.code).toBe('E_FORMAT');
+      expect(err.message).toMatch(/is not in the dump/);
+    } finally {
+      reader.close();
+      await byPages.close();
+      await byRuns.close();
+    }
+  });
 });
 
 describe('bounded queues', () => {

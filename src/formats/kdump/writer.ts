@@ -402,18 +402,20 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     if (compressor && compressor.codec !== codec!.name) {
       throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec!.name}`);
     }
+    // Workers that read the dump themselves are sent pfn runs, not pages.
+    const byRuns = compressor?.compressRuns ? compressor : null;
     // Worker batches are large (one message each); in-process batches small (cache-resident).
     const batchPages = compressor ? BATCH_PAGES : IN_PROCESS_BATCH_PAGES;
     const nSlots = compressor ? compressor.capacity + 2 : sink.writeSync ? 1 : 3;
     const slots: Slot[] = [];
     for (let i = 0; i < nSlots; i++) {
       slots.push({
-        pages: new Uint8Array(batchPages * ps),
+        pages: new Uint8Array(byRuns ? 0 : batchPages * ps),
         own: compressor ? null : allocCompressedBatch(batchPages, ps, codec !== null),
         written: null,
       });
     }
-    const pending: { slot: Slot; count: number; job: Promise<{ pages: Uint8Array; result: CompressedBatch }> }[] = [];
+    const pending: { slot: Slot; count: number; job: Promise<{ pages: Uint8Array | null; result: CompressedBatch }> }[] = [];
 
     const afterBatch = (n: number): void => {
       stats.pages += n;
@@ -450,14 +452,16 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     const emitOldest = async (): Promise<void> => {
       const p = pending.shift()!;
       const { pages, result } = await p.job;
-      p.slot.pages = pages;
+      if (pages) p.slot.pages = pages;
       emitStored(p.slot, result, p.count, (r) => compressor!.release(r));
     };
-    const submit = async (slot: Slot, n: number): Promise<void> => {
+    const submit = async (slot: Slot, n: number, runs: number[]): Promise<void> => {
       if (compressor) {
         // At most `capacity` batches outstanding: memory stays flat however big the dump.
         while (pending.length >= compressor.capacity) await emitOldest();
-        const job = compressor.compress(slot.pages, n, ps, opts.zeroPages);
+        const job = byRuns
+          ? byRuns.compressRuns!(runs, n, opts.zeroPages).then((result) => ({ pages: null, result }))
+          : compressor.compress(slot.pages, n, ps, opts.zeroPages);
         job.catch(() => {}); // awaited in order by emitOldest; an error after an earlier failure is moot
         pending.push({ slot, count: n, job });
       } else {
@@ -475,6 +479,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     let n = 0;
     let pfn = start;
     let lastYield = performance.now();
+    let runs: number[] = [];
     const limit = Math.min(end, dumpable.nbits);
     while (pfn < limit) {
       const runStart = dumpable.nextSet(pfn);
@@ -487,11 +492,13 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
           slot.written = null;
         }
         const k = Math.min(runEnd - p, batchPages - n);
-        input.readPages(p, k, slot.pages, n * ps);
+        if (byRuns) runs.push(p, k);
+        else input.readPages(p, k, slot.pages, n * ps);
         n += k;
         p += k;
         if (n === batchPages) {
-          await submit(slot, n);
+          await submit(slot, n, runs);
+          runs = [];
           n = 0;
           ring = (ring + 1) % nSlots;
           slot = slots[ring]!;
@@ -503,7 +510,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       }
       pfn = runEnd;
     }
-    if (n > 0) await submit(slot, n);
+    if (n > 0) await submit(slot, n, runs);
     while (pending.length) await emitOldest();
     stats.dataBytes = dataPos - dataStart;
     descs.flush();

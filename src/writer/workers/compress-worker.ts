@@ -1,17 +1,23 @@
 /**
  * Worker-thread entry of the {@link CompressPool}: loads one codec by name, then compresses the
  * batches it is sent with the same {@link compressBatch} the main thread uses, so the output does
- * not depend on where a batch was compressed. Buffers travel both ways as transferables.
+ * not depend on where a batch was compressed. A batch comes as page bytes (transferred both
+ * ways), or as pfn runs that the worker reads itself from its own reader of the input, 128 KiB
+ * at a time, compressing each piece while it is still in this core's cache.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { VmcoreError } from '../../errors.js';
 import { loadCodec } from '../../compress/index.js';
 import { compressBatch, compressedBatchOver } from '../../compress/batch.js';
 import type { CodecName, PageCodec } from '../../compress/codec.js';
-import type { WorkerReply, WorkerRequest } from './protocol.js';
+import { openDump } from '../../formats/probe.js';
+import type { DumpReader } from '../../formats/dump.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
 
 const port = parentPort!;
-const { codec: name } = workerData as { codec: CodecName };
+const setup = workerData as WorkerSetup;
+/** Pages read (and then compressed) at a time from the worker's reader: 128 KiB of 4 KiB pages. */
+const READ_PAGES = 32;
 
 function describe(e: unknown): { code: string; message: string; data: Record<string, unknown> } {
   if (e instanceof VmcoreError) {
@@ -24,8 +30,11 @@ function describe(e: unknown): { code: string; message: string; data: Record<str
 }
 
 let codec: PageCodec;
+let reader: DumpReader | null = null;
+let chunk: Uint8Array | null = null;
 try {
-  codec = loadCodec(name);
+  codec = loadCodec(setup.codec as CodecName);
+  if (setup.source) reader = openDump(setup.source.path, { vmcoreinfo: setup.source.vmcoreinfo });
   port.postMessage({ type: 'ready', implementation: codec.implementation } satisfies WorkerReply);
 } catch (e) {
   port.postMessage({ type: 'failed', error: describe(e) } satisfies WorkerReply);
@@ -34,11 +43,36 @@ try {
 
 port.on('message', (m: WorkerRequest) => {
   try {
-    const pages = new Uint8Array(m.pages, 0, m.count * m.pageSize);
     const result = compressedBatchOver(m.out, m.maxPages, m.pageSize);
+    if (m.runs) {
+      if (!reader) throw new VmcoreError('E_INTERNAL', 'a compression worker without a reader was sent pfn runs');
+      chunk ??= new Uint8Array(READ_PAGES * m.pageSize);
+      result.count = 0;
+      result.dataLen = 0;
+      let n = 0;
+      for (let r = 0; r < m.runs.length; r += 2) {
+        const end = m.runs[r]! + m.runs[r + 1]!;
+        for (let pfn = m.runs[r]!; pfn < end; ) {
+          const k = Math.min(end - pfn, READ_PAGES - n);
+          reader.readPages(pfn, k, chunk, n * m.pageSize);
+          n += k;
+          pfn += k;
+          if (n === READ_PAGES) {
+            compressBatch(chunk, n, m.pageSize, codec, m.detectZero, result, true);
+            n = 0;
+          }
+        }
+      }
+      if (n > 0) compressBatch(chunk, n, m.pageSize, codec, m.detectZero, result, true);
+      if (result.count !== m.count) throw new VmcoreError('E_INTERNAL', `worker read ${result.count} pages for a batch of ${m.count}`);
+      const reply: WorkerReply = { type: 'done', seq: m.seq, out: m.out, count: result.count, dataLen: result.dataLen };
+      port.postMessage(reply, [m.out]);
+      return;
+    }
+    const pages = new Uint8Array(m.pages!, 0, m.count * m.pageSize);
     compressBatch(pages, m.count, m.pageSize, codec, m.detectZero, result);
     const reply: WorkerReply = { type: 'done', seq: m.seq, pages: m.pages, out: m.out, count: result.count, dataLen: result.dataLen };
-    port.postMessage(reply, [m.pages, m.out]);
+    port.postMessage(reply, [m.pages!, m.out]);
   } catch (e) {
     port.postMessage({ type: 'error', seq: m.seq, error: describe(e) } satisfies WorkerReply);
   }

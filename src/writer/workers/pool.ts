@@ -4,7 +4,8 @@
  * Each worker loads the codec by name and runs the same {@link compressBatch} as the main thread,
  * so a dump is byte-identical whatever the thread count. A batch travels as two transferable
  * ArrayBuffers (its pages in, a result buffer out; both come back), so nothing is copied between
- * threads. The pool does not order results: the kdump writer awaits them in submission order and
+ * threads; or, given the dump's `source`, as a list of pfn runs that the worker reads itself,
+ * so reading is spread over the workers and pages are compressed while still in that core's cache. The pool does not order results: the kdump writer awaits them in submission order and
  * bounds how many are outstanding ({@link CompressPool.capacity}, a few per worker), which keeps
  * memory flat whatever the dump size.
  *
@@ -18,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { VmcoreError, type ErrorCode } from '../../errors.js';
 import { compressedBatchBytes, compressedBatchOver, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { CodecName } from '../../compress/codec.js';
-import type { WorkerError, WorkerReply, WorkerRequest } from './protocol.js';
+import type { WorkerError, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
 
 export interface CompressPoolOptions {
   /** Worker threads (≥ 1). */
@@ -28,10 +29,15 @@ export interface CompressPoolOptions {
   pageSize: number;
   /** Batches outstanding per worker (default 3: one compressing, one queued, one being written). */
   depth?: number;
+  /**
+   * The dump, for workers that read their own pages ({@link CompressPool.compressRuns}): each
+   * opens it as the main thread did (same path, same VMCOREINFO override).
+   */
+  source?: { path: string; vmcoreinfo?: string };
 }
 
 interface Job {
-  resolve: (v: { pages: Uint8Array; result: CompressedBatch }) => void;
+  resolve: (v: { pages: Uint8Array | null; result: CompressedBatch }) => void;
   reject: (e: unknown) => void;
   worker: number;
 }
@@ -65,16 +71,23 @@ export class CompressPool implements BatchCompressor {
   private broken: unknown = null;
   private closed = false;
 
+  /** Set when the workers read the dump themselves (the pool was given a source). */
+  readonly compressRuns?: (runs: number[], count: number, detectZero: boolean) => Promise<CompressedBatch>;
+
   private constructor(
     readonly codec: CodecName,
-    private readonly opts: Required<CompressPoolOptions>,
+    private readonly opts: Required<Omit<CompressPoolOptions, 'source'>> & Pick<CompressPoolOptions, 'source'>,
   ) {
     this.capacity = opts.threads * opts.depth;
     this.outBytes = compressedBatchBytes(opts.maxPages, opts.pageSize);
+    if (opts.source) {
+      this.compressRuns = (runs, count, detectZero) => this.submit({ runs }, count, opts.pageSize, detectZero).then((r) => r.result);
+    }
     const url = workerUrl();
     const readies: Promise<void>[] = [];
+    const setup: WorkerSetup = { codec, ...(opts.source ? { source: opts.source } : {}) };
     for (let i = 0; i < opts.threads; i++) {
-      const w = new Worker(url, { workerData: { codec } });
+      const w = new Worker(url, { workerData: setup });
       this.workers.push(w);
       this.load.push(0);
       readies.push(
@@ -108,9 +121,19 @@ export class CompressPool implements BatchCompressor {
   }
 
   compress(pages: Uint8Array, count: number, pageSize: number, detectZero: boolean): Promise<{ pages: Uint8Array; result: CompressedBatch }> {
+    if (pages.byteOffset !== 0) return Promise.reject(new VmcoreError('E_INTERNAL', 'a batch must start its buffer'));
+    return this.submit({ pages: pages.buffer as ArrayBuffer }, count, pageSize, detectZero).then((r) => ({ pages: r.pages!, result: r.result }));
+  }
+
+  private submit(
+    what: { pages: ArrayBuffer } | { runs: number[] },
+    count: number,
+    pageSize: number,
+    detectZero: boolean,
+  ): Promise<{ pages: Uint8Array | null; result: CompressedBatch }> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new VmcoreError('E_INTERNAL', 'compression pool is closed'));
-    if (count > this.opts.maxPages || pageSize !== this.opts.pageSize || pages.byteOffset !== 0) {
+    if (count > this.opts.maxPages || pageSize !== this.opts.pageSize) {
       return Promise.reject(new VmcoreError('E_INTERNAL', `batch of ${count} pages of ${pageSize} bytes does not fit the pool`));
     }
     // Least-loaded worker; ties go to the lowest index.
@@ -118,11 +141,11 @@ export class CompressPool implements BatchCompressor {
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[wi]!) wi = i;
     const seq = this.seq++;
     const out = this.freeOut.pop() ?? new ArrayBuffer(this.outBytes);
-    const req: WorkerRequest = { seq, pages: pages.buffer as ArrayBuffer, out, count, maxPages: this.opts.maxPages, pageSize, detectZero };
+    const req: WorkerRequest = { seq, ...what, out, count, maxPages: this.opts.maxPages, pageSize, detectZero };
     return new Promise((resolve, reject) => {
       this.jobs.set(seq, { resolve, reject, worker: wi });
       this.load[wi]!++;
-      this.workers[wi]!.postMessage(req, [req.pages, out]);
+      this.workers[wi]!.postMessage(req, 'pages' in what ? [what.pages, out] : [out]);
     });
   }
 
@@ -151,7 +174,7 @@ export class CompressPool implements BatchCompressor {
     const result = compressedBatchOver(m.out, this.opts.maxPages, this.opts.pageSize);
     result.count = m.count;
     result.dataLen = m.dataLen;
-    job.resolve({ pages: new Uint8Array(m.pages), result });
+    job.resolve({ pages: m.pages ? new Uint8Array(m.pages) : null, result });
   }
 
   private fail(worker: number, e: unknown): void {
