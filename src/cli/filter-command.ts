@@ -64,7 +64,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
         vmcoreinfoOverride: (o as { vmcoreinfoText?: string }).vmcoreinfoText, // from main's --vmcoreinfo hook
       };
-      const bar = progressBar(process.stderr, !o.json && !o.F);
+      const bar = await progressBar(process.stderr, !o.json && !o.F);
       let report;
       try {
         report = await filterDump(input, output, { ...opts, onProgress: bar.onProgress });

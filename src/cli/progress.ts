@@ -1,12 +1,16 @@
 /** A progress bar with rate and ETA on a TTY; nothing at all on a pipe. */
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 
 export type ProgressFn = (phase: string, done: number, total: number) => void;
 
-/** A progress callback drawing on `stream` if it is a TTY, and a function to stop it. */
-export function progressBar(stream: NodeJS.WriteStream, enabled: boolean): { onProgress?: ProgressFn; stop: () => void } {
+/**
+ * A progress callback drawing on `stream` if it is a TTY, and a function to stop it. The bar's
+ * package is loaded only then: a run on a pipe (scripts, CI) does not pay for it at start-up.
+ */
+export async function progressBar(stream: NodeJS.WriteStream, enabled: boolean): Promise<{ onProgress?: ProgressFn; stop: () => void }> {
   if (!enabled || !stream.isTTY) return { stop: () => {} };
-  let bar: cliProgress.SingleBar | null = null;
+  const cliProgress: typeof cliProgressModule = (await import('cli-progress')).default;
+  let bar: cliProgressModule.SingleBar | null = null;
   let phase = '';
   const onProgress: ProgressFn = (p, done, total) => {
     if (p !== phase) {
