@@ -85,8 +85,17 @@ function catFloor(img) {
   return timed('/bin/sh', ['-c', `cat '${img}' > /dev/null`]);
 }
 
-function runOurs(img, out, a) {
+/**
+ * Remove the last output and let the file system settle (the journal commit and discards that
+ * freeing a few hundred MiB brings on this ext4 mount), so they do not land in the next timed run.
+ */
+function settle(out) {
   fs.rmSync(out, { force: true });
+  spawnSync('sync');
+}
+
+function runOurs(img, out, a) {
+  settle(out);
   const r = timed('node', [BIN, ...a, '--json', img, out], { stdout: 'pipe' });
   if (r.status !== 0) throw new Error(`vmcore-filter ${a.join(' ')} failed (${r.status}): ${r.stderr}`);
   const rep = JSON.parse(r.stdout);
@@ -97,7 +106,7 @@ function runOurs(img, out, a) {
 }
 
 function runMdf(img, out, a) {
-  fs.rmSync(out, { force: true });
+  settle(out);
   const r = timed(MDF, [...a, img, out]);
   if (r.status !== 0) throw new Error(`makedumpfile ${a.join(' ')} failed (${r.status}): ${r.stderr}`);
   r.bytes = fs.statSync(out).size;

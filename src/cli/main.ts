@@ -28,12 +28,13 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 
 /**
  * The commands `argv` can need: the one it names; `filter` (the default command) when it
- * names none; all of them for top-level help and version.
+ * names none; all of them for top-level help; none for the version.
  */
 export function commandsFor(argv: string[]): string[] {
   const first = argv[2];
   if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
-  if (first === undefined || ['help', '-h', '--help', '-v', '--version'].includes(first)) return Object.keys(COMMANDS);
+  if (first === '-v' || first === '--version') return [];
+  if (first === undefined || ['help', '-h', '--help'].includes(first)) return Object.keys(COMMANDS);
   // A path or an option (`vmcore-filter -d 31 in out`): the default command's.
   return ['filter'];
 }
