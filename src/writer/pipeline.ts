@@ -159,17 +159,8 @@ async function writeOnce(
   codec: ReturnType<typeof loadCodec> | undefined,
   pool: CompressPool | null,
 ): Promise<Written> {
-  const dumpable = buildDumpableBitmap(cls, level);
-  // A pfn the input does not hold can never be dumped, whatever its class says.
-  andInPlace(dumpable.bytes, reader.present.bytes);
-  const input: PageWriterInput = {
-    info: reader.info,
-    maxMapnr: cls.maxMapnr,
-    present: reader.present,
-    dumpable,
-    dumpLevel: level,
-    readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
-  };
+  const input = writerInput(reader, cls, level);
+  const dumpable = input.dumpable;
   let sink: DumpSink = opts.flattened
     ? new FlattenedSink((opts.dryRun ? discardStream() : (opts.stdout ?? process.stdout)) as never)
     : opts.dryRun
@@ -200,16 +191,8 @@ async function writeSplit(
   codec: ReturnType<typeof loadCodec> | undefined,
   inputPath: string,
 ): Promise<Written> {
-  const dumpable = buildDumpableBitmap(cls, level);
-  andInPlace(dumpable.bytes, reader.present.bytes);
-  const input: PageWriterInput = {
-    info: reader.info,
-    maxMapnr: cls.maxMapnr,
-    present: reader.present,
-    dumpable,
-    dumpLevel: level,
-    readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
-  };
+  const input = writerInput(reader, cls, level);
+  const dumpable = input.dumpable;
   const zeroPages = (level & 1) !== 0;
   const stats = opts.dryRun
     ? // --dry-run --split: every part written to nowhere, cut where the real parts would be.
@@ -223,6 +206,21 @@ async function writeSplit(
     bytes: stats.reduce((s, x) => s + x.bytesWritten, 0),
     zeroPages: (level & 1) !== 0 ? stats.reduce((s, x) => s + x.zeroPages, 0) : 0,
     dumpable: dumpable.count(),
+  };
+}
+
+/** What the writers need: the dump's pages and which of them `level` keeps. */
+function writerInput(reader: DumpReader, cls: Classification, level: number): PageWriterInput {
+  const dumpable = buildDumpableBitmap(cls, level);
+  // A pfn the input does not hold can never be dumped, whatever its class says.
+  andInPlace(dumpable.bytes, reader.present.bytes);
+  return {
+    info: reader.info,
+    maxMapnr: cls.maxMapnr,
+    present: reader.present,
+    dumpable,
+    dumpLevel: level,
+    readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
   };
 }
 

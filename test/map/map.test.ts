@@ -144,7 +144,7 @@ describe('picture of a simulated dump', () => {
     expect(again.stderr).toMatch(/^vmcore-filter: error: .*exists \(use -f to overwrite\)\n$/);
     const noOut = spawnSync(process.execPath, [BIN, 'map', img], { encoding: 'utf8' });
     expect(noOut.status).toBe(2);
-    expect(noOut.stderr).toBe('vmcore-filter: error: map: give the SVG file to write with -o FILE\n');
+    expect(noOut.stderr).toBe('vmcore-filter: error: map: give the SVG file to write with -o FILE (or --json)\n');
     const badD = spawnSync(process.execPath, [BIN, 'map', img, '-o', path.join(dir, 'x.svg'), '-d', '40'], { encoding: 'utf8' });
     expect(badD.status).toBe(2);
     expect(fs.existsSync(path.join(dir, 'x.svg'))).toBe(false);
