@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KdumpReader } from '../../src/formats/kdump/reader.js';
+import { DiskDumpHeader, DUMP_DH_COMPRESSED_INCOMPLETE } from '../../src/formats/kdump/layout.js';
+import { BufferSource } from '../../src/io/file.js';
 import { requirePeer } from '../helpers/peers.js';
 import { getBases, libkdumpfileCheck, patchFor, removeBases, type Bases } from '../fuzz/harness.js';
 
@@ -62,12 +64,53 @@ describe('truncated input → partial (exit 8)', () => {
       expect(libkdumpfileCheck([out])[out]).toBe(null);
     });
   }
-  it('a kdump input cut short is a clear error naming the pfn and offset (exit 4)', () => {
-    const input = mutated('cut.kdump', [{ op: 'truncate', fraction: 0.6 }], 'kdump');
-    const r = cli(['-d', '31', input, path.join(dir, 'cutk.dump')]);
-    expect(r.code).toBe(4);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/pfn 0x[0-9a-f]+ .*past the end of the file/);
+  for (const fraction of [0.6, 0.95]) {
+    it(`a kdump input cut at ${fraction * 100}% is refiltered up to the cut: every page still there kept, byte for byte (exit 8)`, (ctx) => {
+      const input = mutated(`cut-${fraction}.kdump`, [{ op: 'truncate', fraction }], 'kdump');
+      const out = path.join(dir, `cutk-${fraction}.dump`);
+      const r = cli(['-d', '31', '--json', input, out]);
+      expect(r.code, r.stderr).toBe(8);
+      const rep = JSON.parse(r.stdout);
+      expect(rep.warnings.join('\n')).toMatch(/truncated input: \d+ of \d+ stored pages are not in .* \(from pfn 0x[0-9a-f]+; the file ends at 0x[0-9a-f]+\): they are left out, the rest is kept/);
+      // The pages whose data is in the cut file are all in the output, with the same bytes;
+      // the lost ones are not.
+      const whole = new KdumpReader(new BufferSource(bases.kdump.bytes, 'whole.kdump'));
+      const cut = KdumpReader.open(input);
+      const o = KdumpReader.open(out);
+      const lost = cut.warnings[0]!;
+      expect(lost.lostPages).toBeGreaterThan(0);
+      expect(o.dumpable.count()).toBe(cut.dumpable.count());
+      expect(cut.dumpable.count() + lost.lostPages).toBe(whole.dumpable.count());
+      const a = new Uint8Array(4096);
+      const b = new Uint8Array(4096);
+      let checked = 0;
+      for (let pfn = cut.dumpable.nextSet(0); pfn >= 0; pfn = cut.dumpable.nextSet(pfn + 1)) {
+        whole.readPages(pfn, 1, a);
+        o.readPages(pfn, 1, b);
+        expect(Buffer.compare(a, b), `pfn ${pfn}`).toBe(0);
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(0);
+      expect(o.isStored(lost.firstLostPfn)).toBe(false);
+      for (const k of [whole, cut, o]) k.close();
+      if (!requirePeer('kdumpfile')) return ctx.skip();
+      expect(libkdumpfileCheck([out])[out]).toBe(null);
+    });
+  }
+  it('a kdump input whose header says incomplete (a full disk) is refiltered to the pages it holds (exit 8)', () => {
+    // Cut the dump, then mark it as the writers do on a full disk.
+    const input = mutated('incomplete.kdump', [{ op: 'truncate', fraction: 0.5 }], 'kdump');
+    const fd = fs.openSync(input, 'r+');
+    const h = Buffer.alloc(4096);
+    fs.readSync(fd, h, 0, 4096, 0);
+    const status = DiskDumpHeader.decode(h).status;
+    const enc = Buffer.alloc(4096);
+    DiskDumpHeader.encode({ ...DiskDumpHeader.decode(h), status: status | DUMP_DH_COMPRESSED_INCOMPLETE }, enc, 0);
+    fs.writeSync(fd, enc, 0, DiskDumpHeader.size, 0);
+    fs.closeSync(fd);
+    const r = cli(['-d', '31', '--json', input, path.join(dir, 'incomplete.out')]);
+    expect(r.code, r.stderr).toBe(8);
+    expect(JSON.parse(r.stdout).warnings.join('\n')).toMatch(/stored pages are not in .* the header says the dump is incomplete/);
   });
 });
 

@@ -92,6 +92,16 @@ function safe(v: bigint, what: string, path: string, offset: number): number {
 /** Cumulative 2nd-bitmap counts every RANK_BLOCK pfns, for descriptor indices. */
 const RANK_BLOCK = 1 << 15;
 
+/** A problem that leaves a kdump input usable. */
+export interface KdumpReaderWarning {
+  code: 'truncated';
+  /** Stored pages whose descriptor or data is not in the file. */
+  lostPages: number;
+  firstLostPfn: number;
+  fileSize: number;
+  message: string;
+}
+
 export class KdumpReader implements DumpReader {
   readonly format: 'kdump' | 'flattened';
   readonly path: string;
@@ -281,6 +291,65 @@ export class KdumpReader implements DumpReader {
       pageSize: bs,
     };
     this.pageBuf = new Uint8Array(bs);
+    this.findLostPages();
+  }
+
+  /**
+   * Problems that leave the dump usable (so far only `truncated`): the pipeline reports them and
+   * exits 8 (partial) when one is `truncated`.
+   */
+  readonly warnings: KdumpReaderWarning[] = [];
+
+  /**
+   * A dump cut short (a copy that stopped, a full disk: header flag INCOMPLETE) stores fewer pages
+   * than its 2nd bitmap says: their descriptors are empty or past the end of the file, or their
+   * data is. Such pages are taken out of {@link dumpable} (so they read as not saved, like holes,
+   * and a refilter keeps every page that is there) and reported once as a `truncated` warning.
+   * Every descriptor is looked at (24 bytes per stored page, read 96 KiB at a time): the last
+   * ones cannot stand for the rest, since zero pages all point at the first stored page.
+   */
+  private findLostPages(): void {
+    const first = this.dumpable.nextSet(0);
+    if (first < 0 || first >= this.maxMapnr) return;
+    const size = this.source.size;
+    const pdOffset = this.kdump.layout.pdOffset;
+    const whole = (raw: DataView, o: number): boolean => {
+      const offset = raw.getUint32(o, true) + raw.getInt32(o + 4, true) * 0x1_0000_0000;
+      return offset !== 0 && offset + raw.getUint32(o + 8, true) <= size;
+    };
+    const CHUNK = 4096;
+    const raw = new Uint8Array(CHUNK * PAGE_DESC_SIZE);
+    const view = new DataView(raw.buffer);
+    const kept = this.dumpable.clone();
+    let lost = 0;
+    let firstLost = -1;
+    let idx = this.rankOf(first) - this.rankBase;
+    let chunkBase = -1;
+    let got = 0;
+    for (let pfn = first; pfn >= 0 && pfn < this.maxMapnr; pfn = this.dumpable.nextSet(pfn + 1), idx++) {
+      if (chunkBase < 0 || idx >= chunkBase + CHUNK) {
+        chunkBase = idx;
+        got = this.source.readSome(pdOffset + idx * PAGE_DESC_SIZE, raw.length, raw);
+      }
+      const o = (idx - chunkBase) * PAGE_DESC_SIZE;
+      if (o + PAGE_DESC_SIZE <= got && whole(view, o)) continue;
+      kept.clear(pfn);
+      lost++;
+      if (firstLost < 0) firstLost = pfn;
+    }
+    if (lost === 0) return;
+    (this as { dumpable: Bitmap }).dumpable = kept;
+    const stored = kept.count() + lost;
+    this.warnings.push({
+      code: 'truncated',
+      lostPages: lost,
+      firstLostPfn: firstLost,
+      fileSize: size,
+      message:
+        `truncated input: ${lost} of ${stored} stored pages are not in ${this.path} (from pfn ${hex(firstLost)}; ` +
+        (this.kdump.incomplete ? 'the header says the dump is incomplete' : `the file ends at ${hex(size)}`) +
+        '): they are left out, the rest is kept',
+    });
   }
 
   /** Number of 2nd-bitmap bits below `pfn`. */
