@@ -9,7 +9,6 @@
  * grep makedumpfile's output keep working. Options that would change the result in ways we do not
  * implement are refused with one line and exit 2, never silently ignored.
  */
-import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { parseDumpLevels } from './args.js';
@@ -19,7 +18,7 @@ import type { CodecName } from '../compress/codec.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
 import { reassembleFlattenedStream } from '../formats/flattened/reader.js';
 import { reassembleSplit } from '../writer/split.js';
-import { AtomicOutput, checkOutputPath, outputError } from '../writer/atomic.js';
+import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
 import { openDump } from '../formats/probe.js';
 import { formatKernelLog, readKernelLog } from '../dmesg/index.js';
 
@@ -589,15 +588,7 @@ async function runDumpDmesg(plan: Extract<MakedumpfilePlan, { kind: 'dmesg' }>):
     }
     if (plan.flattened) await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
     else {
-      const ao = AtomicOutput.open(plan.output, { force: plan.force, inputPath: plan.input });
-      try {
-        const bytes = Buffer.from(text, 'latin1');
-        for (let off = 0; off < bytes.length; ) off += fs.writeSync(ao.fd, bytes, off, bytes.length - off);
-      } catch (e) {
-        ao.abort();
-        throw outputError(e, plan.output);
-      }
-      ao.commit();
+      AtomicOutput.writeFile(plan.output, Buffer.from(text, 'latin1'), { force: plan.force, inputPath: plan.input });
     }
     if (plan.messageLevel & 2) msg.write(makedumpfileDmesgClosing(plan.output, plan.flattened));
     return EXIT.OK;

@@ -4,14 +4,13 @@
  * dump level with bit 1). `--json` prints the binning and the legend's numbers
  * (schema/map.schema.json); with `--json`, `-o` may be left out to write no picture.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import { classifyDump } from '../filter/index.js';
 import { buildMemoryMap, detectZeroPages, renderMapSvg, MAP_CLASS_NAMES, MAP_LEGEND_ORDER, MAP_COLOURS, MAP_LABELS, type MemoryMap, type MapClassName } from '../map/index.js';
-import { AtomicOutput, checkOutputPath, outputError } from '../writer/atomic.js';
+import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
 import { parseIntOption } from './args.js';
 
 interface MapCliOpts {
@@ -131,15 +130,7 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
         reader.close();
       }
       if (o.output && svg !== null) {
-        const out = AtomicOutput.open(o.output, { force: !!o.force, inputPath: dump });
-        try {
-          const bytes = Buffer.from(svg, 'utf8');
-          for (let off = 0; off < bytes.length; ) off += fs.writeSync(out.fd, bytes, off, bytes.length - off);
-        } catch (e) {
-          out.abort();
-          throw outputError(e, o.output);
-        }
-        out.commit();
+        AtomicOutput.writeFile(o.output, Buffer.from(svg, 'utf8'), { force: !!o.force, inputPath: dump });
       }
       if (o.json) process.stdout.write(JSON.stringify(json) + '\n');
       else process.stdout.write(`wrote ${o.output}: ${summary}\n`);

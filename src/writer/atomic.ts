@@ -57,6 +57,18 @@ export class AtomicOutput {
     return new AtomicOutput(finalPath, temp, fd);
   }
 
+  /** Write all of `bytes` to `finalPath` through a temporary file (a small output: an SVG, a log). */
+  static writeFile(finalPath: string, bytes: Uint8Array, opts: { force: boolean; inputPath?: string }): void {
+    const out = AtomicOutput.open(finalPath, opts);
+    try {
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(out.fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      out.abort();
+      throw outputError(e, finalPath);
+    }
+    out.commit();
+  }
+
   /** fsync-free close and rename into place. */
   commit(): void {
     if (this.done) return;
