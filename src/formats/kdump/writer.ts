@@ -7,13 +7,16 @@
  * then each non-zero page's stored bytes in pfn order, compressed or raw (flags 0).
  *
  * Pages are read in runs of adjacent dumpable pfns (one positional read per run and batch; an
- * excluded page is never read), `BATCH_PAGES` at a time into a small ring of page buffers, and
- * compressed by {@link compressBatch}: in process, or by a {@link BatchCompressor} (worker
- * threads) that holds a few batches per worker while the main thread reads the next ones.
- * Results are taken in batch order, so the file is the same whatever the thread count. Each
- * batch's stored bytes go out as one write, its descriptors through a 24 KiB buffer, all on a {@link WriteChain}
- * that writes while the next batches are read. Memory: the caller's bitmaps plus a few MiB
- * (ring size × 2 MiB), independent of the dump's size.
+ * excluded page is never read). In process, {@link IN_PROCESS_BATCH_PAGES} at a time into one
+ * cache-resident buffer, compressed by {@link compressBatch} (or packed in place when raw) and
+ * written from there. With a {@link BatchCompressor} (worker threads), {@link BATCH_PAGES} at a
+ * time: as pfn runs that the workers read themselves when the compressor can, else as page
+ * buffers; a few batches per worker are outstanding. Results are taken in batch order, so the
+ * file is the same whatever the thread count. Each batch's stored bytes go out as one write, its
+ * descriptors through a 24 KiB buffer, in order on a {@link WriteChain} (at once for a file; queued
+ * for a flattened stream). On a full disk the descriptors of pages already on disk are written
+ * and the header marked incomplete. Memory: the caller's bitmaps plus a few MiB, independent of
+ * the dump's size.
  */
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
