@@ -46,9 +46,8 @@ export function compressedBatchOver(buffer: ArrayBuffer, maxPages: number, pageS
  * Without `withData` the data area is left out (for {@link packRawBatch}, which stores in place).
  */
 export function allocCompressedBatch(maxPages: number, pageSize: number, withData = true): CompressedBatch {
-  if (withData) return compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, pageSize)), maxPages, pageSize);
-  const b = compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, 0)), maxPages, 0);
-  return b;
+  const dataPageSize = withData ? pageSize : 0;
+  return compressedBatchOver(new ArrayBuffer(compressedBatchBytes(maxPages, dataPageSize)), maxPages, dataPageSize);
 }
 
 /**

@@ -67,7 +67,11 @@ function reusedStream(): Compress | null {
   return compress;
 }
 
-/** Create the zlib codec (each worker thread makes its own: the stream is per thread). */
+/**
+ * zlib as makedumpfile `-c` writes it: one zlib stream (RFC 1950: 2-byte header, deflate data,
+ * adler32) per page, compression level 1, default window and memLevel. Each thread makes its
+ * own codec: the reused stream is per thread.
+ */
 export function createZlibCodec(): PageCodec {
   const reused = reusedStream();
   return {
@@ -79,17 +83,6 @@ export function createZlibCodec(): PageCodec {
   };
 }
 
-/**
- * zlib as makedumpfile `-c` writes it: one zlib stream (RFC 1950: 2-byte header, deflate data,
- * adler32) per page, compression level 1, default window and memLevel, a fresh stream per page.
- */
-export const zlibCodec: PageCodec = {
-  name: 'zlib',
-  flag: CODEC_FLAGS.zlib,
-  implementation: 'node:zlib',
-  compress: compressFresh,
-  decompress: zlibDecompress,
-};
 
 function zlibDecompress(src: Uint8Array, out: Uint8Array): number {
   let d: Buffer;

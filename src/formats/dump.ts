@@ -39,6 +39,12 @@ export interface PhysRange {
   end: number;
 }
 
+/** Something odd about an input that did not stop reading it; each reader adds its own fields. */
+export interface ReaderWarning {
+  readonly code: string;
+  readonly message: string;
+}
+
 /** A dump opened for reading: format-independent access to its physical pages. */
 export interface DumpReader {
   readonly format: 'elf' | 'kdump' | 'flattened';
@@ -56,6 +62,12 @@ export interface DumpReader {
    * data). Absent means every present pfn is readable. Use {@link readableBitmap}.
    */
   readonly dumpable?: Bitmap;
+  /**
+   * What is odd about the input but did not stop reading it. `truncated`: pages the input
+   * should hold are missing (a cut-off copy, a dump left incomplete): they are left out of
+   * `present` / `dumpable`, and a filter of this input is partial.
+   */
+  readonly warnings?: readonly ReaderWarning[];
   /** Read `len` bytes of physical memory at `paddr`; throws E_TRUNCATED/E_FORMAT if not present. */
   readPhys(paddr: number, len: number, buf: Uint8Array, bufOff?: number): void;
   /** Read `count` whole pages starting at `pfn` into `buf` (all must be present). */

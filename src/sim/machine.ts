@@ -540,23 +540,7 @@ function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number):
   for (let p = 0; p < pgdatPages; p++) m.structural.set(pgdatPa / PAGE_SIZE + p, pgdat.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
 
   // kernel-image symbols: the page keeps its image content around the object
-  const put = (va: bigint, bytes: Buffer) => {
-    let pa = kernelPhys(m, va);
-    let i = 0;
-    while (i < bytes.length) {
-      const pfn = Math.floor(pa / PAGE_SIZE);
-      let page = m.structural.get(pfn);
-      if (!page) {
-        page = Buffer.alloc(PAGE_SIZE);
-        m.content.fill(pfn, 2, page, 0);
-        m.structural.set(pfn, page);
-      }
-      const n = Math.min(bytes.length - i, PAGE_SIZE - (pa % PAGE_SIZE));
-      bytes.copy(page, pa % PAGE_SIZE, i, i + n);
-      i += n;
-      pa += n;
-    }
-  };
+  const put = (va: bigint, bytes: Buffer) => putPhys(m, kernelPhys(m, va), bytes, false);
   const uts = Buffer.alloc(6 * 65);
   const fields = ['Linux', `sim-${m.opts.seed}`, m.profile.osrelease, m.profile.version, 'x86_64', '(none)'];
   fields.forEach((f, i) => uts.write(f.slice(0, 64), i * 65, 'latin1'));

@@ -146,8 +146,8 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
   const overridden = (reader as { vmcoreinfoOverridden?: boolean }).vmcoreinfoOverridden === true;
   const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
   warnings.push(...cls.warnings);
-  const elfWarnings = (reader as Partial<ElfDumpReader>).warnings ?? [];
-  for (const w of elfWarnings) if (w.code !== 'truncated') warnings.push(w.message);
+  const readerWarnings = reader.warnings ?? [];
+  for (const w of readerWarnings) if (w.code !== 'truncated') warnings.push(w.message);
 
   const info = reader.info;
   const u = info.utsname;
@@ -168,10 +168,9 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
           : 'header status has DUMP_DH_COMPRESSED_INCOMPLETE (the disk filled up while it was written)',
       );
     }
-    const lost = lastStoredPageProblem(kd);
-    if (lost) incomplete.push(lost);
   }
-  for (const w of elfWarnings) if (w.code === 'truncated') incomplete.push(`truncated: ${w.message}`);
+  // Pages the file should hold but does not (the readers check every PT_LOAD / page descriptor).
+  for (const w of readerWarnings) if (w.code === 'truncated') incomplete.push(`truncated: ${w.message}`);
 
   const pt = cls.pageTypes;
   return {
@@ -262,33 +261,4 @@ function pageTypesOf(cls: Classification): InfoPageTypes {
     hintedEncodable: pt.canEncodeHinted,
     hintedValue: pt.canEncodeHinted ? (pt.values.buddy! & pt.values.offline!) | 0 : null,
   };
-}
-
-/**
- * A kdump file cut short (or abandoned) loses its last pages: their descriptors lie past the end
- * of the file, or read as zero. Data is stored in pfn order, so checking the descriptors of the
- * last stored pfns finds that without reading them all (the very last may be a zero page that
- * points at the shared zero page at the start of the data area, hence several).
- */
-function lastStoredPageProblem(kd: KdumpReader, check = 1024): string | null {
-  const bytes = kd.dumpable.bytes;
-  let i = Math.min(bytes.length, Math.ceil(kd.maxMapnr / 8)) - 1;
-  let n = 0;
-  for (; i >= 0 && n < check; i--) {
-    const b = bytes[i]!;
-    if (b === 0) continue;
-    for (let bit = 7; bit >= 0 && n < check; bit--) {
-      if (!(b & (1 << bit))) continue;
-      const pfn = i * 8 + bit;
-      if (pfn >= kd.maxMapnr) continue;
-      n++;
-      try {
-        kd.pageDescriptors(pfn, 1);
-      } catch (e) {
-        if (e instanceof VmcoreError && (e.code === 'E_TRUNCATED' || e.code === 'E_FORMAT')) return `stored page at pfn ${hex(pfn)}: ${e.message}`;
-        throw e;
-      }
-    }
-  }
-  return null;
 }

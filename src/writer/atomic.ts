@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VmcoreError } from '../errors.js';
+import { FileSink, outputError } from '../formats/kdump/sink.js';
 
 const live = new Set<string>();
 let liveListener: ((count: number) => void) | undefined;
@@ -55,6 +56,11 @@ export class AtomicOutput {
     }
     track(temp, true);
     return new AtomicOutput(finalPath, temp, fd);
+  }
+
+  /** A sink over the temporary file whose messages name the final path (what the user asked for). */
+  sink(): FileSink {
+    return new FileSink(this.fd, this.finalPath);
   }
 
   /** Write all of `bytes` to `finalPath` through a temporary file (a small output: an SVG, a log). */
@@ -139,14 +145,4 @@ export function removeAllTemporaries(): void {
   }
   live.clear();
   liveListener?.(0);
-}
-
-/** Map an fs error to a typed output error. */
-export function outputError(e: unknown, p: string): VmcoreError {
-  if (e instanceof VmcoreError) return e;
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOSPC' || err.code === 'EFBIG' || err.code === 'EDQUOT') {
-    return new VmcoreError('E_NO_SPACE', `no space left writing ${p} (${err.code})`, { path: p });
-  }
-  return new VmcoreError('E_OUTPUT_IO', `cannot write ${p}: ${err.code ?? err.message}`, { path: p });
 }

@@ -8,12 +8,11 @@ import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import type { DumpReader, PageWriterInput } from '../formats/dump.js';
-import type { ElfDumpReader } from '../formats/elf/reader.js';
 import { classifyDump, buildDumpableBitmap, excludedClasses, type Classification } from '../filter/index.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
 import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
-import { FileSink, type DumpSink } from '../formats/kdump/sink.js';
+import type { DumpSink } from '../formats/kdump/sink.js';
 import { FlattenedSink } from '../formats/flattened/sink.js';
 import { AtomicOutput, checkOutputPath } from './atomic.js';
 import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } from './report.js';
@@ -96,7 +95,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
       });
     }
     const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
-    const warnings = [...cls.warnings, ...readerWarnings(reader)];
+    const warnings = [...cls.warnings, ...(reader.warnings ?? []).map((w) => w.message)];
     let lastError: VmcoreError | undefined;
     for (let i = 0; i < opts.dumpLevels.length; i++) {
       const level = opts.dumpLevels[i]!;
@@ -165,7 +164,7 @@ async function writeOnce(
     ? new FlattenedSink((opts.dryRun ? discardStream() : (opts.stdout ?? process.stdout)) as never)
     : opts.dryRun
       ? new DiscardSink('(dry run)')
-      : new FileSink(out!.fd, out!.finalPath); // messages name the file the user asked for, not the temporary
+      : out!.sink();
   // makedumpfile measures -L by the bytes written for a stream or a dry run, else by file offset.
   if (opts.sizeLimit !== undefined) sink = new SizeLimitSink(sink, opts.sizeLimit, opts.flattened || opts.dryRun ? 'stream' : 'offset', out?.finalPath ?? sink.path);
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
@@ -230,14 +229,6 @@ function andInPlace(a: Uint8Array, b: Uint8Array): void {
   for (let i = n; i < a.length; i++) a[i] = 0;
 }
 
-function readerWarnings(reader: DumpReader): string[] {
-  const w = (reader as Partial<ElfDumpReader>).warnings;
-  if (!w) return [];
-  return w.map((x) => {
-    const o = x as unknown as Record<string, unknown>;
-    return o.message ? String(o.message) : JSON.stringify(o);
-  });
-}
 
 function buildReport(
   input: string,

@@ -12,7 +12,6 @@ import type { Bitmap } from '../io/bitmap.js';
 import type { PageWriterInput } from '../formats/dump.js';
 import { KdumpReader } from '../formats/kdump/reader.js';
 import { writeKdump, type KdumpWriteStats } from '../formats/kdump/writer.js';
-import { FileSink } from '../formats/kdump/sink.js';
 import { loadCodec } from '../compress/index.js';
 import type { PageCodec } from '../compress/codec.js';
 import { AtomicOutput, checkOutputPath } from './atomic.js';
@@ -48,7 +47,7 @@ export async function writeSplitParts(
   try {
     const stats: KdumpWriteStats[] = [];
     for (let i = 0; i < outs.length; i++) {
-      const sink = new FileSink(outs[i]!.fd, outs[i]!.finalPath);
+      const sink = outs[i]!.sink();
       stats.push(await writeKdump(input, sink, { codec: opts.codec, zeroPages: opts.zeroPages, split: ranges[i] }));
       await sink.finish();
     }
@@ -109,7 +108,7 @@ export async function reassembleSplit(parts: string[], output: string, opts: { f
     const codec = first.kdump.codec ? loadCodec(first.kdump.codec) : null;
     const out = AtomicOutput.open(output, { force: opts.force });
     try {
-      const sink = new FileSink(out.fd, out.finalPath);
+      const sink = out.sink();
       const stats = await writeKdump(input, sink, { codec, zeroPages: (first.kdump.dumpLevel & 1) !== 0 });
       await sink.finish();
       out.commit();

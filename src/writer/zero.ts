@@ -10,10 +10,6 @@ import { yieldToEventLoop } from '../formats/kdump/sink.js';
 /** Pages read at a time: 128 KiB, which stays in the L2 cache (see IN_PROCESS_BATCH_PAGES). */
 const RUN = 32;
 
-export function isZeroPage(buf: Uint8Array, off: number, pageSize = 4096): boolean {
-  return isZero(buf, off, pageSize);
-}
-
 /**
  * Clear zero pages from `input.dumpable`; resolves to how many were cleared. The output's
  * temporary file exists by now, so the loop gives a signal handler a turn every few tens of ms.
@@ -32,7 +28,7 @@ export async function excludeZeroPages(input: PageWriterInput, onProgress?: (pha
     while (end < input.maxMapnr && end - pfn < RUN && bm.get(end)) end++;
     input.readPages(pfn, end - pfn, buf, 0);
     for (let i = 0; i < end - pfn; i++) {
-      if (isZeroPage(buf, i * ps, ps)) {
+      if (isZero(buf, i * ps, ps)) {
         bm.clear(pfn + i);
         zero++;
       }

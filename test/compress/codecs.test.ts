@@ -11,7 +11,8 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { CODEC_NAMES, codecCapabilities, codecLoadError, loadCodec, type CodecName } from '../../src/compress/index.js';
 import { lzoCodec } from '../../src/compress/lzo.js';
-import { createZlibCodec, zlibCodec } from '../../src/compress/zlib.js';
+import { deflateSync } from 'node:zlib';
+import { createZlibCodec } from '../../src/compress/zlib.js';
 import { lzo1xCompress, lzo1xDecompress, lzoBound } from '../../src/compress/lzo.js';
 import { compressBatch } from '../../src/compress/batch.js';
 import { VmcoreError } from '../../src/errors.js';
@@ -68,20 +69,22 @@ test('zlib: the reused stream writes the same bytes as a fresh stream per page (
   const pages = samples().map(([, p]) => p);
   for (let pfn = 0; pfn < 300; pfn++) pages.push(pageContent(pfn));
   const a = new Uint8Array(PAGE);
-  const b = new Uint8Array(PAGE);
+  /** A fresh stream per page, as makedumpfile's compress2(); empty when it would not shrink the page. */
+  const fresh = (p: Uint8Array) => {
+    const c = deflateSync(p, { level: 1 });
+    return c.length < p.length ? c : Buffer.alloc(0);
+  };
   // Twice over, interleaved: no state may leak from one page into the next.
   for (const p of [...pages, ...pages.reverse()]) {
     const n = reused.compress(p, a);
-    const m = zlibCodec.compress(p, b);
-    expect(n).toBe(m);
-    expect(Buffer.compare(a.subarray(0, n), b.subarray(0, m))).toBe(0);
+    expect(Buffer.compare(a.subarray(0, n), fresh(p))).toBe(0);
   }
   // A page that does not shrink is stored raw (0), and the stream still works after it.
   expect(reused.compress(randomBytes(PAGE), a)).toBe(0);
   const t = textPage();
   const n = reused.compress(t, a);
   expect(n).toBeGreaterThan(0);
-  expect(Buffer.compare(a.subarray(0, n), Buffer.from(zlibCodec.compress(t, b) ? b.subarray(0, n) : []))).toBe(0);
+  expect(Buffer.compare(a.subarray(0, n), fresh(t))).toBe(0);
 });
 
 test('a codec whose package fails to load is E_CODEC_UNAVAILABLE naming option, package and cause', () => {

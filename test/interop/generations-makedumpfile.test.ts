@@ -237,22 +237,18 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
     const slab = findPfn(m, (p) => m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.ORDER) === 0);
     const l = m.profile.layout;
     const fd = fs.openSync(image, 'r+');
-    try {
-      for (const p of [freeHead, offline]) {
-        if (p < 0) continue;
-        const at = fileOffset(image, structPagePhys(m, p) + l.flags);
-        const b = Buffer.alloc(1);
-        fs.readSync(fd, b, 0, 1, at);
-        expect(b[0]! & 0x80).toBe(0);
-        b[0] = b[0]! | 0x80;
-        fs.writeSync(fd, b, 0, 1, at);
-      }
-      const at = fileOffset(image, structPagePhys(m, slab) + l.mapping);
+    /** Set `bit` in the byte at struct page `pfn` + `field` (it must be clear before). */
+    const setBit = (pfn: number, field: number, bit: number) => {
+      const at = fileOffset(image, structPagePhys(m, pfn) + field);
       const b = Buffer.alloc(1);
       fs.readSync(fd, b, 0, 1, at);
-      expect(b[0]! & 1).toBe(0);
-      b[0] = b[0]! | 1;
+      expect(b[0]! & bit).toBe(0);
+      b[0] = b[0]! | bit;
       fs.writeSync(fd, b, 0, 1, at);
+    };
+    try {
+      for (const p of [freeHead, offline]) if (p >= 0) setBit(p, l.flags, 0x80);
+      setBit(slab, l.mapping, 1);
     } finally {
       fs.closeSync(fd);
     }

@@ -29,7 +29,7 @@
 import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
 import type { PageWriterInput } from '../dump.js';
-import { SequentialWriter, markIncomplete, yieldToEventLoop, type DumpSink } from '../kdump/sink.js';
+import { SequentialWriter, TrackedSink, markIncomplete, yieldToEventLoop, type DumpSink } from '../kdump/sink.js';
 import {
   EHDR_SIZE,
   ELF_INCOMPLETE_FLAG,
@@ -191,27 +191,7 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
     fileSize: 0,
     incomplete: false,
   };
-  let highWater = 0;
-  const tracked: DumpSink = {
-    get path() {
-      return sink.path;
-    },
-    flattened: sink.flattened,
-    get bytesWritten() {
-      return sink.bytesWritten;
-    },
-    write: async (pos, data) => {
-      await sink.write(pos, data);
-      highWater = Math.max(highWater, pos + data.length);
-    },
-    finish: () => sink.finish(),
-  };
-  if (sink.writeSync) {
-    tracked.writeSync = (pos: number, data: Uint8Array) => {
-      sink.writeSync!(pos, data);
-      highWater = Math.max(highWater, pos + data.length);
-    };
-  }
+  const tracked = new TrackedSink(sink);
   let lastYield = performance.now();
 
   try {
@@ -293,11 +273,11 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
     await sink.finish();
   } catch (e) {
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
-      await markIncomplete(e, sink, stats, highWater, encodeEhdr({ ...ehdr, flags: ehdr.flags | ELF_INCOMPLETE_FLAG }));
+      await markIncomplete(e, sink, stats, tracked.highWater, encodeEhdr({ ...ehdr, flags: ehdr.flags | ELF_INCOMPLETE_FLAG }));
     }
     throw e;
   }
   stats.bytesWritten = sink.bytesWritten;
-  stats.fileSize = highWater;
+  stats.fileSize = tracked.highWater;
   return stats;
 }

@@ -117,6 +117,52 @@ export class FileSink implements DumpSink {
 }
 
 /**
+ * A sink that passes everything to `inner` and remembers how far the writes reach, for the
+ * writers' full-disk path: `highWater`, the end of the furthest complete write (the file's
+ * size so far); `onDisk`, the same counting a synchronous write a full disk cut short up to
+ * where it stopped.
+ */
+export class TrackedSink implements DumpSink {
+  highWater = 0;
+  onDisk = 0;
+  readonly writeSync?: (pos: number, data: Uint8Array) => void;
+  constructor(private readonly inner: DumpSink) {
+    if (inner.writeSync) {
+      this.writeSync = (pos, data) => {
+        try {
+          inner.writeSync!(pos, data);
+        } catch (e) {
+          const at = e instanceof VmcoreError ? e.data.offset : undefined;
+          if (typeof at === 'number' && at > pos) this.onDisk = Math.max(this.onDisk, Math.min(at, pos + data.length));
+          throw e;
+        }
+        this.reached(pos + data.length);
+      };
+    }
+  }
+  get path(): string {
+    return this.inner.path;
+  }
+  get flattened(): boolean {
+    return this.inner.flattened;
+  }
+  get bytesWritten(): number {
+    return this.inner.bytesWritten;
+  }
+  async write(pos: number, data: Uint8Array): Promise<void> {
+    await this.inner.write(pos, data);
+    this.reached(pos + data.length);
+  }
+  finish(): Promise<void> {
+    return this.inner.finish();
+  }
+  private reached(end: number): void {
+    this.highWater = Math.max(this.highWater, end);
+    this.onDisk = Math.max(this.onDisk, end);
+  }
+}
+
+/**
  * A write buffer over one sequential region of a sink: `append` copies into the buffer, `flush`
  * hands the buffered run to the sink as one positional write. The hot loop stays synchronous;
  * it awaits only when the buffer is full.

@@ -36,7 +36,7 @@ import {
   type DiskDumpHeaderValue,
   type KdumpLayout,
 } from './layout.js';
-import { markIncomplete, yieldToEventLoop, type DumpSink } from './sink.js';
+import { TrackedSink, markIncomplete, yieldToEventLoop, type DumpSink } from './sink.js';
 
 /** Pages read and compressed per batch (one worker message: 1 MiB of 4 KiB pages). */
 export const BATCH_PAGES = 256;
@@ -315,38 +315,9 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     numDumpable,
     incomplete: false,
   };
-  let highWater = 0;
-  const put = async (pos: number, data: Uint8Array) => {
-    await sink.write(pos, data);
-    highWater = Math.max(highWater, pos + data.length);
-  };
-  const tracked: DumpSink = {
-    get path() {
-      return sink.path;
-    },
-    flattened: sink.flattened,
-    get bytesWritten() {
-      return sink.bytesWritten;
-    },
-    write: put,
-    finish: () => sink.finish(),
-  };
-  // With a synchronous sink, where the bytes on disk end (a write cut short by a full disk
-  // counts up to where it stopped): the full-disk path salvages descriptors up to there.
-  let onDisk = 0;
-  if (sink.writeSync) {
-    tracked.writeSync = (pos: number, data: Uint8Array) => {
-      try {
-        sink.writeSync!(pos, data);
-      } catch (e) {
-        const at = e instanceof VmcoreError ? e.data.offset : undefined;
-        if (typeof at === 'number' && at > pos) onDisk = Math.max(onDisk, Math.min(at, pos + data.length));
-        throw e;
-      }
-      highWater = Math.max(highWater, pos + data.length);
-      onDisk = Math.max(onDisk, pos + data.length);
-    };
-  }
+  // Knows how far the writes reach (file size; for the full-disk path, bytes on disk).
+  const tracked = new TrackedSink(sink);
+  const put = (pos: number, data: Uint8Array) => tracked.write(pos, data);
   const chain = new WriteChain(tracked);
   let descQueue: DescriptorQueue | null = null;
 
@@ -525,22 +496,21 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     // Writes still queued finish (or fail) before the header is touched again.
     await chain.settle();
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
-      const keep = sink.writeSync && !sink.flattened ? descQueue?.salvage(onDisk) : null;
+      const keep = sink.writeSync && !sink.flattened ? descQueue?.salvage(tracked.onDisk) : null;
       if (keep) {
         // The descriptor area lies before the data, inside the file's size: this usually fits
         // even on a full disk (and always under a size limit). Best effort.
         try {
-          sink.writeSync!(keep.pos, keep.bytes);
-          highWater = Math.max(highWater, keep.pos + keep.bytes.length);
+          tracked.writeSync!(keep.pos, keep.bytes);
         } catch {
           /* the header still says incomplete */
         }
       }
-      await markIncomplete(e, sink, stats, highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
+      await markIncomplete(e, sink, stats, tracked.highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
     }
     throw e;
   }
   stats.bytesWritten = sink.bytesWritten;
-  stats.fileSize = highWater;
+  stats.fileSize = tracked.highWater;
   return stats;
 }
