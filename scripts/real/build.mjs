@@ -1,0 +1,533 @@
+#!/usr/bin/env node
+// Builds the real-kernel dumps the tests in test/real/ read, from Debian packages alone:
+// Debian's 6.1 and 6.12 x86_64 kernels booted under `qemu-system-x86_64 -accel tcg` with a
+// busybox initramfs, a workload that leaves every page class present, free page reporting on
+// (virtio-balloon free-page-reporting=on) and a balloon inflation over QMP, then dumped over QMP
+// as ELF and as QEMU's kdump-zlib (flattened). A second boot of each kernel reserves
+// crashkernel=, loads a capture kernel with `kexec -p`, panics, and the capture kernel runs
+// vmcore-filter's makedumpfile drop-in and Debian's makedumpfile on /proc/vmcore, writing both
+// dumps to an ext4 disk the host reads back with debugfs (nothing is mounted on the host).
+//
+//   node scripts/real/build.mjs [--kernels 6.1,6.12] [--cache DIR] [--force] [--no-capture] [--no-install]
+//
+// Results go to DIR (default .cache/real, or $VMCF_REAL_CACHE): DIR/<kernel>/manifest.json
+// names every file and records versions and timings. A kernel whose manifest matches this
+// script's inputs (its own text, the workload, the package version, and for the capture the
+// CLI bundle) is not rebuilt. Needs root only to apt-get what is missing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Qmp } from './qmp.mjs';
+import { movePhdrsTo64 } from './elf-phdr64.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+/** The kernels: Debian's meta package names them; the image package is what it depends on. */
+export const KERNELS = {
+  '6.1': { meta: 'linux-image-amd64' },
+  '6.12': { meta: 'linux-image-6.12-amd64' },
+};
+
+/** Guest shape, shared by every boot. */
+export const GUEST = {
+  memMiB: 1024,
+  balloonMiB: 64, // inflated over QMP before the dump: PageOffline pages
+  crashkernelMiB: 256, // capture boot only: what the capture kernel (and node) must live in
+};
+
+const HOST_PACKAGES = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  busybox: 'busybox-static',
+  kexec: 'kexec-tools',
+  makedumpfile: 'makedumpfile',
+  mke2fs: 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  cpio: 'cpio',
+  depmod: 'kmod',
+  xz: 'xz-utils',
+  gcc: 'gcc',
+  'dpkg-deb': 'dpkg',
+};
+
+function log(msg) { process.stderr.write(`[real] ${msg}\n`); }
+
+function run(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26, ...opts });
+}
+
+function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = path.join(dir, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+function sha256(...parts) {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Installs the host tools that are missing (root only), then checks every one is there. */
+function ensureHostTools(install) {
+  const missing = Object.keys(HOST_PACKAGES).filter((c) => !which(c));
+  if (missing.length && install && process.getuid?.() === 0) {
+    const pkgs = [...new Set(missing.map((c) => HOST_PACKAGES[c]))];
+    log(`apt-get install ${pkgs.join(' ')}`);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const still = Object.keys(HOST_PACKAGES).filter((c) => !which(c));
+  if (still.length) throw new Error(`missing host tools: ${still.map((c) => `${c} (${HOST_PACKAGES[c]})`).join(', ')}`);
+  const bb = fs.realpathSync(which('busybox'));
+  if (!/statically linked|static-pie/.test(run('file', ['-L', bb]))) throw new Error(`${bb} is not static: install busybox-static`);
+}
+
+/** Resolves a kernel meta package to its image package and version, downloads and unpacks it. */
+function fetchKernel(id, cache) {
+  const meta = KERNELS[id].meta;
+  const deps = run('apt-cache', ['depends', '--important', meta]);
+  const m = /Depends: (linux-image-\S+)/.exec(deps);
+  if (!m) throw new Error(`apt-cache depends ${meta}: no linux-image dependency (run apt-get update)`);
+  const pkg = m[1];
+  const policy = run('apt-cache', ['policy', pkg]);
+  const version = /Candidate: (\S+)/.exec(policy)?.[1];
+  if (!version || version === '(none)') throw new Error(`${pkg}: no candidate version`);
+  const dir = path.join(cache, 'kernels', `${pkg}_${version}`);
+  const stamp = path.join(dir, '.unpacked');
+  if (!fs.existsSync(stamp)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    const debs = path.join(cache, 'debs');
+    fs.mkdirSync(debs, { recursive: true });
+    let deb = fs.readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+    if (!deb) {
+      log(`apt-get download ${pkg}=${version}`);
+      run('apt-get', ['download', `${pkg}=${version}`], { cwd: debs });
+      deb = fs.readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    run('dpkg-deb', ['-x', path.join(debs, deb), dir]);
+    fs.writeFileSync(stamp, '');
+  }
+  const kver = fs.readdirSync(path.join(dir, 'lib', 'modules'))[0];
+  if (!fs.existsSync(path.join(dir, 'lib', 'modules', kver, 'modules.dep'))) run('depmod', ['-b', dir, kver]);
+  return { id, meta, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
+}
+
+/** Module files in load order (dependencies first) for the named modules, uncompressed into `dest`. */
+function copyModules(kernel, names, dest) {
+  const seen = new Set();
+  const order = [];
+  for (const n of names) {
+    const out = run('modprobe', ['-d', kernel.dir, '-S', kernel.kver, '--show-depends', n]);
+    for (const line of out.split('\n')) {
+      const f = /^insmod (\S+)/.exec(line)?.[1];
+      if (f && !seen.has(f)) { seen.add(f); order.push(f); }
+    }
+  }
+  fs.mkdirSync(dest, { recursive: true });
+  order.forEach((f, i) => {
+    const src = f.startsWith(kernel.dir) ? f : path.join(kernel.dir, f);
+    const base = path.basename(src).replace(/\.(xz|zst|gz)$/, '');
+    const out = path.join(dest, `${String(i).padStart(2, '0')}-${base}`);
+    if (src.endsWith('.xz')) fs.writeFileSync(out, execFileSync('xz', ['-dc', src], { maxBuffer: 1 << 28 }));
+    else if (src.endsWith('.zst')) fs.writeFileSync(out, execFileSync('zstd', ['-dc', src], { maxBuffer: 1 << 28 }));
+    else fs.copyFileSync(src, out);
+  });
+  return order.length;
+}
+
+/** Copies a dynamically linked host program and the libraries ldd names into a root tree. */
+function copyWithLibs(prog, treeRoot, destRel) {
+  const dest = path.join(treeRoot, destRel);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.copyFileSync(fs.realpathSync(prog), dest);
+  fs.chmodSync(dest, 0o755);
+  for (const line of run('ldd', [prog]).split('\n')) {
+    const lib = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+ld-linux\S*)/.exec(line)?.[1];
+    if (!lib) continue;
+    const to = path.join(treeRoot, lib);
+    if (fs.existsSync(to)) continue;
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.copyFileSync(fs.realpathSync(lib), to);
+  }
+}
+
+/** Packs a directory as a gzip'd newc cpio archive (the initramfs format). */
+function packInitramfs(dir, out) {
+  const list = run('find', ['.'], { cwd: dir });
+  const cpio = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: dir, input: list, maxBuffer: 1 << 30 });
+  fs.writeFileSync(out, execFileSync('gzip', ['-1', '-n'], { input: cpio, maxBuffer: 1 << 30 }));
+}
+
+function baseRoot(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of ['bin', 'sbin', 'proc', 'sys', 'dev', 'tmp', 'mnt', 'mods', 'boot', 'shm']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.copyFileSync(fs.realpathSync(which('busybox')), path.join(dir, 'bin', 'busybox'));
+  fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
+}
+
+const PRELUDE = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+/bin/busybox --install -s /sbin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in /mods/*.ko; do insmod "$m" 2>/dev/null || echo "VMCF: insmod $m failed"; done
+echo "VMCF: modules loaded"
+`;
+
+// The workload: page cache on ext4 (with buffer heads) and tmpfs, anonymous 4K pages, THP,
+// hugetlb pages in use and in the pool, then 300 MiB touched and freed, which free page
+// reporting hands to the host (reported blocks are at least pageblock order, 2 MiB).
+const WORKLOAD = `
+echo always > /sys/kernel/mm/transparent_hugepage/enabled
+mkdir -p /scratch /tmpfs
+if mount -t ext4 /dev/vda /scratch; then
+  cat /scratch/data* > /dev/null
+  dd if=/dev/urandom of=/scratch/written bs=1M count=8 2>/dev/null; sync
+else echo "VMCF: no scratch disk"; fi
+mount -t tmpfs -o size=64m tmpfs /tmpfs
+dd if=/dev/urandom of=/tmpfs/blob bs=1M count=24 2>/dev/null
+echo 16 > /proc/sys/vm/nr_hugepages
+/bin/workload hugetlb 8 &
+/bin/workload thp 64 &
+/bin/workload anon 48 &
+sleep 2
+/bin/workload free 300
+sleep 12
+`;
+
+const FACTS = `
+echo "VMCF: facts begin"
+for f in /proc/meminfo /proc/vmstat /proc/buddyinfo /proc/iomem /proc/cmdline /proc/sys/kernel/osrelease; do echo "== $f"; cat $f; done
+echo "VMCF: facts end"
+`;
+
+function dumpInit() {
+  return PRELUDE + WORKLOAD + FACTS + `echo "VMCF: workload done"\nwhile true; do sleep 60; done\n`;
+}
+
+function captureFirstInit(kernel) {
+  return PRELUDE + WORKLOAD + FACTS + `
+kexec -p /boot/vmlinuz --initrd=/boot/capture.gz --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 rdinit=/init" || echo "VMCF: kexec failed"
+echo "VMCF: kexec_crash_loaded $(cat /sys/kernel/kexec_crash_loaded)"
+echo "VMCF: panic"
+echo c > /proc/sysrq-trigger
+`;
+}
+
+// The capture kernel's init: mount the tools disk and run both collectors on /proc/vmcore in
+// it, the way kdump-tools does (makedumpfile's command line, dump under /var/crash).
+const CAPTURE_INIT = PRELUDE + `
+echo "VMCF: capture kernel up"
+ls -l /proc/vmcore
+mount -t ext4 /dev/vda /mnt || { echo "VMCF: cannot mount tools disk"; poweroff -f; }
+mount --bind /proc /mnt/proc; mount --bind /dev /mnt/dev; mount --bind /sys /mnt/sys
+chroot /mnt /bin/busybox sh /capture.sh
+umount /mnt/proc /mnt/dev /mnt/sys; umount /mnt; sync
+echo "VMCF: capture done"
+poweroff -f
+`;
+
+const CAPTURE_SH = `export PATH=/bin:/usr/sbin:/usr/bin
+/bin/busybox --install -s /bin
+up() { cut -d' ' -f1 /proc/uptime; }
+cd /var/crash
+cat /proc/meminfo > meminfo.txt
+for tool in vmcore-filter makedumpfile; do
+  if [ $tool = vmcore-filter ]; then set -- /bin/node /opt/vmcore-filter/bin/vmcore-filter.js makedumpfile; else set -- /usr/sbin/makedumpfile; fi
+  t0=$(up)
+  /usr/bin/time -v -o $tool.time "$@" -l --message-level 7 -d 31 /proc/vmcore /var/crash/$tool.dump > $tool.log 2>&1
+  echo $? > $tool.rc
+  t1=$(up)
+  echo "$t0 $t1" > $tool.uptime
+  echo "VMCF: $tool exit $(cat $tool.rc) in $t0..$t1"
+  sync
+done
+`;
+
+/** An ext4 image built from a directory on the host (mke2fs -d: no mount, no root needed). */
+function makeExt4(dir, img, sizeMiB) {
+  fs.rmSync(img, { force: true });
+  run('mke2fs', ['-q', '-F', '-t', 'ext4', '-E', 'root_owner=0:0', '-d', dir, img, `${sizeMiB}M`]);
+}
+
+function scratchDisk(work) {
+  const dir = path.join(work, 'scratch-tree');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  // Deterministic non-zero contents: page cache pages that are not zero pages.
+  for (let i = 0; i < 4; i++) {
+    const b = crypto.createHash('sha512');
+    const buf = Buffer.alloc(8 << 20);
+    for (let off = 0; off < buf.length; off += 64) {
+      b.update(Buffer.from([i, off & 0xff, (off >> 8) & 0xff, (off >> 16) & 0xff]));
+      b.copy().digest().copy(buf, off);
+    }
+    fs.writeFileSync(path.join(dir, `data${i}`), buf);
+  }
+  const img = path.join(work, 'scratch.ext4');
+  makeExt4(dir, img, 96);
+  return img;
+}
+
+function buildWorkload(work) {
+  const out = path.join(work, 'workload');
+  run('gcc', ['-O2', '-static', '-o', out, path.join(here, 'workload.c')]);
+  return out;
+}
+
+/** The tools disk of the capture boot: node and the CLI bundle, makedumpfile, GNU time, busybox. */
+function toolsDisk(work) {
+  const tree = path.join(work, 'tools-tree');
+  fs.rmSync(tree, { recursive: true, force: true });
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'var/crash', 'opt/vmcore-filter']) fs.mkdirSync(path.join(tree, d), { recursive: true });
+  fs.copyFileSync(fs.realpathSync(which('busybox')), path.join(tree, 'bin', 'busybox'));
+  fs.chmodSync(path.join(tree, 'bin', 'busybox'), 0o755);
+  copyWithLibs(process.execPath, tree, 'bin/node');
+  copyWithLibs(which('makedumpfile'), tree, 'usr/sbin/makedumpfile');
+  copyWithLibs('/usr/bin/time', tree, 'usr/bin/time');
+  const app = path.join(tree, 'opt', 'vmcore-filter');
+  fs.cpSync(path.join(root, 'bin'), path.join(app, 'bin'), { recursive: true });
+  fs.cpSync(path.join(root, 'dist', 'bundle'), path.join(app, 'dist', 'bundle'), { recursive: true });
+  fs.copyFileSync(path.join(root, 'package.json'), path.join(app, 'package.json'));
+  // Production dependencies only (the native codecs among them).
+  const prod = run('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: root }).split('\n').filter((p) => p.includes('node_modules'));
+  for (const p of prod) fs.cpSync(p, path.join(app, path.relative(root, p)), { recursive: true, dereference: true });
+  fs.writeFileSync(path.join(tree, 'capture.sh'), CAPTURE_SH);
+  const img = path.join(work, 'tools.ext4');
+  makeExt4(tree, img, 512);
+  return img;
+}
+
+function bundleHash() {
+  const dir = path.join(root, 'dist', 'bundle');
+  if (!fs.existsSync(dir)) throw new Error('dist/bundle is missing: run npm run build first');
+  const h = crypto.createHash('sha256');
+  for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Waits until the serial log contains `marker` (or the QEMU process exits, or time runs out). */
+async function waitSerial(file, marker, proc, timeoutMs) {
+  const start = Date.now();
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (text.includes(marker)) return text;
+    if (proc.exitCode !== null) throw new Error(`QEMU exited (${proc.exitCode}) before "${marker}"; see ${file}`);
+    if (/Kernel panic - not syncing/.test(text) && !marker.includes('panic')) throw new Error(`guest panicked before "${marker}"; see ${file}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for "${marker}"; see ${file}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices = []) {
+  fs.rmSync(serial, { force: true });
+  fs.rmSync(qmpSock, { force: true });
+  const args = [
+    '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64', '-smp', '1', '-m', String(GUEST.memMiB),
+    '-nographic', '-no-reboot', '-display', 'none', '-monitor', 'none',
+    '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
+    '-serial', `file:${serial}`, '-qmp', `unix:${qmpSock},server=on,wait=off`,
+    '-device', 'vmcoreinfo',
+    '-device', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on',
+    ...extraDevices,
+  ];
+  disks.forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i}`));
+  const proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.stderr.on('data', (d) => process.stderr.write(`[qemu] ${d}`));
+  return proc;
+}
+
+function facts(serialText) {
+  const m = /VMCF: facts begin\r?\n([\s\S]*?)VMCF: facts end/.exec(serialText);
+  const out = {};
+  if (!m) return out;
+  let cur = null;
+  for (const line of m[1].split(/\r?\n/)) {
+    const h = /^== (\S+)/.exec(line);
+    if (h) { cur = h[1]; out[cur] = ''; continue; }
+    if (cur && !/^\[\s*\d+\.\d+\]/.test(line)) out[cur] += line + '\n';
+  }
+  return out;
+}
+
+const secs = (t0) => Math.round((Date.now() - t0) / 100) / 10;
+
+/** Boot 1: workload, balloon, ELF and kdump-zlib dumps over QMP. */
+async function buildDumps(kernel, out, work, workload) {
+  const r = path.join(work, 'root-dump');
+  baseRoot(r);
+  copyModules(kernel, ['virtio_pci', 'virtio_balloon', 'qemu_fw_cfg', 'virtio_blk', 'ext4'], path.join(r, 'mods'));
+  fs.copyFileSync(workload, path.join(r, 'bin', 'workload'));
+  fs.writeFileSync(path.join(r, 'init'), dumpInit(), { mode: 0o755 });
+  const initrd = path.join(work, 'initrd-dump.gz');
+  packInitramfs(r, initrd);
+  const disk = scratchDisk(work);
+  const serial = path.join(out, 'serial-dump.log');
+  const sock = path.join(work, 'qmp.sock');
+  const t = { start: Date.now() };
+  const proc = startQemu(kernel, initrd, 'console=ttyS0 panic=-1', [disk], serial, sock);
+  try {
+    const qmp = await Qmp.connect(sock);
+    const text = await waitSerial(serial, 'VMCF: workload done', proc, 10 * 60_000);
+    t.booted = secs(t.start);
+    const target = (GUEST.memMiB - GUEST.balloonMiB) * 1024 * 1024;
+    const t1 = Date.now();
+    await qmp.execute('balloon', { value: target });
+    let actual = 0;
+    for (let i = 0; i < 240; i++) {
+      actual = (await qmp.execute('query-balloon')).actual;
+      if (actual <= target) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    if (actual > target) throw new Error(`balloon did not inflate: actual ${actual}, target ${target}`);
+    await new Promise((res) => setTimeout(res, 2000));
+    t.balloon = secs(t1);
+    const elf = path.join(out, 'vmcore.elf');
+    const kdump = path.join(out, 'vmcore.kdump-zlib');
+    for (const f of [elf, kdump]) fs.rmSync(f, { force: true });
+    const t2 = Date.now();
+    await qmp.execute('stop');
+    await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${elf}` });
+    t.dumpElf = secs(t2);
+    const t3 = Date.now();
+    await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${kdump}`, format: 'kdump-zlib' });
+    t.dumpKdump = secs(t3);
+    await qmp.execute('quit').catch(() => {});
+    qmp.close();
+    await new Promise((res) => (proc.exitCode !== null ? res() : proc.once('exit', res)));
+    const t4 = Date.now();
+    const fixed = path.join(out, 'vmcore.phdr64.elf');
+    movePhdrsTo64(elf, fixed);
+    t.phdr64 = secs(t4);
+    t.total = secs(t.start);
+    return { balloonActual: actual, facts: facts(text), timings: t, files: { elf: 'vmcore.elf', kdumpZlib: 'vmcore.kdump-zlib', elfPhdr64: 'vmcore.phdr64.elf', serial: 'serial-dump.log' } };
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}
+
+/** Boot 2: crashkernel=, kexec -p, panic; the capture kernel runs both collectors. */
+async function buildCapture(kernel, out, work, workload) {
+  const cr = path.join(work, 'root-capture');
+  baseRoot(cr);
+  copyModules(kernel, ['virtio_pci', 'virtio_blk', 'ext4'], path.join(cr, 'mods'));
+  fs.writeFileSync(path.join(cr, 'init'), CAPTURE_INIT, { mode: 0o755 });
+  const captureInitrd = path.join(work, 'initrd-capture.gz');
+  packInitramfs(cr, captureInitrd);
+
+  const r = path.join(work, 'root-first');
+  baseRoot(r);
+  copyModules(kernel, ['virtio_pci', 'virtio_balloon', 'qemu_fw_cfg', 'virtio_blk', 'ext4'], path.join(r, 'mods'));
+  fs.copyFileSync(workload, path.join(r, 'bin', 'workload'));
+  fs.copyFileSync(kernel.vmlinuz, path.join(r, 'boot', 'vmlinuz'));
+  fs.copyFileSync(captureInitrd, path.join(r, 'boot', 'capture.gz'));
+  copyWithLibs(which('kexec'), r, 'sbin/kexec.bin');
+  fs.writeFileSync(path.join(r, 'sbin', 'kexec'), '#!/bin/busybox sh\nexec /sbin/kexec.bin "$@"\n', { mode: 0o755 });
+  // The first kernel mounts no disk: the tools disk (vda) is the capture kernel's, and the
+  // scratch disk is left out so the device names match. Page cache comes from tmpfs here.
+  fs.writeFileSync(path.join(r, 'init'), captureFirstInit(kernel), { mode: 0o755 });
+  const initrd = path.join(work, 'initrd-first.gz');
+  packInitramfs(r, initrd);
+  const tools = toolsDisk(work);
+  const serial = path.join(out, 'serial-capture.log');
+  const sock = path.join(work, 'qmp-capture.sock');
+  const t = { start: Date.now() };
+  const proc = startQemu(kernel, initrd, `console=ttyS0 panic=-1 crashkernel=${GUEST.crashkernelMiB}M`, [tools], serial, sock);
+  try {
+    await waitSerial(serial, 'VMCF: panic', proc, 10 * 60_000);
+    t.panic = secs(t.start);
+    await new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`capture did not finish in 25 min; see ${serial}`)), 25 * 60_000);
+      const done = () => { clearTimeout(timer); res(); };
+      if (proc.exitCode !== null) done(); else proc.once('exit', done);
+    });
+    t.total = secs(t.start);
+    const text = fs.readFileSync(serial, 'utf8');
+    if (!text.includes('VMCF: capture done')) throw new Error(`capture kernel did not finish; see ${serial}`);
+    const dir = path.join(out, 'capture');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    run('debugfs', ['-R', `rdump /var/crash ${dir}`, tools]);
+    const got = path.join(dir, 'crash');
+    for (const f of fs.readdirSync(got)) fs.renameSync(path.join(got, f), path.join(dir, f));
+    fs.rmdirSync(got);
+    fs.rmSync(tools);
+    const result = {};
+    for (const tool of ['vmcore-filter', 'makedumpfile']) {
+      const rc = fs.existsSync(path.join(dir, `${tool}.rc`)) ? Number(fs.readFileSync(path.join(dir, `${tool}.rc`), 'utf8')) : null;
+      const [u0, u1] = fs.existsSync(path.join(dir, `${tool}.uptime`)) ? fs.readFileSync(path.join(dir, `${tool}.uptime`), 'utf8').trim().split(' ').map(Number) : [NaN, NaN];
+      const timeText = fs.existsSync(path.join(dir, `${tool}.time`)) ? fs.readFileSync(path.join(dir, `${tool}.time`), 'utf8') : '';
+      const maxRssKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timeText)?.[1] ?? NaN);
+      result[tool] = { rc, seconds: Math.round((u1 - u0) * 100) / 100, maxRssKiB, dump: `capture/${tool}.dump`, log: `capture/${tool}.log` };
+    }
+    return { timings: t, crashkernelMiB: GUEST.crashkernelMiB, tools: result, facts: facts(text), serial: 'serial-capture.log' };
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}
+
+export function cacheDir() {
+  return process.env.VMCF_REAL_CACHE ? path.resolve(process.env.VMCF_REAL_CACHE) : path.join(root, '.cache', 'real');
+}
+
+/** Builds (or finds cached) dumps for the given kernels; returns their manifests. */
+export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheDir(), force = false, capture = true, install = true } = {}) {
+  ensureHostTools(install);
+  fs.mkdirSync(cache, { recursive: true });
+  const scriptHash = sha256(fs.readFileSync(fileURLToPath(import.meta.url)), fs.readFileSync(path.join(here, 'workload.c')), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')));
+  const manifests = {};
+  for (const id of kernels) {
+    if (!KERNELS[id]) throw new Error(`unknown kernel ${id} (known: ${Object.keys(KERNELS).join(', ')})`);
+    const kernel = fetchKernel(id, cache);
+    const out = path.join(cache, id);
+    const work = path.join(cache, 'work', id);
+    fs.mkdirSync(out, { recursive: true });
+    fs.mkdirSync(work, { recursive: true });
+    const mfile = path.join(out, 'manifest.json');
+    let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
+    const dumpKey = sha256(scriptHash, kernel.pkg, kernel.version);
+    const workload = buildWorkload(work);
+    if (force || !m || m.dumpKey !== dumpKey || !fs.existsSync(path.join(out, 'vmcore.elf'))) {
+      log(`${id}: booting ${kernel.pkg} ${kernel.version} for the QMP dumps`);
+      const dumps = await buildDumps(kernel, out, work, workload);
+      m = { kernel: { id, meta: kernel.meta, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: null };
+      fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
+      log(`${id}: dumps in ${dumps.timings.total} s`);
+    }
+    if (capture) {
+      const captureKey = sha256(dumpKey, bundleHash());
+      if (force || !m.capture || m.capture.key !== captureKey) {
+        log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
+        m.capture = { key: captureKey, ...(await buildCapture(kernel, out, work, workload)) };
+        fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
+        log(`${id}: capture in ${m.capture.timings.total} s`);
+      }
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+    manifests[id] = { ...m, dir: out };
+  }
+  return manifests;
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const opt = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+  try {
+    const manifests = await buildReal({
+      kernels: opt('--kernels')?.split(','),
+      cache: opt('--cache') ? path.resolve(opt('--cache')) : undefined,
+      force: argv.includes('--force'),
+      capture: !argv.includes('--no-capture'),
+      install: !argv.includes('--no-install'),
+    });
+    for (const [id, m] of Object.entries(manifests)) process.stdout.write(`${id}: ${m.kernel.pkg} ${m.kernel.version} -> ${m.dir}\n`);
+  } catch (e) {
+    process.stderr.write(`real: ${e instanceof Error ? e.message : e}\n`);
+    process.exit(1);
+  }
+}
