@@ -210,7 +210,7 @@ function dumpInit() {
   return PRELUDE + WORKLOAD + FACTS + `echo "VMCF: workload done"\nwhile true; do sleep 60; done\n`;
 }
 
-function captureFirstInit(kernel) {
+function captureFirstInit() {
   return PRELUDE + WORKLOAD + FACTS + `
 kexec -p /boot/vmlinuz --initrd=/boot/capture.gz --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 rdinit=/init" || echo "VMCF: kexec failed"
 echo "VMCF: kexec_crash_loaded $(cat /sys/kernel/kexec_crash_loaded)"
@@ -324,16 +324,18 @@ async function waitSerial(file, marker, proc, timeoutMs) {
   }
 }
 
-function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices = []) {
+const QEMU_ARGS_VERSION = 'qemu-args-1';
+
+function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices = [], { memMiB = GUEST.memMiB, vmcoreinfo = true, balloon = true } = {}) {
   fs.rmSync(serial, { force: true });
   fs.rmSync(qmpSock, { force: true });
   const args = [
-    '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64', '-smp', '1', '-m', String(GUEST.memMiB),
+    '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64', '-smp', '1', '-m', String(memMiB),
     '-nographic', '-no-reboot', '-display', 'none', '-monitor', 'none',
     '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
     '-serial', `file:${serial}`, '-qmp', `unix:${qmpSock},server=on,wait=off`,
-    '-device', 'vmcoreinfo',
-    '-device', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on',
+    ...(vmcoreinfo ? ['-device', 'vmcoreinfo'] : []),
+    ...(balloon ? ['-device', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on'] : []),
     ...extraDevices,
   ];
   disks.forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i}`));
@@ -411,6 +413,38 @@ async function buildDumps(kernel, out, work, workload) {
   }
 }
 
+// A guest QEMU cannot take VMCOREINFO from: no -device vmcoreinfo (so qemu_fw_cfg has nothing
+// to publish). Small and idle: the dump is only for the missing-VMCOREINFO path.
+const NO_VMCOREINFO_INIT = PRELUDE + `echo "VMCF: idle"\nwhile true; do sleep 60; done\n`;
+const NO_VMCOREINFO_MIB = 256;
+
+async function buildNoVmcoreinfo(kernel, out, work) {
+  const r = path.join(work, 'root-novi');
+  baseRoot(r);
+  copyModules(kernel, ['qemu_fw_cfg'], path.join(r, 'mods'));
+  fs.writeFileSync(path.join(r, 'init'), NO_VMCOREINFO_INIT, { mode: 0o755 });
+  const initrd = path.join(work, 'initrd-novi.gz');
+  packInitramfs(r, initrd);
+  const serial = path.join(out, 'serial-no-vmcoreinfo.log');
+  const sock = path.join(work, 'qmp-novi.sock');
+  const t0 = Date.now();
+  const proc = startQemu(kernel, initrd, 'console=ttyS0 panic=-1', [], serial, sock, [], { memMiB: NO_VMCOREINFO_MIB, vmcoreinfo: false, balloon: false });
+  try {
+    const qmp = await Qmp.connect(sock);
+    await waitSerial(serial, 'VMCF: idle', proc, 5 * 60_000);
+    const elf = path.join(out, 'vmcore.no-vmcoreinfo.elf');
+    fs.rmSync(elf, { force: true });
+    await qmp.execute('stop');
+    await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${elf}` });
+    await qmp.execute('quit').catch(() => {});
+    qmp.close();
+    await new Promise((res) => (proc.exitCode !== null ? res() : proc.once('exit', res)));
+    return { memMiB: NO_VMCOREINFO_MIB, seconds: secs(t0), file: 'vmcore.no-vmcoreinfo.elf' };
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}
+
 /** Boot 2: crashkernel=, kexec -p, panic; the capture kernel runs both collectors. */
 async function buildCapture(kernel, out, work, workload) {
   const cr = path.join(work, 'root-capture');
@@ -430,7 +464,7 @@ async function buildCapture(kernel, out, work, workload) {
   fs.writeFileSync(path.join(r, 'sbin', 'kexec'), '#!/bin/busybox sh\nexec /sbin/kexec.bin "$@"\n', { mode: 0o755 });
   // The first kernel mounts no disk: the tools disk (vda) is the capture kernel's, and the
   // scratch disk is left out so the device names match. Page cache comes from tmpfs here.
-  fs.writeFileSync(path.join(r, 'init'), captureFirstInit(kernel), { mode: 0o755 });
+  fs.writeFileSync(path.join(r, 'init'), captureFirstInit(), { mode: 0o755 });
   const initrd = path.join(work, 'initrd-first.gz');
   packInitramfs(r, initrd);
   const tools = toolsDisk(work);
@@ -479,7 +513,9 @@ export function cacheDir() {
 export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheDir(), force = false, capture = true, install = true } = {}) {
   ensureHostTools(install);
   fs.mkdirSync(cache, { recursive: true });
-  const scriptHash = sha256(fs.readFileSync(fileURLToPath(import.meta.url)), fs.readFileSync(path.join(here, 'workload.c')), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')));
+  // Cache keys follow what each boot's result depends on (not this file's whole text, so that
+  // editing one step does not rebuild the others).
+  const baseHash = sha256(QEMU_ARGS_VERSION, JSON.stringify(GUEST), fs.readFileSync(path.join(here, 'workload.c')));
   const manifests = {};
   for (const id of kernels) {
     if (!KERNELS[id]) throw new Error(`unknown kernel ${id} (known: ${Object.keys(KERNELS).join(', ')})`);
@@ -490,17 +526,23 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
     fs.mkdirSync(work, { recursive: true });
     const mfile = path.join(out, 'manifest.json');
     let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
-    const dumpKey = sha256(scriptHash, kernel.pkg, kernel.version);
+    const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')));
     const workload = buildWorkload(work);
     if (force || !m || m.dumpKey !== dumpKey || !fs.existsSync(path.join(out, 'vmcore.elf'))) {
       log(`${id}: booting ${kernel.pkg} ${kernel.version} for the QMP dumps`);
       const dumps = await buildDumps(kernel, out, work, workload);
-      m = { kernel: { id, meta: kernel.meta, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: null };
+      m = { kernel: { id, meta: kernel.meta, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
       log(`${id}: dumps in ${dumps.timings.total} s`);
     }
+    const noviKey = sha256(baseHash, kernel.pkg, kernel.version, NO_VMCOREINFO_INIT);
+    if (force || m.noVmcoreinfo?.key !== noviKey || !fs.existsSync(path.join(out, 'vmcore.no-vmcoreinfo.elf'))) {
+      log(`${id}: booting without -device vmcoreinfo`);
+      m.noVmcoreinfo = { key: noviKey, ...(await buildNoVmcoreinfo(kernel, out, work)) };
+      fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
+    }
     if (capture) {
-      const captureKey = sha256(dumpKey, bundleHash());
+      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, bundleHash());
       if (force || !m.capture || m.capture.key !== captureKey) {
         log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
         m.capture = { key: captureKey, ...(await buildCapture(kernel, out, work, workload)) };
