@@ -19,6 +19,20 @@ export function parseIntOption(s: string, option: string, min = 0, max = Number.
   return v;
 }
 
+/** Help text of `--reported-bit` (filter, info, stats, map). */
+export const REPORTED_BIT_HELP =
+  'page->flags bit of PG_reported (hinted free pages), overriding the bit decided from VMCOREINFO; "none": do not test it';
+
+/**
+ * `--reported-bit N|none`: undefined (decide PG_uptodate from VMCOREINFO) when absent, null for
+ * `none`, else a page->flags bit 0..63.
+ */
+export function parseReportedBit(s: string | undefined): number | null | undefined {
+  if (s === undefined) return undefined;
+  if (s.trim() === 'none') return null;
+  return parseIntOption(s, '--reported-bit', 0, 63);
+}
+
 /** makedumpfile's `-d N[,N...]`: the first level, then retry levels. */
 export function parseDumpLevels(s: string): number[] {
   const parts = s.split(',');

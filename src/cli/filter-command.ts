@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
-import { parseDumpLevels, parseIntOption } from './args.js';
+import { REPORTED_BIT_HELP, parseDumpLevels, parseIntOption, parseReportedBit } from './args.js';
 import { colours, renderFilterReport } from './render.js';
 import { filterDump, type FilterOptions } from '../writer/pipeline.js';
 import { progressBar } from './progress.js';
+import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
 
 interface FilterCliOpts {
   d: string;
@@ -40,7 +41,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('--num-threads <n>', 'worker threads compressing pages (default: the number of cores; 1 = none)')
     .option('--keep-incomplete', 'on a full disk, keep what was written as a dump marked incomplete (still exit 7)')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
-    .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages (PG_reported = PG_uptodate, 2 on 6.0)')
+    .option('--reported-bit <n>', REPORTED_BIT_HELP)
     .option('--message-level <n>', 'accepted for makedumpfile compatibility; ignored')
     .action(async (input: string, outputs: string[], o: FilterCliOpts) => {
       if (!o.split && outputs.length !== 1) {
@@ -61,7 +62,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         flattened: !!o.F,
         splitOutputs: o.split ? outputs : undefined,
         numThreads: o.numThreads === undefined ? undefined : parseIntOption(o.numThreads, '--num-threads', 1, 256),
-        reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
+        reportedBit: parseReportedBit(o.reportedBit),
         vmcoreinfoOverride: (o as { vmcoreinfoText?: string }).vmcoreinfoText, // from main's --vmcoreinfo hook
       };
       const bar = await progressBar(process.stderr, !o.json && !o.F);
@@ -74,6 +75,14 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
       const out = o.F ? process.stderr : process.stdout;
       if (o.json) out.write(JSON.stringify(report) + '\n');
       else out.write(renderFilterReport(report, colours(!!out.isTTY && !process.env.NO_COLOR)));
+      if (report.warnings.some(isNoVmcoreinfoWarning)) {
+        // The dump is written (every page kept, zero pages aside) and the run still fails: the
+        // output was not filtered, and the caller should know before it relies on it.
+        const zero = report.excluded.zero ? `, except ${report.excluded.zero} zero-filled pages (found by content)` : '';
+        process.stderr.write(`vmcore-filter: error: ${input}: ${noVmcoreinfoMessage(`${o.F ? 'the stream' : output} was written with every page kept${zero}`)}\n`);
+        setExit(EXIT.VMCOREINFO);
+        return;
+      }
       setExit(report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK);
     });
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import { EXIT } from '../errors.js';
-import { parseIntOption } from './args.js';
+import { REPORTED_BIT_HELP, parseReportedBit } from './args.js';
 import { colours } from './render.js';
 import { describeDumpFile, type DumpInfo } from '../triage/info.js';
 
@@ -28,6 +28,22 @@ const CLASS_LABEL: Record<string, string> = {
 };
 
 const yesno = (b: boolean) => (b ? 'yes' : 'no');
+
+/**
+ * What the dump says about hinted pages: the pages each rule found (BUDDY&OFFLINE in the page
+ * type, PG_reported on buddy heads), or why a rule does not apply.
+ */
+function hintedLine(i: DumpInfo): string {
+  const pt = i.pageTypes;
+  const parts: string[] = [];
+  if (i.reported.bit !== null) parts.push(`${i.hinted.byReported} by PG_reported (bit ${i.reported.bit})`);
+  if (pt.hintedEncodable) parts.push(`${i.hinted.byCombined} by BUDDY & OFFLINE (${pt.hintedValue})`);
+  const notes: string[] = [];
+  if (!pt.hintedEncodable) notes.push('BUDDY & OFFLINE not encodable in this scheme');
+  if (i.reported.bit === null) notes.push(i.reported.by === 'unknown' ? 'PG_reported not tested (PG_uptodate position unknown; --reported-bit N gives it)' : 'PG_reported not tested');
+  const found = parts.length ? `${i.hinted.pages} pages: ${parts.join(', ')}` : 'undecidable';
+  return [found, ...notes].join('; ');
+}
 
 /** The info report as text. */
 export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
@@ -77,15 +93,8 @@ export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
   o.push('', c.bold('  page types'));
   row('scheme', `${pt.scheme}${pt.decidedBy.length ? `, decided by ${pt.decidedBy.join(', ')}` : ''}`);
   if (Object.keys(pt.values).length) row('values', Object.entries(pt.values).map(([k, v]) => `${k} ${v}`).join(', '));
-  const byFlag = i.classes.hinted.keys.find((k) => k.startsWith('--reported-bit'));
-  row(
-    'hinted',
-    pt.hintedEncodable
-      ? `encodable: BUDDY & OFFLINE = ${pt.hintedValue}${byFlag ? `; also PG_reported (${byFlag})` : ''}`
-      : byFlag
-        ? `not encodable in this scheme; PG_reported buddy pages (${byFlag})`
-        : 'not encodable in this scheme (use --reported-bit for PG_reported)',
-  );
+  row('hinted', hintedLine(i));
+  row('PG_reported', i.reported.description);
   row('free pages by', i.freePagesBy);
   if (i.memMap) row('mem_map', `${i.memMap.model}, ${i.memMap.sections} sections${i.memMap.unusableSections ? `, ${i.memMap.unusableSections} unusable` : ''}`);
 
@@ -104,10 +113,10 @@ export function registerInfo(program: Command, setExit: (c: number) => void): vo
     .description('describe a dump: format, header, kernel, crash time, memory, page-type encoding, decidable classes, completeness')
     .argument('<dump>', 'a dump of any supported format (ELF, kdump-compressed, flattened)')
     .option('--json', 'print one JSON object (schema vmcore-filter/info@1, schema/info.schema.json)')
-    .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages')
+    .option('--reported-bit <n>', REPORTED_BIT_HELP)
     .action((dump: string, o: InfoCliOpts) => {
       const info = describeDumpFile(dump, {
-        reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
+        reportedBit: parseReportedBit(o.reportedBit),
         vmcoreinfoOverride: o.vmcoreinfoText,
       });
       if (o.json) process.stdout.write(JSON.stringify(info) + '\n');

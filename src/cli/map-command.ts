@@ -11,7 +11,8 @@ import { openDump } from '../formats/probe.js';
 import { classifyDump } from '../filter/index.js';
 import { buildMemoryMap, detectZeroPages, renderMapSvg, MAP_CLASS_NAMES, MAP_LEGEND_ORDER, MAP_COLOURS, MAP_LABELS, type MemoryMap, type MapClassName } from '../map/index.js';
 import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
-import { parseIntOption } from './args.js';
+import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
+import { REPORTED_BIT_HELP, parseIntOption, parseReportedBit } from './args.js';
 
 interface MapCliOpts {
   output?: string;
@@ -96,7 +97,7 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
     .option('--zero', 'read page data to find zero-filled pages')
     .option('--columns <n>', 'cells per row', '64')
     .option('-f, --force', 'overwrite an existing output')
-    .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages')
+    .option('--reported-bit <n>', REPORTED_BIT_HELP)
     .option('--json', 'print the binning and per-class counts as one JSON object (schema vmcore-filter/map@1); -o is then optional')
     .action((dump: string, o: MapCliOpts) => {
       if (!o.output && !o.json) throw new VmcoreError('E_USAGE', 'map: give the SVG file to write with -o FILE (or --json)', { option: '-o' });
@@ -104,7 +105,7 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
       if (o.output) checkOutputPath(o.output, { force: !!o.force, inputPath: dump });
       const level = o.d === undefined ? null : parseIntOption(o.d, '-d', 0, 31);
       const columns = parseIntOption(o.columns, '--columns', 1, 1024);
-      const reportedBit = o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63);
+      const reportedBit = parseReportedBit(o.reportedBit);
       const reader = openDump(dump, { vmcoreinfo: o.vmcoreinfoText });
       let svg: string | null = null;
       let summary: string;
@@ -125,7 +126,7 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
         summary = `${map.rows}×${map.columns} cells of ${map.pagesPerCell} page${map.pagesPerCell > 1 ? 's' : ''}`;
         json = mapJson(map, { path: dump, format: reader.format }, o.output ?? null, [...c.warnings]);
         // With --json the warnings are in the object; stderr stays quiet.
-        if (!o.json) for (const w of c.warnings) process.stderr.write(`vmcore-filter: warning: ${w}\n`);
+        if (!o.json) for (const w of c.warnings) if (!isNoVmcoreinfoWarning(w)) process.stderr.write(`vmcore-filter: warning: ${w}\n`);
       } finally {
         reader.close();
       }
@@ -134,6 +135,11 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
       }
       if (o.json) process.stdout.write(JSON.stringify(json) + '\n');
       else process.stdout.write(`wrote ${o.output}: ${summary}\n`);
+      if (json.warnings.some(isNoVmcoreinfoWarning)) {
+        process.stderr.write(`vmcore-filter: error: ${dump}: ${noVmcoreinfoMessage('no page can be classified (the map shows them undecided)')}\n`);
+        setExit(EXIT.VMCOREINFO);
+        return;
+      }
       setExit(EXIT.OK);
     });
 }

@@ -39,6 +39,12 @@ export function renderFilterReport(r: FilterReport, c: ChalkInstance): string {
       `${r.output.format}${r.output.format === 'kdump' ? ` (${r.output.codec})` : ''}${r.output.flattened ? ', flattened' : ''}`,
   );
   out.push(`  page types: ${r.pageTypes.scheme} (${r.pageTypes.decidedBy.join(', ') || 'no exports'}); hinted: ${r.pageTypes.hinted}`);
+  const hb = r.pageTypes.hintedBy;
+  const byRule = [
+    ...(hb.reported !== null ? [`${hb.reported} by PG_reported`] : []),
+    ...(hb.combined !== null ? [`${hb.combined} by BUDDY & OFFLINE`] : []),
+  ];
+  out.push(`  PG_reported: ${r.pageTypes.reported.description}${byRule.length ? `; hinted pages ${byRule.join(', ')}` : ''}`);
   out.push('');
   out.push(c.bold(`  ${'class'.padEnd(48)} ${'pages'.padStart(10)} ${'excluded'.padStart(10)}`));
   for (const k of PAGE_CLASSES) {

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import { EXIT } from '../errors.js';
-import { parseDumpLevels, parseIntOption } from './args.js';
+import { REPORTED_BIT_HELP, parseDumpLevels, parseIntOption, parseReportedBit } from './args.js';
 import { colours } from './render.js';
 import { dumpStatsFile, type DumpStats } from '../triage/stats.js';
+import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
 
 interface StatsCliOpts {
   d?: string;
@@ -69,16 +70,21 @@ export function registerStats(program: Command, setExit: (c: number) => void): v
     .option('-d <level>', 'also report this dump level (N or N,M…); 0, 1, 16 and 31 are always reported')
     .option('--sample <n>', 'compress one stored page in n to estimate bytes (default 64, capped at 4096 pages; 1 = exact)')
     .option('--json', 'print one JSON object (schema vmcore-filter/stats@1, schema/stats.schema.json)')
-    .option('--reported-bit <n>', 'page->flags bit marking reported (hinted) free pages')
+    .option('--reported-bit <n>', REPORTED_BIT_HELP)
     .action((dump: string, o: StatsCliOpts) => {
       const stats = dumpStatsFile(dump, {
         dumpLevels: o.d === undefined ? [] : parseDumpLevels(o.d),
         sampleEvery: o.sample === undefined ? undefined : parseIntOption(o.sample, '--sample', 1, 2 ** 31),
-        reportedBit: o.reportedBit === undefined ? undefined : parseIntOption(o.reportedBit, '--reported-bit', 0, 63),
+        reportedBit: parseReportedBit(o.reportedBit),
         vmcoreinfoOverride: o.vmcoreinfoText,
       });
       if (o.json) process.stdout.write(JSON.stringify(stats) + '\n');
       else process.stdout.write(renderStats(stats, colours(!!process.stdout.isTTY && !process.env.NO_COLOR)));
+      if (stats.warnings.some(isNoVmcoreinfoWarning)) {
+        process.stderr.write(`vmcore-filter: error: ${dump}: ${noVmcoreinfoMessage('no page can be classified (all are counted as unknown)')}\n`);
+        setExit(EXIT.VMCOREINFO);
+        return;
+      }
       setExit(EXIT.OK);
     });
 }

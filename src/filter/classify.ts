@@ -6,7 +6,9 @@
  *    the head's class; a tail page outside any such range is kept (`unknown`, 'orphan_tail');
  *  - slab (PG_slab or the slab page type) vetoes buddy, offline and anon, as makedumpfile;
  *  - buddy head: `hinted` if it is also offline (inverted page-type scheme) or carries
- *    `reportedBit`, else `free`, for the whole 2^private block (invalid order → kept);
+ *    PG_reported (= PG_uptodate, its bit decided from the exported NUMBER(PG_*) layout, see
+ *    mm/pageflags.ts, or given as `reportedBit`), else `free`, for the whole 2^private block
+ *    (invalid order → kept);
  *    without PAGE_BUDDY_MAPCOUNT_VALUE, free blocks come from the zones' free lists;
  *  - unaccepted → `free` (a MAX_ORDER block);
  *  - hwpoison, then offline (excluded at every level, so they come before the level-dependent
@@ -31,14 +33,19 @@ import {
 } from '../mm/layout.js';
 import { detectPageTypes, type PageTypeDecoder, type PageTypeName, type PageTypeScheme, type PageTypeTest } from '../mm/pagetype.js';
 import { compoundDecoderFromVmcoreinfo, type CompoundDecoder } from '../mm/compound.js';
+import { decideReportedBit, type ReportedBitDecision } from '../mm/pageflags.js';
 import { CLASS_NAMES, NR_CLASSES, PageClass, emptyCounts, type PageClassName } from './classes.js';
 import { missingFreeListKeys, walkFreeLists, type FreeListResult } from './freelist.js';
 
 export interface ClassifyOptions {
   /** Dump level the caller will apply; recorded, and bit 16 decides whether free lists are walked. */
   dumpLevel: number;
-  /** A page->flags bit marking a buddy head as reported to the hypervisor (PG_reported style): such blocks are `hinted`. */
-  reportedBit?: number;
+  /**
+   * The page->flags bit marking a buddy head as reported to the hypervisor (PG_reported):
+   * such blocks are `hinted`. Undefined: decided from VMCOREINFO ({@link decideReportedBit});
+   * null: not tested (`--reported-bit none`).
+   */
+  reportedBit?: number | null;
   /** Walk free lists even when the dump level does not exclude free pages (default: only with bit 16). */
   alwaysWalkFreeLists?: boolean;
 }
@@ -83,6 +90,13 @@ export interface Classification {
   } | null;
   /** How free pages were found. */
   freePagesBy: 'page_type' | 'free_lists' | 'none';
+  /** How the PG_reported bit was decided (null: no usable VMCOREINFO and no option). */
+  reported: ReportedBitDecision | null;
+  /**
+   * Hinted pages by the rule that found them (present pages of the block; a block that is
+   * both BUDDY&OFFLINE and PG_reported counts in both).
+   */
+  hintedBy: { combined: number; reported: number };
   /** Which classes this dump lets us decide, and for the others, why not. */
   decidable: Record<PageClassName, boolean>;
   undecidable: Partial<Record<PageClassName, string>>;
@@ -111,7 +125,7 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
 
 /** Classify every pfn of `reader`. Never throws for dump content: undecidable pages are `unknown`. */
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
-  if (opts.reportedBit !== undefined && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
+  if (opts.reportedBit !== undefined && opts.reportedBit !== null && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
     throw new VmcoreError('E_USAGE', `reported bit ${opts.reportedBit} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
   }
   const maxMapnr = reader.maxMapnr;
@@ -133,6 +147,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     anomalies: {},
     pageTypes: null,
     freePagesBy: 'none',
+    reported: opts.reportedBit === undefined ? null : { bit: opts.reportedBit, by: 'option' } as ReportedBitDecision,
+    hintedBy: { combined: 0, reported: 0 },
     decidable: ALL_FALSE(),
     undecidable: {},
     decidedBy: {},
@@ -212,6 +228,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     flags = lenientFlagBits(vi);
     c.warnings.push(`${e.message}: cache pages cannot be told apart and are kept as kernel pages`);
   }
+  if (opts.reportedBit === undefined) c.reported = decideReportedBit(vi);
+  const reportedBit = c.reported!.bit ?? undefined;
   const pt = detectPageTypes(vi);
   c.pageTypes = { scheme: pt.scheme, decidedBy: pt.decidedBy, values: pt.values, canEncodeHinted: pt.canEncodeHinted };
   if (pt.base !== undefined) c.pageTypes.base = pt.base;
@@ -262,14 +280,19 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   d.cache = d.cache_private = d.user = flags.lru >= 0;
   if (!d.cache) c.undecidable.cache = c.undecidable.cache_private = c.undecidable.user = 'VMCOREINFO lacks page flag numbers';
   d.free = c.freePagesBy !== 'none';
-  d.hinted = pt.canEncodeHinted || opts.reportedBit !== undefined;
+  d.hinted = pt.canEncodeHinted || reportedBit !== undefined;
   if (!d.hinted) {
+    const r = c.reported!;
+    const flag =
+      r.by === 'unknown'
+        ? `reported free pages carry PG_reported = PG_uptodate, whose position is unknown: ${r.why} (give it with --reported-bit N)`
+        : 'PG_reported not tested (--reported-bit none)';
     c.undecidable.hinted =
       pt.scheme === 'inverted'
-        ? 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported and no reported bit given'
+        ? `NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported, and ${flag}`
         : pt.scheme === 'top-byte'
-          ? "page-type scheme 'top-byte' holds one type per page (no buddy+offline): reported free pages carry PG_reported, give its bit with --reported-bit"
-          : `page-type scheme '${pt.scheme}' cannot encode buddy+offline and no reported bit given`;
+          ? `page-type scheme 'top-byte' holds one type per page (no buddy+offline); ${flag}`
+          : `page-type scheme '${pt.scheme}' cannot encode buddy+offline; ${flag}`;
   }
   d.offline = pt.values.offline !== undefined;
   if (!d.offline) c.undecidable.offline = 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported';
@@ -280,11 +303,11 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   d.hugetlb = compound.hugetlbBy !== null && flags.headMask !== 0n;
   if (!d.hugetlb) c.undecidable.hugetlb = 'no hugetlb marker (PAGE_HUGETLB_MAPCOUNT_VALUE, PG_hugetlb, HUGETLB_PAGE_DTOR) or PG_head_mask exported';
   if (flags.headMask === 0n) c.warnings.push('VMCOREINFO lacks NUMBER(PG_head_mask): compound pages are decided page by page');
-  c.decidedBy = decidingKeys(c, vi, compound, opts.reportedBit);
+  c.decidedBy = decidingKeys(c, vi, compound);
   if (compound.orderBy === null && flags.headMask !== 0n) c.warnings.push('no compound order available: compound heads are treated as order 0');
 
   // --- The scan. ---
-  const scan = new Scanner(c, layout, flags, pt, compound, memmap, present, opts.reportedBit, nrOrders, freeLists, rid, reasonCounts);
+  const scan = new Scanner(c, layout, flags, pt, compound, memmap, present, reportedBit, nrOrders, freeLists, rid, reasonCounts);
   let next = 0; // first pfn not yet handled
   const gap = (s: number, e: number, reason: UnknownReason) => {
     // Pfns of [s, e) without usable struct pages: a pending head range still decides them.
@@ -350,7 +373,7 @@ function countClasses(classOf: Uint8Array, words: Uint32Array | null, s: number,
 }
 
 /** The keys that decide each decidable class of this dump (for `info` and the report). */
-function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecoder, reportedBit: number | undefined): Partial<Record<PageClassName, string[]>> {
+function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecoder): Partial<Record<PageClassName, string[]>> {
   const has = (...ks: string[]) => ks.filter((k) => vi.has(k));
   const keys: Partial<Record<PageClassName, string[]>> = {
     free:
@@ -361,7 +384,7 @@ function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecod
           : [],
     hinted: [
       ...(c.pageTypes?.canEncodeHinted ? has('NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)', 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)') : []),
-      ...(reportedBit !== undefined ? [`--reported-bit ${reportedBit}`] : []),
+      ...reportedKeys(c.reported),
     ],
     offline: has('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)'),
     hwpoison: has('NUMBER(PG_hwpoison)'),
@@ -375,6 +398,15 @@ function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecod
   const out: Partial<Record<PageClassName, string[]>> = {};
   for (const [k, v] of Object.entries(keys) as [PageClassName, string[]][]) if (c.decidable[k]) out[k] = v;
   return out;
+}
+
+/**
+ * The inputs that decide PG_reported, as `decidedBy.hinted` names them: the exported numbers
+ * of the layout, or the option.
+ */
+export function reportedKeys(r: ReportedBitDecision | null): string[] {
+  if (r === null || r.bit === null) return [];
+  return r.by === 'option' ? [`--reported-bit ${r.bit}`] : r.keys.map((k) => k.replace(/=.*/, ''));
 }
 
 /** Flag bits when pageFlagBitsFromVmcoreinfo refuses: missing bits are -1 (never match). */
@@ -802,18 +834,22 @@ class Scanner {
     if (!slab) {
       let blockOrder = -1;
       let cls: number = PageClass.free;
+      let combined = false;
+      let reported = false;
       if (typed && is(this.buddyT, word)) {
         const lo = w[b + this.wpriv]! >>> 0;
         const hi = w[b + this.wpriv + 1]!;
         blockOrder = hi !== 0 || lo >= this.nrOrders ? 64 : lo;
-        if (is(this.hintedT, word) || has(this.reported, f0, f1)) cls = PageClass.hinted;
+        combined = is(this.hintedT, word);
+        reported = has(this.reported, f0, f1);
       } else if (this.freeLists !== null) {
         const o = this.freeLists.heads.get(pfn);
         if (o !== undefined) {
           blockOrder = o;
-          if (has(this.reported, f0, f1)) cls = PageClass.hinted;
+          reported = has(this.reported, f0, f1);
         }
       }
+      if (combined || reported) cls = PageClass.hinted;
       if (blockOrder < 0 && typed && is(this.unacceptedT, word)) blockOrder = this.nrOrders - 1;
       if (blockOrder >= 0) {
         if (blockOrder >= 64 || pfn % pow2(blockOrder) !== 0) {
@@ -823,6 +859,12 @@ class Scanner {
         if (here) classOf[pfn] = cls;
         this.pendingEnd = pfn + pow2(blockOrder);
         this.pendingClass = cls;
+        if (cls === PageClass.hinted) {
+          // The block's present pages (the ones its class is counted for).
+          const n = this.present.count(pfn, Math.min(this.pendingEnd, this.c.maxMapnr));
+          if (combined) this.c.hintedBy.combined += n;
+          if (reported) this.c.hintedBy.reported += n;
+        }
         return;
       }
     }

@@ -3,6 +3,7 @@ export { CLASS_NAMES, PageClass, NR_CLASSES, emptyCounts, type PageClassName } f
 export {
   classifyDump,
   recordZeroPages,
+  reportedKeys,
   type Classification,
   type ClassifyOptions,
   type UnknownReason,

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulate } from './index.js';
-import { hintingOf } from './generation.js';
+import { describeReportedBit } from '../mm/pageflags.js';
 import { PROFILES, PROFILE_NAMES } from '../mm/profiles.js';
 import { openDump } from '../formats/probe.js';
 import { classifyDump, excludedClasses, CLASS_NAMES, type Classification } from '../filter/index.js';
@@ -30,12 +30,12 @@ export async function generationFixture(kernel: string, dir: string): Promise<{ 
   if (!profile) throw new Error(`unknown profile ${kernel}`);
   const img = path.join(dir, `${kernel}.vmcore`);
   const { truth } = await simulate(img, { kernel, seed: FIXTURE_SEED, memBytes: FIXTURE_MEM });
-  const reportedBit = hintingOf(profile, { hintedStyle: 'combined' }) === 'pg-reported' ? profile.otherFlags.uptodate : undefined;
   const r = openDump(img);
   let c: Classification;
   let zeroKept: number[];
   try {
-    c = classifyDump(r, { dumpLevel: 31, reportedBit, alwaysWalkFreeLists: true });
+    // No reported bit given: PG_uptodate is decided from the exported NUMBER(PG_*) layout.
+    c = classifyDump(r, { dumpLevel: 31, alwaysWalkFreeLists: true });
     zeroKept = zeroPagesKept(r, c);
   } finally {
     r.close();
@@ -49,7 +49,8 @@ export async function generationFixture(kernel: string, dir: string): Promise<{ 
   lines.push(`encoding ${pt?.scheme ?? 'none'}${pt?.base !== undefined ? ` base 0x${pt.base.toString(16)}` : ''}`);
   lines.push(`encoding-keys ${pt?.decidedBy.join(' ') || '-'}`);
   lines.push(`free-pages-by ${c.freePagesBy}`);
-  lines.push(`hinted-by ${truth.hintedStyle}${reportedBit !== undefined ? ` (--reported-bit ${reportedBit})` : ''}`);
+  lines.push(`hinted-by ${truth.hintedStyle}`);
+  lines.push(`pg-reported ${c.reported ? describeReportedBit(c.reported) : '-'}`);
   for (const n of CLASS_NAMES) {
     if (n === 'hole' || n === 'unknown') continue;
     const keys = c.decidedBy[n];

@@ -4,6 +4,7 @@
  * and whether it is complete. The result is plain data (schema `vmcore-filter/info@1`,
  * schema/info.schema.json); rendering and exit codes belong to the CLI.
  */
+import { explainNoVmcoreinfo } from '../vmcoreinfo/missing.js';
 import * as fs from 'node:fs';
 import { VmcoreError, hex } from '../errors.js';
 import { readableBitmap, type DumpReader } from '../formats/dump.js';
@@ -14,13 +15,17 @@ import { classifyDump, type Classification } from '../filter/index.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { bitmapRuns, physHex } from './ranges.js';
 import { classDecisions, type ClassDecision, type DecidedClass } from './keys.js';
+import { describeReportedBit } from '../mm/pageflags.js';
 
 export const INFO_SCHEMA = 'vmcore-filter/info@1';
 
 /** Options of {@link describeDump}. */
 export interface InfoOptions {
-  /** page->flags bit of PG_reported, as `--reported-bit` (decides hinted pages in that style). */
-  reportedBit?: number;
+  /**
+   * page->flags bit of PG_reported, as `--reported-bit` (overrides the bit decided from
+   * VMCOREINFO); null: PG_reported is not tested (`--reported-bit none`).
+   */
+  reportedBit?: number | null;
   /** VMCOREINFO text replacing the dump's own (`--vmcoreinfo FILE`). */
   vmcoreinfoOverride?: string;
 }
@@ -45,6 +50,24 @@ export interface InfoPageTypes {
   hintedEncodable: boolean;
   /** BUDDY & OFFLINE, when encodable. */
   hintedValue: number | null;
+}
+
+/**
+ * How the PG_reported (= PG_uptodate) bit was decided: from the exported NUMBER(PG_*) layout
+ * (mm/pageflags.ts), from `--reported-bit`, or not at all (with why).
+ */
+export interface InfoReported {
+  /** page->flags bit tested on buddy heads, or null when none is. */
+  bit: number | null;
+  by: 'vmcoreinfo' | 'option' | 'unknown' | 'none';
+  /** enum pageflags layouts the exported numbers match (by = vmcoreinfo). */
+  layouts: string[];
+  /** The kernel change of that layout (by = vmcoreinfo), else null. */
+  since: string | null;
+  /** by = vmcoreinfo: the numbers that decided it (`NUMBER(PG_lru)=5`); unknown: the keys missing or not matching. */
+  keys: string[];
+  /** One line for people: "PG_reported = PG_uptodate = bit 3, decided by …" or "PG_uptodate position unknown: …". */
+  description: string;
 }
 
 /** The result of {@link describeDump}: the JSON of `vmcore-filter info --json`. */
@@ -93,6 +116,14 @@ export interface DumpInfo {
     rangesTruncated: boolean;
   };
   pageTypes: InfoPageTypes;
+  /** How PG_reported is recognised in this dump (added within info@1). */
+  reported: InfoReported;
+  /**
+   * Hinted pages found (all present pages, dump level 31), and by which rule: BUDDY&OFFLINE in
+   * the page type (`combined`) or PG_reported on a buddy head (`reported`); a block matching
+   * both counts in both (added within info@1).
+   */
+  hinted: { pages: number; byCombined: number; byReported: number };
   /** How mem_map was found, or null. */
   memMap: { model: string; sections: number; unusableSections: number; decidedBy: string[] } | null;
   freePagesBy: string;
@@ -145,7 +176,7 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
   }
   const overridden = (reader as { vmcoreinfoOverridden?: boolean }).vmcoreinfoOverridden === true;
   const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
-  warnings.push(...cls.warnings);
+  warnings.push(...explainNoVmcoreinfo(cls.warnings));
   const readerWarnings = reader.warnings ?? [];
   for (const w of readerWarnings) if (w.code !== 'truncated') warnings.push(w.message);
 
@@ -240,12 +271,27 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
       rangesTruncated: runs.truncated,
     },
     pageTypes: pageTypesOf(cls),
+    reported: reportedOf(cls),
+    hinted: { pages: cls.counts.hinted, byCombined: cls.hintedBy.combined, byReported: cls.hintedBy.reported },
     memMap: cls.memMap ? { ...cls.memMap, decidedBy: [...cls.memMap.decidedBy] } : null,
     freePagesBy: cls.freePagesBy,
-    classes: classDecisions(cls, vi, opts.reportedBit),
+    classes: classDecisions(cls, vi),
     complete: incomplete.length === 0,
     incomplete,
     warnings,
+  };
+}
+
+function reportedOf(cls: Classification): InfoReported {
+  const r = cls.reported;
+  if (r === null) return { bit: null, by: 'none', layouts: [], since: null, keys: [], description: 'no usable VMCOREINFO: PG_reported not tested' };
+  return {
+    bit: r.bit,
+    by: r.by,
+    layouts: r.by === 'vmcoreinfo' ? [...r.layouts] : [],
+    since: r.by === 'vmcoreinfo' ? r.since : null,
+    keys: r.by === 'vmcoreinfo' || r.by === 'unknown' ? [...r.keys] : [],
+    description: describeReportedBit(r),
   };
 }
 

@@ -29,7 +29,7 @@ export const DEFAULT_MAX_SAMPLE = 4096;
 export interface StatsOptions {
   /** Extra dump levels to report (`-d`), besides {@link STANDARD_LEVELS}. */
   dumpLevels?: number[];
-  reportedBit?: number;
+  reportedBit?: number | null;
   vmcoreinfoOverride?: string;
   /**
    * Sample one stored page in this many. Given explicitly it is used as is (1 = read and
@@ -130,7 +130,7 @@ function countsOf(arr: Float64Array): ClassCounts {
 /** Classify `reader` and estimate every level × codec. Reads only the sampled pages. */
 export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStats {
   const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
-  const warnings = [...cls.warnings];
+  const warnings = [...cls.warnings, ...(reader.warnings ?? []).map((w) => w.message)];
   const ps = reader.info.pageSize;
   const maxMapnr = cls.maxMapnr;
   const classOf = cls.classOf;

@@ -21,6 +21,7 @@ import { writeElfOutput } from './elf-output.js';
 import { splitRanges, writeSplitParts } from './split.js';
 import { DiscardSink, SizeLimitSink, discardStream } from '../formats/kdump/sink-limits.js';
 import { CompressPool } from './workers/pool.js';
+import { describeReportedBit } from '../mm/pageflags.js';
 
 export interface FilterOptions {
   /** First level, then retry levels used after a full disk (makedumpfile's `-d 11,31`). */
@@ -30,8 +31,11 @@ export interface FilterOptions {
   force: boolean;
   /** Flattened stream to stdout (`-F`); the output path must be "-". */
   flattened?: boolean;
-  /** page->flags bit of PG_reported (hinted free pages in the pg-reported style). */
-  reportedBit?: number;
+  /**
+   * page->flags bit of PG_reported (hinted free pages), overriding the bit decided from the
+   * dump's NUMBER(PG_*) layout; null: PG_reported is not tested (`--reported-bit none`).
+   */
+  reportedBit?: number | null;
   /** ELF output: excluded runs shorter than this are written as zero-filled pages (never read). */
   elfMinHolePages?: number;
   onProgress?: (phase: string, done: number, total: number) => void;
@@ -269,12 +273,12 @@ function buildReport(
     pageTypes: {
       scheme: cls.pageTypes?.scheme ?? 'none',
       decidedBy: cls.pageTypes?.decidedBy ?? [],
-      hinted:
-        opts.reportedBit !== undefined
-          ? `buddy pages with page->flags bit ${opts.reportedBit} (--reported-bit)` + (cls.pageTypes?.canEncodeHinted ? ' and BUDDY&OFFLINE' : '')
-          : cls.pageTypes?.canEncodeHinted
-            ? `_mapcount == BUDDY & OFFLINE (${(cls.pageTypes.values.buddy! & cls.pageTypes.values.offline!) | 0})`
-            : 'not encodable in this kernel; give --reported-bit to detect PG_reported pages',
+      hinted: hintedRule(cls),
+      reported: reportedOfReport(cls),
+      hintedBy: {
+        combined: cls.pageTypes?.canEncodeHinted ? cls.hintedBy.combined : null,
+        reported: typeof cls.reported?.bit === 'number' ? cls.hintedBy.reported : null,
+      },
     },
     pages: {
       total: cls.maxMapnr,
@@ -288,5 +292,30 @@ function buildReport(
     undecided: { ...(cls.reasons as Record<string, number>) },
     warnings,
     elapsedMs: Math.round(performance.now() - t0),
+  };
+}
+
+/** How hinted (reported) free pages are recognised in this dump, for the report. */
+function hintedRule(cls: Classification): string {
+  const pt = cls.pageTypes;
+  const r = cls.reported;
+  const rules: string[] = [];
+  if (r && r.bit !== null) rules.push(`buddy pages with page->flags bit ${r.bit} (PG_reported${r.by === 'option' ? ', --reported-bit' : ''})`);
+  if (pt?.canEncodeHinted) rules.push(`_mapcount == BUDDY & OFFLINE (${(pt.values.buddy! & pt.values.offline!) | 0})`);
+  if (rules.length) return rules.join(' and ');
+  return r?.by === 'unknown'
+    ? `not encodable in this kernel, and ${describeReportedBit(r)}; give --reported-bit to detect PG_reported pages`
+    : 'not encodable in this kernel, and PG_reported not tested';
+}
+
+/** The PG_reported decision as the report carries it (pageTypes.reported). */
+function reportedOfReport(cls: Classification): FilterReport['pageTypes']['reported'] {
+  const r = cls.reported;
+  if (r === null) return { bit: null, by: 'none', keys: [], description: 'no usable VMCOREINFO: PG_reported not tested' };
+  return {
+    bit: r.bit,
+    by: r.by,
+    keys: r.by === 'vmcoreinfo' || r.by === 'unknown' ? [...r.keys] : [],
+    description: describeReportedBit(r),
   };
 }

@@ -26,6 +26,23 @@ export interface FilterReport {
     decidedBy: string[];
     /** How hinted (reported) free pages are recognised in this dump. */
     hinted: string;
+    /**
+     * How the PG_reported (= PG_uptodate) bit was decided: from the exported NUMBER(PG_*)
+     * layout, from `--reported-bit`, or not (with why, naming the keys). Added within report@1.
+     */
+    reported: {
+      bit: number | null;
+      by: 'vmcoreinfo' | 'option' | 'unknown' | 'none';
+      /** vmcoreinfo: `NUMBER(PG_lru)=5` style; unknown: the keys missing or not matching. */
+      keys: string[];
+      description: string;
+    };
+    /**
+     * Hinted pages found (present pages) by each rule, null where the rule does not apply
+     * (no BUDDY&OFFLINE encoding; no PG_reported bit); a block matching both counts in both.
+     * Added within report@1.
+     */
+    hintedBy: { combined: number | null; reported: number | null };
   };
   pages: {
     /** max_mapnr: pfns the dump spans. */

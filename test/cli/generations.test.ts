@@ -2,7 +2,8 @@
  * Every triage command, run as the built binary on simulator images of several kernel
  * generations (src/mm/profiles.ts): 4.14 (sentinel page types, the old log_buf), 6.4 (folio
  * offsets), 6.10 (slab and hugetlb as page types), 6.12 (the top-byte scheme, where hinted
- * pages are told apart only with `--reported-bit 3`, PG_reported = PG_uptodate) and 6.16
+ * pages are told apart by PG_reported = PG_uptodate, bit 3 decided from the exported
+ * NUMBER(PG_*) layout; `--reported-bit none` turns the test off) and 6.16
  * (unaccepted memory). One 64 MiB image per generation, reused by every command:
  * - golden text of `info`, `stats --sample 64`, `dmesg` (its ends and summary), the filter
  *   report (`-d 31`, uncompressed: codecs are tested elsewhere and cost CPU here) and the
@@ -43,7 +44,7 @@ const GENS: Gen[] = [
   { name: 'linux-6.4', kernel: 'linux-6.4', extra: [] },
   { name: 'linux-6.10', kernel: 'linux-6.10', extra: [] },
   { name: 'linux-6.12', kernel: 'linux-6.12', extra: [] },
-  { name: 'linux-6.12-rb3', kernel: 'linux-6.12', extra: ['--reported-bit', '3'], variantOf: 'linux-6.12' },
+  { name: 'linux-6.12-rbnone', kernel: 'linux-6.12', extra: ['--reported-bit', 'none'], variantOf: 'linux-6.12' },
   { name: 'linux-6.16', kernel: 'linux-6.16', extra: [] },
 ];
 
@@ -282,17 +283,26 @@ describe.each(GENS)('$name', (g) => {
 });
 
 describe('what tells the generations apart, across commands', () => {
-  it('linux-6.12: hinted pages are free without --reported-bit, hinted with --reported-bit 3 (the sim\'s truth)', () => {
+  it('linux-6.12: hinted pages by PG_reported (bit 3 from the exports) by default, free with --reported-bit none (the sim\'s truth)', () => {
     const truth = JSON.parse(ok(results.get('linux-6.12')!.sim).stdout).counts;
     expect(truth.hinted).toBeGreaterThan(0);
     const plain = json(results.get('linux-6.12')!.filterJson, 'report');
-    const rb3 = json(results.get('linux-6.12-rb3')!.filterJson, 'report');
-    expect(plain.classes.hinted).toBe(0);
-    expect(rb3.classes.hinted).toBe(truth.hinted);
-    expect(rb3.classes.free + rb3.classes.hinted).toBe(plain.classes.free);
+    const none = json(results.get('linux-6.12-rbnone')!.filterJson, 'report');
+    expect(plain.classes.hinted).toBe(truth.hinted);
+    expect(plain.excluded.hinted).toBe(truth.hinted);
+    expect(plain.pageTypes.reported).toMatchObject({ bit: 3, by: 'vmcoreinfo' });
+    expect(plain.pageTypes.reported.keys).toContain('NUMBER(PG_lru)=5');
+    expect(plain.pageTypes.hintedBy).toEqual({ combined: null, reported: truth.hinted });
+    expect(none.classes.hinted).toBe(0);
+    expect(none.classes.free).toBe(plain.classes.free + plain.classes.hinted);
+    expect(none.pageTypes.reported).toMatchObject({ bit: null, by: 'option' });
     const info = json(results.get('linux-6.12')!.infoJson, 'info');
-    const info3 = json(results.get('linux-6.12-rb3')!.infoJson, 'info');
-    expect(JSON.stringify(info)).not.toBe(JSON.stringify(info3));
+    const infoNone = json(results.get('linux-6.12-rbnone')!.infoJson, 'info');
+    expect(info.reported).toMatchObject({ bit: 3, by: 'vmcoreinfo', layouts: ['6.12+'] });
+    expect(info.hinted).toEqual({ pages: truth.hinted, byCombined: 0, byReported: truth.hinted });
+    expect(info.classes.hinted.decidable).toBe(true);
+    expect(infoNone.reported).toMatchObject({ bit: null, by: 'option', description: 'PG_reported not tested (--reported-bit none)' });
+    expect(infoNone.classes.hinted).toMatchObject({ decidable: false });
   });
   it('linux-6.16: unaccepted memory is excluded with the free pages (bit 16)', () => {
     const truth = JSON.parse(ok(results.get('linux-6.16')!.sim).stdout).counts;

@@ -72,13 +72,20 @@ describe('classifyDump', () => {
   it('treats a buddy head with the reported bit as hinted', () => {
     const s = new Synth();
     s.buddy(1024, 4, { reportedBit: LINUX_6_0.otherFlags.uptodate });
-    const c = classify(s, { reportedBit: LINUX_6_0.otherFlags.uptodate });
+    // No option: PG_uptodate (bit 2) is decided from the 6.0 NUMBER(PG_*) layout.
+    const c = classify(s);
+    expect(c.reported).toMatchObject({ by: 'vmcoreinfo', bit: LINUX_6_0.otherFlags.uptodate });
     expect(c.counts.hinted).toBe(16);
+    expect(c.hintedBy).toEqual({ combined: 0, reported: 16 });
     expect(diffs(s, c)).toEqual([]);
-    // Without the option the same block is plain free.
-    const c2 = classify(s);
-    expect(c2.counts.hinted).toBe(0);
-    expect(c2.counts.free).toBe(16);
+    // The option overrides it: the same block is hinted with its bit, plain free with another or none.
+    expect(classify(s, { reportedBit: LINUX_6_0.otherFlags.uptodate }).counts.hinted).toBe(16);
+    for (const reportedBit of [5, null]) {
+      const c2 = classify(s, { reportedBit });
+      expect(c2.reported).toEqual({ by: 'option', bit: reportedBit });
+      expect(c2.counts.hinted).toBe(0);
+      expect(c2.counts.free).toBe(16);
+    }
     expect(() => classify(s, { reportedBit: 64 })).toThrow(/not a page->flags bit/);
   });
 
@@ -202,7 +209,10 @@ describe('classifyDump', () => {
     const c = classify(s);
     expect(c.decidable.hwpoison).toBe(false);
     expect(c.decidable.offline).toBe(false);
-    expect(c.decidable.hinted).toBe(false);
+    // No BUDDY&OFFLINE without the offline value, but PG_reported still decides hinted pages.
+    expect(c.decidable.hinted).toBe(true);
+    expect(c.decidedBy.hinted).toContain('NUMBER(PG_lru)');
+    expect(classify(s, { reportedBit: null }).decidable.hinted).toBe(false);
     expect(c.undecidable.hwpoison).toMatch(/PG_hwpoison/);
     expect(diffs(s, c)).toEqual([]);
   });
@@ -219,7 +229,9 @@ describe('classifyDump', () => {
     s.offline(1050);
     const c = classify(s);
     expect(c.pageTypes?.scheme).toBe('top-byte');
-    expect(c.decidable.hinted).toBe(false);
+    // Hinted only by PG_reported (the 6.0 flag numbers of this synthetic profile: bit 2).
+    expect(c.decidable.hinted).toBe(true);
+    expect(c.reported?.bit).toBe(2);
     expect(diffs(s, c)).toEqual([]);
   });
 

@@ -125,15 +125,18 @@ describe('simulator image: other ways to decide', () => {
     }
   });
 
-  it('counts PG_reported blocks as free when no reported bit is given', async () => {
+  it('counts PG_reported blocks as hinted with no option (bit decided from VMCOREINFO), as free with --reported-bit none', async () => {
     const img = path.join(dir, 'reported.vmcore');
     const { truth } = await simulate(img, { memBytes: 128 << 20, seed: 22, hintedStyle: 'pg-reported' });
     const r = openDump(img);
     try {
       expect(truth.counts.hinted).toBeGreaterThan(0);
       const c = classifyDump(r, { dumpLevel: 31 });
-      expect(c.counts.hinted).toBe(0);
-      expect(c.counts.free).toBe(truth.counts.free + truth.counts.hinted);
+      expect(c.counts.hinted).toBe(truth.counts.hinted);
+      expect(c.counts.free).toBe(truth.counts.free);
+      const none = classifyDump(r, { dumpLevel: 31, reportedBit: null });
+      expect(none.counts.hinted).toBe(0);
+      expect(none.counts.free).toBe(truth.counts.free + truth.counts.hinted);
     } finally {
       r.close();
     }

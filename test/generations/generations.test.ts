@@ -82,10 +82,11 @@ describe.each(PROFILE_NAMES.map((n) => [n]))('kernel generation %s', (name) => {
     const img = path.join(dir, `${name}.vmcore`);
     const { truth } = await simulate96(img, name);
     const style = hintingOf(profile, { hintedStyle: 'combined' });
-    const reportedBit = style === 'pg-reported' ? profile.otherFlags.uptodate : undefined;
     const r = openDump(img);
     try {
-      const c = classifyDump(r, { dumpLevel: 31, reportedBit, alwaysWalkFreeLists: true });
+      // No reported bit given: PG_uptodate is decided from the exported NUMBER(PG_*) layout.
+      const c = classifyDump(r, { dumpLevel: 31, alwaysWalkFreeLists: true });
+      expect(c.reported).toMatchObject({ by: 'vmcoreinfo', bit: profile.otherFlags.uptodate });
       const e = EXPECT[name]!;
       expect(c.pageTypes?.scheme).toBe(e.scheme);
       expect(c.pageTypes?.base).toBe(e.base);
@@ -130,7 +131,7 @@ describe.each(PROFILE_NAMES.map((n) => [n]))('kernel generation %s', (name) => {
       // The decoder never looks at OSRELEASE: another release string decodes the same.
       const renamed = r.vmcoreinfoText!.replace(/^OSRELEASE=.*$/m, 'OSRELEASE=2.6.32-not-this-kernel');
       const view: DumpReader = Object.create(r, { vmcoreinfoText: { value: renamed } });
-      const c2 = classifyDump(view, { dumpLevel: 31, reportedBit, alwaysWalkFreeLists: true });
+      const c2 = classifyDump(view, { dumpLevel: 31, alwaysWalkFreeLists: true });
       expect(Buffer.from(c2.classOf).equals(Buffer.from(c.classOf))).toBe(true);
     } finally {
       r.close();
@@ -145,16 +146,52 @@ describe.each(PROFILE_NAMES.map((n) => [n]))('kernel generation %s', (name) => {
 });
 
 describe('generations the tool cannot fully decode', () => {
-  it('6.12+: without --reported-bit, reported blocks are free and hinted is undecidable, named as such', async () => {
+  it('6.12+: with --reported-bit none, or exports that match no layout, reported blocks are free and hinted is undecidable, named as such', async () => {
     const img = path.join(dir, 'r612.vmcore');
     const { truth } = await simulate96(img, 'linux-6.12');
     const r = openDump(img);
     try {
-      const c = classifyDump(r, { dumpLevel: 31 });
+      const off = classifyDump(r, { dumpLevel: 31, reportedBit: null });
+      expect(off.decidable.hinted).toBe(false);
+      expect(off.undecidable.hinted).toMatch(/PG_reported not tested \(--reported-bit none\)/);
+      expect(off.counts.hinted).toBe(0);
+      expect(off.counts.free).toBe(truth.counts.free + truth.counts.hinted + truth.counts.unaccepted);
+      // PG_swapcache of the 6.10 layout with PG_lru of 6.12: no layout has both.
+      const text = r.vmcoreinfoText!.replace(/^NUMBER\(PG_swapcache\)=.*$/m, 'NUMBER(PG_swapcache)=11');
+      const view: DumpReader = Object.create(r, { vmcoreinfoText: { value: text } });
+      const c = classifyDump(view, { dumpLevel: 31 });
+      expect(c.reported).toMatchObject({ by: 'unknown', bit: null });
       expect(c.decidable.hinted).toBe(false);
-      expect(c.undecidable.hinted).toMatch(/PG_reported.*--reported-bit/);
+      expect(c.undecidable.hinted).toMatch(/PG_uptodate, whose position is unknown: .*NUMBER\(PG_swapcache\)=11.*match no known enum pageflags layout.*--reported-bit/);
       expect(c.counts.hinted).toBe(0);
       expect(c.counts.free).toBe(truth.counts.free + truth.counts.hinted + truth.counts.unaccepted);
+    } finally {
+      r.close();
+    }
+  });
+
+  // The inverted generations can also mark reported blocks the 5.7+ way (PG_reported on a
+  // buddy head, which is what real 5.7–6.11 kernels do): with no option, the bit decided from
+  // each layout finds exactly the truth's hinted pages.
+  it.each(['linux-5.4', 'linux-6.0', 'linux-6.8', 'linux-6.11'])('%s, hinted style pg-reported: the default decision excludes exactly the hinted pages', async (name) => {
+    const img = path.join(dir, `pgr-${name}.vmcore`);
+    const { simulate } = await import('../../src/sim/index.js');
+    const { truth } = await simulate(img, { kernel: name, seed: 7, memBytes: 96 << 20, hintedStyle: 'pg-reported' });
+    expect(truth.counts.hinted).toBeGreaterThan(0);
+    const r = openDump(img);
+    try {
+      const c = classifyDump(r, { dumpLevel: 31, alwaysWalkFreeLists: true });
+      expect(c.reported).toMatchObject({ by: 'vmcoreinfo', bit: PROFILES[name]!.otherFlags.uptodate });
+      expect(c.counts.hinted).toBe(truth.counts.hinted);
+      expect(c.hintedBy).toEqual({ combined: 0, reported: truth.counts.hinted });
+      const want = truthClassArray(truth);
+      let wrong = 0;
+      for (let p = 0; p < r.maxMapnr; p++) if ((CLASSES[want[p]!] === 'hinted') !== (c.classOf[p] === CLASS_NAMES.indexOf('hinted'))) wrong++;
+      expect(wrong).toBe(0);
+      // --reported-bit none: the same blocks are free again.
+      const off = classifyDump(r, { dumpLevel: 31, reportedBit: null, alwaysWalkFreeLists: true });
+      expect(off.counts.hinted).toBe(0);
+      expect(off.counts.free).toBe(c.counts.free + c.counts.hinted);
     } finally {
       r.close();
     }

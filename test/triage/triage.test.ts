@@ -115,14 +115,23 @@ describe('info', () => {
     // The pages still in the file are the ones `info` counts as stored.
     expect(c.memory.storedPages).toBeLessThan(i.memory.storedPages);
   });
-  it('--vmcoreinfo: an older kernel without PAGE_OFFLINE_MAPCOUNT_VALUE cannot decide offline or hinted pages', () => {
+  it('--vmcoreinfo: an older kernel without PAGE_OFFLINE_MAPCOUNT_VALUE cannot decide offline pages; hinted ones only by PG_reported', () => {
     const f = path.join(dir, 'old.vmcoreinfo');
     fs.writeFileSync(f, viText.split('\n').filter((l) => !l.startsWith('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)')).join('\n'));
     const i = describeDumpFile(img, { vmcoreinfoOverride: readVmcoreinfoFile(f) });
     expect(i.vmcoreinfo.source).toBe('file');
     expect(i.classes.offline).toEqual({ decidable: false, keys: [], missing: 'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE) not exported' });
-    expect(i.classes.hinted.decidable).toBe(false);
     expect(i.pageTypes.hintedEncodable).toBe(false);
+    // PG_reported (bit 2, from the 6.0 NUMBER(PG_*) layout) still decides hinted pages.
+    expect(i.reported).toMatchObject({ bit: 2, by: 'vmcoreinfo', layouts: ['4.20-6.5'] });
+    expect(i.classes.hinted.decidable).toBe(true);
+    expect(i.classes.hinted.keys).toContain('NUMBER(PG_lru)');
+    // Without a PG_lru export too, the bit is unknown and hinted pages cannot be told apart: named.
+    fs.writeFileSync(f, viText.split('\n').filter((l) => !/^NUMBER\((PAGE_OFFLINE_MAPCOUNT_VALUE|PG_head_mask)\)/.test(l)).join('\n'));
+    const u = describeDumpFile(img, { vmcoreinfoOverride: readVmcoreinfoFile(f) });
+    expect(u.reported).toMatchObject({ bit: null, by: 'unknown', keys: ['NUMBER(PG_head_mask)'], description: 'PG_uptodate position unknown: NUMBER(PG_head_mask) not exported' });
+    expect(u.classes.hinted.decidable).toBe(false);
+    expect(u.classes.hinted.missing).toMatch(/PG_uptodate, whose position is unknown: NUMBER\(PG_head_mask\) not exported/);
     // --reported-bit decides hinted pages again.
     expect(describeDumpFile(img, { vmcoreinfoOverride: readVmcoreinfoFile(f), reportedBit: 2 }).classes.hinted).toEqual({ decidable: true, keys: ['--reported-bit 2'] });
   });
