@@ -142,7 +142,8 @@ function onlyTheirs(truth: GroundTruth, rules: Rules, cls: Uint8Array, thpTail: 
   return (p) => {
     const k = cls[p]!;
     if (k === CLASS_CODE.hinted && combined) return true; // −385 kept at every level (§3.3)
-    // PG_reported (6.12+): free to 1.7.2, so kept without bit 16; we exclude them with --reported-bit
+    // PG_reported (6.12+): free to 1.7.2, so kept without bit 16; we exclude them always (the bit
+    // decided from VMCOREINFO, no option given)
     if (k === CLASS_CODE.hinted && !combined && !(d & 16)) return true;
     if (k === CLASS_CODE.unaccepted && d & 16) return true; // PAGE_UNACCEPTED is 1.7.8 (§3.5)
     if (d & 8 && !rules.seesCompound && (k === CLASS_CODE.hugetlb || thpTail[p] === 1)) return true; // §4.4
@@ -165,8 +166,8 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
     const image = path.join(dir, `${name}.img`);
     const { truth } = await simulate(image, opts);
     const m = buildMachine({ ...opts } as SimOptions);
-    // 6.12+: reported free pages are PG_reported (= PG_uptodate) buddy pages; we are told the bit
-    const reportedBit = truth.hintedStyle === 'pg-reported' ? m.profile.otherFlags.uptodate : undefined;
+    // 6.12+: reported free pages are PG_reported (= PG_uptodate) buddy pages; we are not told the
+    // bit: the filter decides it from the exported NUMBER(PG_*) layout (src/mm/pageflags.ts).
     const cls = truthClassArray(truth);
     const n = truth.layout.maxMapnr;
     const thpTail = new Uint8Array(n);
@@ -201,8 +202,9 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
       // -d 1 keeps the -d 0 bitmap in kdump output (zero pages keep their bit, §4.7): not compared again
       if (!haveKdumpfile || d === 1) continue;
       const ours = path.join(dir, `${name}.ours.d${d}`);
-      const rep = await filterDump(image, ours, { dumpLevels: [d], format: 'kdump', force: true, numThreads: 1, reportedBit });
+      const rep = await filterDump(image, ours, { dumpLevels: [d], format: 'kdump', force: true, numThreads: 1 });
       expect(rep.pages.excluded).toBe(truth.excludeByLevel[d]);
+      expect(rep.pageTypes.reported).toMatchObject({ by: 'vmcoreinfo', bit: m.profile.otherFlags.uptodate });
       const o = dumpcheck(ours, image);
       const t = dumpcheck(theirs, image);
       for (const x of [o, t]) {
@@ -265,7 +267,7 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
     // is user data to it on every generation. We keep it (slab is decided before anon).
     expect(report.user).toBe(base.user! + 1);
     const ours = path.join(dir, `${name}.ours.mut`);
-    const rep = await filterDump(image, ours, { dumpLevels: [31], format: 'kdump', force: true, numThreads: 1, reportedBit });
+    const rep = await filterDump(image, ours, { dumpLevels: [31], format: 'kdump', force: true, numThreads: 1 });
     fs.rmSync(ours, { force: true });
     expect(rep.pages.excluded).toBe(truth.excludeByLevel[31]);
     fs.rmSync(image, { force: true });
