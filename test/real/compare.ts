@@ -63,6 +63,20 @@ export function classify(input: string, d: number): Classification {
   }
 }
 
+/**
+ * Whether makedumpfile 1.7.2 can read compound pages in this dump: it knows the order and the
+ * hugetlb dtor only through OFFSET(page.compound_order) / OFFSET(page.compound_dtor), which
+ * kernels from 6.3 (folios) no longer export.
+ */
+export function mdfSeesCompound(input: string): boolean {
+  const r = openDump(input);
+  try {
+    return /^OFFSET\(page\.compound_order\)=/m.test(r.vmcoreinfoText ?? '');
+  } finally {
+    r.close?.();
+  }
+}
+
 /** What the rules may look at for a differing pfn. */
 export interface Ctx {
   pfn: number;
@@ -98,7 +112,14 @@ export const RULES: Rule[] = [
     name: 'compound-tail',
     keptBy: 'mdf',
     text: 'a THP or hugetlb page other than the first of its 2 MiB block, with -d 8, where 1.7.2 cannot read the compound order (no OFFSET(page.compound_order)): it takes the head for an order-0 page',
-    applies: (c) => (c.level & 8) !== 0 && !c.mdfSeesCompound && (c.cls === 'user' || c.cls === 'hugetlb') && (c.pfn & 511) !== 0 && (c.headCls === 'user' || c.headCls === 'hugetlb'),
+    applies: (c) =>
+      (c.level & 8) !== 0 &&
+      !c.mdfSeesCompound &&
+      (c.cls === 'user' || c.cls === 'hugetlb') &&
+      (c.pfn & 511) !== 0 &&
+      (c.headCls === 'user' || c.headCls === 'hugetlb' ||
+        // Two filtered dumps (the capture's): a head both excluded has no data left to classify.
+        (c.headCls === 'hole' && !bit(c.mdf, c.pfn & ~511) && !bit(c.ours, c.pfn & ~511))),
   },
   {
     name: 'hugetlb-head',
