@@ -3,6 +3,7 @@
  * `SYMBOL(prb)` → the 5.10+ lockless ring buffer (Linux commit 896fbe20b4e2 "printk: use the
  * lockless ringbuffer"), else `SYMBOL(log_buf)` → the variable-length log_buf of 3.5–5.9.
  */
+import { noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
 import { VmcoreError } from '../errors.js';
 import type { DumpReader } from '../formats/dump.js';
 import { KernelMemory } from '../memory/kernel.js';
@@ -35,7 +36,7 @@ export interface ReadKernelLogOptions {
 /** Read the kernel log of an opened dump (ELF, kdump-compressed, flattened) through its page tables. */
 export function readKernelLog(reader: DumpReader, opts: ReadKernelLogOptions = {}): KernelLog {
   const text = opts.vmcoreinfoText ?? reader.vmcoreinfoText;
-  if (!text) throw new VmcoreError('E_VMCOREINFO', `${reader.path}: the dump has no VMCOREINFO (give one with --vmcoreinfo)`, { path: reader.path });
+  if (!text) throw new VmcoreError('E_VMCOREINFO', `${reader.path}: ${noVmcoreinfoMessage('the kernel log cannot be found')}`, { path: reader.path });
   const vi = parseVmcoreinfo(text);
   const mem = new KernelMemory(reader, vi);
   return decodeKernelLog({ readVirt: (va, len) => mem.readVirt(va, len) }, vi);

@@ -251,6 +251,12 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     return giveUp('no_mem_map', `${e.message}: every page is kept`);
   }
   c.memMap = { model: memmap.model, sections: memmap.sections.length, unusableSections: memmap.unusable.length, decidedBy: memmap.decidedBy };
+  // Not one section's mem_map can be read: say why, once. A VMCOREINFO from another boot (KASLR
+  // moves the kernel) or another kernel points mem_section at memory this dump does not hold.
+  if (memmap.sections.length === 0 && memmap.unusable.length > 0) {
+    const u = memmap.unusable.find((x) => x.reason !== 'section_not_present') ?? memmap.unusable[0]!;
+    c.warnings.push(`no section's mem_map can be read (${u.reason}${u.detail ? `: ${u.detail}` : ''}): every page is kept; is the VMCOREINFO this boot's?`);
+  }
 
   const nrOrdersExported = vi.length('zone.free_area');
   const nrOrders = nrOrdersExported ?? 11;

@@ -125,7 +125,8 @@ export function openDump(path: string, opts: OpenDumpOptions = {}): DumpReader {
  * A view of `reader` whose VMCOREINFO is `text`: the classifier reads it, and the notes that
  * outputs copy carry it as their VMCOREINFO note (the dump's own note, if any, is replaced), so
  * a dump from a hypervisor that lacked one comes out analysable. Header facts the dump did not
- * know (release, crash time, phys_base) are taken from `text`; those it knew are kept.
+ * know (release, crash time) are taken from `text`; those it knew are kept. phys_base is `text`'s
+ * NUMBER(phys_base) when it has one (address translation uses that value).
  * Page access is the reader's own (the view delegates to it through its prototype).
  */
 export function withVmcoreinfo(reader: DumpReader, text: string): DumpReader {
@@ -155,7 +156,8 @@ export function withVmcoreinfo(reader: DumpReader, text: string): DumpReader {
     ...old,
     utsname: { ...old.utsname, release: old.utsname.release || vi.osrelease || '' },
     crashTime: old.crashTime || crash || 0,
-    physBase: old.physBase || (pb !== undefined ? BigInt.asUintN(64, pb) : 0n),
+    // The translator takes NUMBER(phys_base) first, so the header written must say the same.
+    physBase: pb !== undefined ? BigInt.asUintN(64, pb) : old.physBase,
     notes,
     vmcoreinfo: { offsetInNotes: descOff, size: body.length },
   };

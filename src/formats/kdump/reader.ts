@@ -9,6 +9,7 @@ import { LIMITS } from '../../io/limits.js';
 import { codecNameForFlag, type CodecName } from '../../compress/codec.js';
 import { loadCodecForFlag } from '../../compress/index.js';
 import { NT_PRSTATUS, decodeNotes } from '../elf/layout.js';
+import { parseVmcoreinfo, type Vmcoreinfo } from '../../vmcoreinfo/parse.js';
 import type { DumpHeaderInfo, DumpReader } from '../dump.js';
 import { FlattenedSource } from '../flattened/reader.js';
 import { FLAT_HEADER_SIZE, hasFlatSignature } from '../flattened/layout.js';
@@ -92,8 +93,8 @@ function safe(v: bigint, what: string, path: string, offset: number): number {
 /** Cumulative 2nd-bitmap counts every RANK_BLOCK pfns, for descriptor indices. */
 const RANK_BLOCK = 1 << 15;
 
-/** A problem that leaves a kdump input usable. */
-export interface KdumpReaderWarning {
+/** Pages of a kdump input that are not in the file. */
+export interface KdumpTruncatedWarning {
   code: 'truncated';
   /** Stored pages whose descriptor or data is not in the file. */
   lostPages: number;
@@ -101,6 +102,21 @@ export interface KdumpReaderWarning {
   fileSize: number;
   message: string;
 }
+
+/**
+ * The sub-header's phys_base disagrees with VMCOREINFO's NUMBER(phys_base); the kernel's value
+ * is used (and written to outputs). QEMU 7.2 writes such headers: it parses the decimal
+ * NUMBER(phys_base) as hex.
+ */
+export interface KdumpPhysBaseWarning {
+  code: 'phys_base';
+  header: bigint;
+  vmcoreinfo: bigint;
+  message: string;
+}
+
+/** A problem that leaves a kdump input usable. */
+export type KdumpReaderWarning = KdumpTruncatedWarning | KdumpPhysBaseWarning;
 
 export class KdumpReader implements DumpReader {
   readonly format: 'kdump' | 'flattened';
@@ -274,18 +290,45 @@ export class KdumpReader implements DumpReader {
         /* notes are informational here */
       }
     }
+    // What the kernel said, where the header says otherwise or nothing (QEMU fills only
+    // utsname.machine, and writes phys_base wrongly: see KdumpPhysBaseWarning).
+    let vi: Vmcoreinfo | null = null;
+    try {
+      vi = vmcoreinfoText === null ? null : parseVmcoreinfo(vmcoreinfoText);
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e; // the classifier reports a malformed VMCOREINFO
+    }
+    let physBase = sub.physBase;
+    let kernelPhysBase: bigint | undefined;
+    try {
+      const n = vi?.number('phys_base');
+      kernelPhysBase = n === undefined ? undefined : BigInt.asUintN(64, n);
+    } catch (e) {
+      if (!(e instanceof VmcoreError)) throw e;
+    }
+    if (v >= 1 && kernelPhysBase !== undefined && kernelPhysBase !== sub.physBase) {
+      this.warnings.push({
+        code: 'phys_base',
+        header: sub.physBase,
+        vmcoreinfo: kernelPhysBase,
+        message:
+          `the kdump header's phys_base ${hex(sub.physBase)} disagrees with VMCOREINFO's NUMBER(phys_base)=${vi!.raw('NUMBER(phys_base)') ?? ''} ` +
+          `(${hex(kernelPhysBase)}); using VMCOREINFO's`,
+      });
+      physBase = kernelPhysBase;
+    }
     this.info = {
       utsname: {
-        sysname: h.sysname,
+        sysname: h.sysname || (vi?.osrelease ? 'Linux' : ''),
         nodename: h.nodename,
-        release: h.release,
+        release: h.release || vi?.osrelease || '',
         version: h.version,
         machine: h.machine,
         domainname: h.domainname,
       },
       crashTime: Number(h.tvSec),
       nrCpus,
-      physBase: sub.physBase,
+      physBase,
       notes,
       vmcoreinfo: viInNotes,
       pageSize: bs,
