@@ -8,12 +8,13 @@
 // vmcore-filter's makedumpfile drop-in and Debian's makedumpfile on /proc/vmcore, writing both
 // dumps to an ext4 disk the host reads back with debugfs (nothing is mounted on the host).
 //
-//   node scripts/real/build.mjs [--kernels 6.1,6.12] [--cache DIR] [--force] [--no-capture] [--no-install]
+//   node scripts/real/build.mjs [--kernels 6.1,6.12] [--cache DIR] [--force] [--no-capture] [--no-install] [--no-dbg]
 //
 // Results go to DIR (default .cache/real, or $VMCF_REAL_CACHE): DIR/<kernel>/manifest.json
 // names every file and records versions and timings. A kernel whose manifest matches this
 // script's inputs (its own text, the workload, the package version, and for the capture the
-// CLI bundle) is not rebuilt. Needs root only to apt-get what is missing.
+// CLI bundle) is not rebuilt. Needs root only to apt-get what is missing. Each kernel's debug
+// vmlinux (from its -dbg package) is fetched too, for crash; --no-dbg skips it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
@@ -115,6 +116,29 @@ function fetchKernel(id, cache) {
   const kver = fs.readdirSync(path.join(dir, 'lib', 'modules'))[0];
   if (!fs.existsSync(path.join(dir, 'lib', 'modules', kver, 'modules.dep'))) run('depmod', ['-b', dir, kver]);
   return { id, meta, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
+}
+
+/**
+ * The kernel's debug vmlinux (package <image>-dbg), for crash: only the vmlinux is kept, the
+ * 0.9-1 GB package is removed after extraction.
+ */
+function fetchDebugVmlinux(kernel, cache) {
+  const dir = path.join(cache, 'dbg', `${kernel.pkg}_${kernel.version}`);
+  const vmlinux = path.join(dir, `vmlinux-${kernel.kver}`);
+  if (fs.existsSync(vmlinux)) return vmlinux;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const pkg = `${kernel.pkg.replace(/-unsigned$/, '')}-dbg`;
+  log(`apt-get download ${pkg}=${kernel.version}`);
+  run('apt-get', ['download', `${pkg}=${kernel.version}`], { cwd: dir });
+  const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'));
+  const member = `./usr/lib/debug/boot/vmlinux-${kernel.kver}`;
+  execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "$3"`, 'sh', path.join(dir, deb), dir, member], { stdio: ['ignore', 'ignore', 'pipe'] });
+  fs.renameSync(path.join(dir, member), vmlinux + '.tmp');
+  fs.renameSync(vmlinux + '.tmp', vmlinux);
+  fs.rmSync(path.join(dir, deb));
+  fs.rmSync(path.join(dir, 'usr'), { recursive: true, force: true });
+  return vmlinux;
 }
 
 /** Module files in load order (dependencies first) for the named modules, uncompressed into `dest`. */
@@ -510,7 +534,7 @@ export function cacheDir() {
 }
 
 /** Builds (or finds cached) dumps for the given kernels; returns their manifests. */
-export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheDir(), force = false, capture = true, install = true } = {}) {
+export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheDir(), force = false, capture = true, install = true, debug = true } = {}) {
   ensureHostTools(install);
   fs.mkdirSync(cache, { recursive: true });
   // Cache keys follow what each boot's result depends on (not this file's whole text, so that
@@ -550,6 +574,10 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
         log(`${id}: capture in ${m.capture.timings.total} s`);
       }
     }
+    if (debug) {
+      const vmlinux = fetchDebugVmlinux(kernel, cache);
+      if (m.debugVmlinux !== vmlinux) { m.debugVmlinux = vmlinux; fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n'); }
+    }
     fs.rmSync(work, { recursive: true, force: true });
     manifests[id] = { ...m, dir: out };
   }
@@ -566,6 +594,7 @@ if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import
       force: argv.includes('--force'),
       capture: !argv.includes('--no-capture'),
       install: !argv.includes('--no-install'),
+      debug: !argv.includes('--no-dbg'),
     });
     for (const [id, m] of Object.entries(manifests)) process.stdout.write(`${id}: ${m.kernel.pkg} ${m.kernel.version} -> ${m.dir}\n`);
   } catch (e) {

@@ -36,6 +36,8 @@ export interface Manifest {
     facts: Record<string, string>;
   };
   noVmcoreinfo: null | { memMiB: number; seconds: number; file: string };
+  /** The kernel's debug vmlinux (its -dbg package), for crash. */
+  debugVmlinux?: string;
 }
 
 export const KERNEL_IDS = ['6.1', '6.12'] as const;
