@@ -6,13 +6,29 @@
 // Writes the table into BENCHMARKS.md between the bench markers (the text around them is kept).
 // A report, not a test: nothing here fails on a slow run.
 //
-//   node bench/run.mjs [--dir DIR] [--runs N] [--images 1G,4G,64G] [--no-write]
+//   node bench/run.mjs [--dir DIR] [--runs N] [--images 1G,4G,64G,real-6.1,real-6.12] [--no-write]
+//
+// real-6.1 / real-6.12 are the QEMU dumps of Debian's kernels (scripts/real/build.mjs, cached
+// in .cache/real): vmcore-filter reads QEMU's ELF, makedumpfile the copy whose program headers
+// sit at offset 64 (the same bytes otherwise; 1.7.2 cannot read QEMU's layout).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ensureImage } from './images.mjs';
+import { buildReal } from '../scripts/real/build.mjs';
+
+/** A simulator image, or a real-kernel dump (`real-<kernel>`): the file each tool reads. */
+async function imageFor(dir, name, log) {
+  const real = /^real-(.+)$/.exec(name);
+  if (!real) {
+    const r = await ensureImage(dir, name, log);
+    return { ...r, mdfFile: r.file };
+  }
+  const m = (await buildReal({ kernels: [real[1]], capture: false, debug: false }))[real[1]];
+  return { file: path.join(m.dir, m.dumps.files.elf), mdfFile: path.join(m.dir, m.dumps.files.elfPhdr64), truth: {} };
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -22,7 +38,7 @@ const arg = (name, def) => {
 };
 const dir = path.resolve(arg('--dir', path.join(os.tmpdir(), 'vmcore-filter-bench')));
 const runs = Number(arg('--runs', '5'));
-const images = arg('--images', '1G,4G,64G').split(',');
+const images = arg('--images', '1G,4G,64G,real-6.1,real-6.12').split(',');
 const writeMd = !args.includes('--no-write');
 const log = (s) => process.stderr.write(s + '\n');
 
@@ -55,6 +71,8 @@ const PLAN = {
   '1G': { rows: ROWS.map((r) => r[0]), runs },
   '4G': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
   '64G': { rows: ['-d 31', '-d 31 -l'], runs: 1 },
+  'real-6.1': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
+  'real-6.12': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
 };
 
 function df(p) {
@@ -127,7 +145,7 @@ async function main() {
   const startup = startupRows();
   for (const name of images) {
     const plan = PLAN[name];
-    const { file: img, truth } = await ensureImage(dir, name, log);
+    const { file: img, mdfFile, truth } = await imageFor(dir, name, log);
     const out = path.join(dir, 'out.dump');
     catFloor(img); // warm the page cache: every tool then reads from memory
     const floor = [];
@@ -141,7 +159,7 @@ async function main() {
       for (let i = 0; i < plan.runs; i++) {
         // Interleaved: the two tools see the same machine load.
         o.push(runOurs(img, out, ours));
-        if (mdfArgs && haveMdf) m.push(runMdf(img, out, mdfArgs));
+        if (mdfArgs && haveMdf) m.push(runMdf(mdfFile, out, mdfArgs));
       }
       const med = (rs, k) => (rs.length ? median(rs.map((r) => r[k])) : undefined);
       const row = {
@@ -206,7 +224,9 @@ function render(results, startup, load0, load1) {
     '',
   );
   lines.push('Images come from the simulator (`bench/images.mjs`): 1 GiB and 4 GiB with the default workload; 64 GiB mostly free,');
-  lines.push('free pages zero, written as a sparse file. Every run reads the image from the page cache (warmed first). Medians of');
+  lines.push('free pages zero, written as a sparse file. `real-6.1` and `real-6.12` are QEMU dumps of Debian\'s kernels in a 1 GiB guest');
+  lines.push('(`scripts/real/build.mjs`; makedumpfile reads the copy with program headers at offset 64).');
+  lines.push('Every run reads the image from the page cache (warmed first). Medians of');
   lines.push('the interleaved runs; CPU = user + sys of the whole process (all threads); RSS = peak resident set. vmcore-filter runs');
   lines.push(`with its default \`--num-threads\` (${os.availableParallelism()}, the core count) unless the row says otherwise. Both tools run`);
   lines.push('without NODE_OPTIONS and NODE_EXTRA_CA_CERTS in their environment (see the start-up table).', '');
