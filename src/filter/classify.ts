@@ -253,7 +253,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   c.memMap = { model: memmap.model, sections: memmap.sections.length, unusableSections: memmap.unusable.length, decidedBy: memmap.decidedBy };
   // Not one section's mem_map can be read: say why, once. A VMCOREINFO from another boot (KASLR
   // moves the kernel) or another kernel points mem_section at memory this dump does not hold.
-  if (memmap.sections.length === 0 && memmap.unusable.length > 0) {
+  // (A truncated input says why in its own warning.)
+  if (memmap.sections.length === 0 && memmap.unusable.length > 0 && !(reader.warnings ?? []).some((w) => w.code === 'truncated')) {
     const u = memmap.unusable.find((x) => x.reason !== 'section_not_present') ?? memmap.unusable[0]!;
     c.warnings.push(`no section's mem_map can be read (${u.reason}${u.detail ? `: ${u.detail}` : ''}): every page is kept; is the VMCOREINFO this boot's?`);
   }
