@@ -15,6 +15,7 @@ const LABEL: Record<string, string> = {
   slab: 'Slab pages',
   kernel: 'Kernel data',
   unknown: 'Undecided (kept)',
+  no_struct_page: 'No struct page (not RAM)',
 };
 
 export function colours(enabled: boolean): ChalkInstance {

@@ -15,7 +15,7 @@ interface StatsCliOpts {
   vmcoreinfoText?: string;
 }
 
-const ORDER = ['free', 'hinted', 'offline', 'hwpoison', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unknown'] as const;
+const ORDER = ['free', 'hinted', 'offline', 'hwpoison', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unknown', 'no_struct_page'] as const;
 
 function mib(n: number | null): string {
   if (n === null) return '-';

@@ -14,6 +14,8 @@ export const CLASS_NAMES = [
   'slab',
   'kernel',
   'unknown',
+  // Memory above the kernel's memory map (no struct page: device memory, firmware); see classify.ts.
+  'no_struct_page',
 ] as const;
 
 export type PageClassName = (typeof CLASS_NAMES)[number];
@@ -32,6 +34,7 @@ export const PageClass = {
   slab: 9,
   kernel: 10,
   unknown: 11,
+  no_struct_page: 12,
 } as const satisfies Record<PageClassName, number>;
 
 export const NR_CLASSES = CLASS_NAMES.length;

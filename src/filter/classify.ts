@@ -284,6 +284,8 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   // Decidability summary.
   const d = c.decidable;
   d.kernel = true;
+  // Decided from mem_section alone (see the scan below).
+  d.no_struct_page = true;
   d.cache = d.cache_private = d.user = flags.lru >= 0;
   if (!d.cache) c.undecidable.cache = c.undecidable.cache_private = c.undecidable.user = 'VMCOREINFO lacks page flag numbers';
   d.free = c.freePagesBy !== 'none';
@@ -316,6 +318,23 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   // --- The scan. ---
   const scan = new Scanner(c, layout, flags, pt, compound, memmap, present, reportedBit, nrOrders, freeLists, rid, reasonCounts);
   let next = 0; // first pfn not yet handled
+  const unusable = memmap.unusable;
+  // Memory with no struct page: pfns above the kernel's memory map (past the last section that
+  // is present, whether or not its mem_map could be read), where mem_section says nothing is.
+  // The kernel never managed them as RAM: in a hypervisor's dump these are device memory and
+  // firmware (QEMU's VGA framebuffer at 0xfd000000, the BIOS ROM below 4 GiB); /proc/vmcore has
+  // no such PT_LOAD at all, and makedumpfile 1.7.2 leaves them out of max_mapnr. They are
+  // excluded at every level. A section marked not present *between* present ones stays
+  // undecided and kept: a flipped present bit must not lose RAM. For the same reason a run of
+  // the input's memory that crosses managedEnd (RAM whose last section lost its present bit)
+  // stays undecided up to its end: only memory in ranges wholly above the map is not RAM.
+  let managedEnd = 0;
+  for (const sec of memmap.sections) managedEnd = Math.max(managedEnd, sec.endPfn);
+  for (const u of unusable) if (u.reason !== 'section_not_present') managedEnd = Math.max(managedEnd, u.endPfn);
+  if (managedEnd > 0 && managedEnd < maxMapnr && present.get(managedEnd - 1) && present.get(managedEnd)) {
+    const runEnd = present.nextClear(managedEnd);
+    managedEnd = runEnd < 0 ? maxMapnr : runEnd;
+  }
   const gap = (s: number, e: number, reason: UnknownReason) => {
     // Pfns of [s, e) without usable struct pages: a pending head range still decides them.
     if (s < scan.pendingEnd) {
@@ -323,9 +342,13 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
       for (let p = present.nextSet(s, pe); p >= 0; p = present.nextSet(p + 1, pe)) classOf[p] = scan.pendingClass;
       s = pe;
     }
+    if (managedEnd > 0 && (reason === 'section_not_present' || reason === 'no_mem_map') && e > managedEnd) {
+      const from = Math.max(s, managedEnd);
+      for (let p = present.nextSet(from, e); p >= 0; p = present.nextSet(p + 1, e)) classOf[p] = PageClass.no_struct_page;
+      e = from;
+    }
     if (s < e) markUnknown(s, e, reason);
   };
-  const unusable = memmap.unusable;
   const lookahead = 2 ** (nrOrders - 1);
   let ui = 0;
   for (const sec of memmap.sections) {
@@ -401,6 +424,7 @@ function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecod
     hugetlb: [...(compound.hugetlbBy ? [compound.hugetlbBy] : []), ...has('NUMBER(PG_head_mask)'), ...(compound.orderBy ? [compound.orderBy] : [])],
     slab: has('NUMBER(PG_slab)', 'NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)'),
     kernel: [...has('SIZE(page)', 'OFFSET(page.flags)'), ...(c.memMap?.decidedBy ?? [])],
+    no_struct_page: [...(c.memMap?.decidedBy ?? [])],
   };
   const out: Partial<Record<PageClassName, string[]>> = {};
   for (const [k, v] of Object.entries(keys) as [PageClassName, string[]][]) if (c.decidable[k]) out[k] = v;

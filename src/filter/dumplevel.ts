@@ -14,8 +14,11 @@ export const DL_EXCLUDE_USER_DATA = 8;
 export const DL_EXCLUDE_FREE = 16;
 export const MAX_DUMP_LEVEL = 31;
 
-/** Classes excluded at every level: their contents are stale or must not be read. */
-export const ALWAYS_EXCLUDED: readonly PageClassName[] = ['offline', 'hinted', 'hwpoison'];
+/**
+ * Classes excluded at every level: their contents are stale or must not be read, or (no struct
+ * page) they are not memory the kernel managed.
+ */
+export const ALWAYS_EXCLUDED: readonly PageClassName[] = ['offline', 'hinted', 'hwpoison', 'no_struct_page'];
 
 function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < 0 || level > MAX_DUMP_LEVEL) {

@@ -22,6 +22,7 @@ export const MAP_COLOURS: Record<MapClassName, string> = {
   slab: '#c51b7d',
   kernel: '#762a83',
   unknown: '#ffd92f',
+  no_struct_page: '#f0f0f0',
   zero: '#ffffff',
 };
 
@@ -39,6 +40,7 @@ export const MAP_LABELS: Record<MapClassName, string> = {
   slab: 'slab',
   kernel: 'kernel',
   unknown: 'undecided (kept)',
+  no_struct_page: 'no struct page (not RAM)',
   zero: 'zero-filled',
 };
 

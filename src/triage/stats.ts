@@ -17,7 +17,7 @@ import { bitmapRuns, physHex, zoneRanges } from './ranges.js';
 export const STATS_SCHEMA = 'vmcore-filter/stats@1';
 
 /** Class names in the order reports list them (the filter report's order). */
-const REPORT_ORDER = ['free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unknown'];
+const REPORT_ORDER = ['free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unknown', 'no_struct_page'];
 
 /** Levels every stats report shows: none, zero pages only, makedumpfile's default, everything. */
 export const STANDARD_LEVELS = [0, 1, 16, 31] as const;

@@ -75,7 +75,7 @@ describe('map --json', () => {
     expect(m.columns).toBe(32);
     expect(m.dumpLevel).toBe(31);
     expect(m.zeroDetected).toBe(true);
-    expect([...m.excluded].sort()).toEqual(['cache', 'cache_private', 'free', 'hinted', 'hugetlb', 'hwpoison', 'offline', 'user', 'zero']);
+    expect([...m.excluded].sort()).toEqual(['cache', 'cache_private', 'free', 'hinted', 'hugetlb', 'hwpoison', 'no_struct_page', 'offline', 'user', 'zero']);
     for (const l of m.legend) expect(l.excluded, l.class).toBe(m.excluded.includes(l.class));
     // the filter at -d 31 finds the same zero pages among the pages it keeps
     const f = JSON.parse(cli(['-d', '31', '--json', p('a.img'), p('a31.dump')]).stdout);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../../src/io/file.js';
 import { openElfDump } from '../../src/formats/elf/reader.js';
-import { classifyDump, recordZeroPages, CLASS_NAMES, PageClass, type Classification, type PageClassName } from '../../src/filter/index.js';
+import { classifyDump, excludedClasses, recordZeroPages, CLASS_NAMES, PageClass, type Classification, type PageClassName } from '../../src/filter/index.js';
 import { LINUX_6_0, type KernelProfile } from '../../src/mm/profiles.js';
 import { Synth, type SynthOptions } from './synth.js';
 
@@ -135,6 +135,31 @@ describe('classifyDump', () => {
     expect(diffs(s, c)).toEqual([]);
     expect(c.reasons).toEqual({ section_not_present: 1024, mem_map_not_kernel_address: 1024, mem_map_untranslatable: 1024 });
     expect(c.memMap?.unusableSections).toBe(3);
+  });
+
+  it('excludes memory in ranges wholly above the last present section (no struct page), at every level', () => {
+    // RAM [0, 24 MiB) in sections 0..5; sections 6 and 7 not present; a separate PT_LOAD at
+    // [26, 32) MiB, like QEMU's VGA framebuffer or BIOS ROM in its own dump: not RAM.
+    const s = new Synth({ sectionSizeBits: 22, ram: [[0, 24 << 20], [26 << 20, 32 << 20]] });
+    s.setU64(s.sectionEntryPa(6), 0n);
+    s.setU64(s.sectionEntryPa(7), 0n);
+    s.setExpected(6656, 8192 - 6656, 'no_struct_page');
+    const c = classify(s);
+    expect(diffs(s, c)).toEqual([]);
+    expect(c.counts.no_struct_page).toBe(1536);
+    expect(c.reasons).toEqual({});
+    expect(c.decidedBy.no_struct_page).toContain('SYMBOL(mem_section)');
+    for (const level of [0, 31]) expect(excludedClasses(level).has('no_struct_page')).toBe(true);
+  });
+
+  it('keeps, undecided, RAM that runs on past the last present section (a lost present bit)', () => {
+    const s = new Synth({ sectionSizeBits: 22 });
+    s.setU64(s.sectionEntryPa(7), 0n);
+    s.setExpected(7168, 1024, 'unknown');
+    const c = classify(s);
+    expect(diffs(s, c)).toEqual([]);
+    expect(c.counts.no_struct_page).toBe(0);
+    expect(c.reasons).toEqual({ section_not_present: 1024 });
   });
 
   it('keeps pages whose struct pages are unmapped or not in the dump', () => {

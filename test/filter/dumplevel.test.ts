@@ -6,7 +6,7 @@ import { Synth } from './synth.js';
 
 describe('dump levels', () => {
   it('maps makedumpfile bits to classes; offline, hinted, hwpoison at every level', () => {
-    expect([...excludedClasses(0)].sort()).toEqual(['hinted', 'hwpoison', 'offline']);
+    expect([...excludedClasses(0)].sort()).toEqual(['hinted', 'hwpoison', 'no_struct_page', 'offline']);
     expect(excludedClasses(1).has('free')).toBe(false);
     expect(excludedClasses(2).has('cache')).toBe(true);
     expect(excludedClasses(2).has('cache_private')).toBe(false);

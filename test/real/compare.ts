@@ -133,12 +133,6 @@ export const RULES: Rule[] = [
     text: "a slab page whose mapping word has bit 0 set, with -d 8: 1.7.2's anonymous test is mapping & 1 alone, so it drops kernel data as user data",
     applies: (c) => (c.level & 8) !== 0 && c.cls === 'slab',
   },
-  {
-    name: 'no-struct-page',
-    keptBy: 'ours',
-    text: 'memory in a PT_LOAD above the last mem_section (QEMU\'s VGA framebuffer, the BIOS ROM): outside 1.7.2\'s max_mapnr',
-    applies: (c) => c.pfn >= c.mdfMaxPfn && c.cls === 'unknown',
-  },
 ];
 
 export interface Comparison {
