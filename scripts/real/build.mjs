@@ -271,6 +271,19 @@ for tool in vmcore-filter makedumpfile; do
   echo "VMCF: $tool exit $(cat $tool.rc) in $t0..$t1"
   sync
 done
+# A disk that fills up: the same job onto a 12 MiB tmpfs; what each collector leaves is kept.
+mkdir -p /full
+for tool in vmcore-filter makedumpfile; do
+  if [ $tool = vmcore-filter ]; then set -- /bin/node /opt/vmcore-filter/bin/vmcore-filter.js makedumpfile; else set -- /usr/sbin/makedumpfile; fi
+  mount -t tmpfs -o size=12m tmpfs /full
+  "$@" -l --message-level 7 -d 31 /proc/vmcore /full/$tool.dump > full-$tool.log 2>&1
+  echo $? > full-$tool.rc
+  ls -la /full >> full-$tool.log
+  if [ -e /full/$tool.dump ]; then cp /full/$tool.dump full-$tool.dump; fi
+  umount /full
+  echo "VMCF: $tool on a full disk: exit $(cat full-$tool.rc)"
+done
+sync
 `;
 
 /** An ext4 image built from a directory on the host (mke2fs -d: no mount, no root needed). */

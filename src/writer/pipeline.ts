@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import type { DumpReader, PageWriterInput } from '../formats/dump.js';
-import { classifyDump, buildDumpableBitmap, excludedClasses, type Classification } from '../filter/index.js';
+import { classifyDump, buildDumpableBitmap, excludedClasses, PageClass as ClassId, type Classification } from '../filter/index.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
 import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
@@ -201,7 +201,7 @@ async function writeSplit(
     ? // --dry-run --split: every part written to nowhere, cut where the real parts would be.
       await (async () => {
         const all = [];
-        for (const split of splitRanges(dumpable, cls.maxMapnr, outputs.length)) all.push(await writeKdump(input, new DiscardSink('(dry run)'), { codec: codec ?? null, zeroPages, split }));
+        for (const split of splitRanges(dumpable, input.maxMapnr, outputs.length)) all.push(await writeKdump(input, new DiscardSink('(dry run)'), { codec: codec ?? null, zeroPages, split }));
         return all;
       })()
     : await writeSplitParts(input, outputs, { force: opts.force, inputPath, codec: codec ?? null, zeroPages });
@@ -219,12 +219,27 @@ function writerInput(reader: DumpReader, cls: Classification, level: number): Pa
   andInPlace(dumpable.bytes, reader.present.bytes);
   return {
     info: reader.info,
-    maxMapnr: cls.maxMapnr,
+    maxMapnr: outputMaxMapnr(cls),
     present: reader.present,
     dumpable,
     dumpLevel: level,
     readPages: (pfn, count, buf, off) => reader.readPages(pfn, count, buf, off),
   };
+}
+
+/**
+ * max_mapnr of the output: the input's, less a tail that is only memory without struct pages
+ * (and holes). Those pages are never written, and makedumpfile 1.7.2, which ends its own
+ * max_mapnr at the kernel's memory map, fails to refilter a dump whose max_mapnr reaches past it
+ * (seen on QEMU dumps: "makedumpfile Failed." after "Excluding unnecessary pages").
+ */
+function outputMaxMapnr(cls: Classification): number {
+  if (cls.counts.no_struct_page === 0) return cls.maxMapnr;
+  let end = cls.maxMapnr;
+  const hole = ClassId.hole;
+  const nsp = ClassId.no_struct_page;
+  while (end > 0 && (cls.classOf[end - 1] === hole || cls.classOf[end - 1] === nsp)) end--;
+  return end;
 }
 
 function andInPlace(a: Uint8Array, b: Uint8Array): void {

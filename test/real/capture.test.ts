@@ -99,4 +99,22 @@ describe.each(KERNEL_IDS)('real %s kernel: kdump capture on /proc/vmcore', (id) 
     console.log(`${id} capture: both keep ${p.both}; differences by rule ${JSON.stringify(byRule)}`);
     expect(Object.fromEntries(Object.entries(unexplained).map(([k, v]) => [k, v.slice(0, 8)]))).toEqual({});
   }, 600_000);
+
+  it('on a disk that fills up, both leave a dump marked incomplete whose pages agree, and say so as makedumpfile does', () => {
+    if (!m()) return;
+    const d = path.join(m()!.dir, 'capture');
+    const rc = (t: string) => Number(fs.readFileSync(path.join(d, `full-${t}.rc`), 'utf8'));
+    const log = (t: string) => fs.readFileSync(path.join(d, `full-${t}.log`), 'utf8');
+    expect(rc('makedumpfile')).toBe(1);
+    expect(rc('vmcore-filter')).toBe(7); // E_NO_SPACE, documented; makedumpfile's own code is 1
+    for (const t of ['makedumpfile', 'vmcore-filter']) {
+      expect(log(t)).toContain('This is an incomplete dumpfile, but might analyzable.');
+      expect(log(t)).toContain('makedumpfile Failed.');
+      const info = spawnSync(process.execPath, [path.resolve('bin/vmcore-filter.js'), 'info', '--json', path.join(d, `full-${t}.dump`)], { encoding: 'utf8' });
+      expect(JSON.parse(info.stdout).complete, t).toBe(false);
+    }
+    const p = pair(path.join(d, 'full-vmcore-filter.dump'), path.join(d, 'full-makedumpfile.dump'));
+    expect(p.mismatches).toEqual([]);
+    expect(p.identical).toBeGreaterThan(1000);
+  }, 600_000);
 });
