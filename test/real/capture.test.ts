@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { CLASS_NAMES } from '../../src/filter/classes.js';
 import { PYTHON, requirePeer } from '../helpers/peers.js';
 import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
-import { RULES, classify, mdfSeesCompound, type Ctx } from './compare.js';
+import { RULES, classify, mdfSeesCompound, structPageMapping, type Ctx } from './compare.js';
 
 const PAIR = path.resolve('test/real/py/pair.py');
 const havePeers = requirePeer('kdumpfile');
@@ -73,6 +73,8 @@ describe.each(KERNEL_IDS)('real %s kernel: kdump capture on /proc/vmcore', (id) 
     const clsOurs = classify(ours, 31);
     const clsMdf = classify(mdf, 31);
     const seesCompound = mdfSeesCompound(mdf);
+    // mem_map is kernel data: both dumps hold it.
+    const mapping = structPageMapping(ours);
     const byRule: Record<string, number> = {};
     const unexplained: Record<string, number[]> = {};
     const n = Math.max(p.max_pfn_a, p.max_pfn_b);
@@ -91,6 +93,7 @@ describe.each(KERNEL_IDS)('real %s kernel: kdump capture on /proc/vmcore', (id) 
         mdfMaxPfn: p.max_pfn_b,
         ours: p.a,
         mdfSeesCompound: seesCompound,
+        mapping,
       };
       const rule = RULES.find((r) => r.keptBy === (o ? 'ours' : 'mdf') && r.applies(ctx));
       if (rule) byRule[rule.name] = (byRule[rule.name] ?? 0) + 1;

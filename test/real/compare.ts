@@ -11,6 +11,10 @@ import { classifyDump, type Classification } from '../../src/filter/index.js';
 import { openDump } from '../../src/formats/probe.js';
 import { CLASS_NAMES, type PageClassName } from '../../src/filter/classes.js';
 import { PYTHON } from '../helpers/peers.js';
+import { parseVmcoreinfo } from '../../src/vmcoreinfo/parse.js';
+import { KernelMemory } from '../../src/memory/kernel.js';
+import { locateMemMap } from '../../src/mm/memmap.js';
+import { decodeStructPage, structPageLayoutFromVmcoreinfo } from '../../src/mm/layout.js';
 import { parseReport } from '../helpers/makedumpfile.js';
 
 export const MAKEDUMPFILE = '/usr/bin/makedumpfile';
@@ -77,6 +81,21 @@ export function mdfSeesCompound(input: string): boolean {
   }
 }
 
+/**
+ * The `mapping` word of pfn's struct page in `input` (read through its own mem_map), for the
+ * rules that depend on it. The reader stays open for the life of the test process.
+ */
+export function structPageMapping(input: string): (pfn: number) => bigint {
+  const r = openDump(input);
+  const vi = parseVmcoreinfo(r.vmcoreinfoText!);
+  const memmap = locateMemMap(new KernelMemory(r, vi), vi, r.maxMapnr);
+  const layout = structPageLayoutFromVmcoreinfo(vi);
+  return (pfn) => {
+    const b = memmap.readStructPages(pfn, 1);
+    return decodeStructPage(b.view, 0, layout).mapping;
+  };
+}
+
 /** What the rules may look at for a differing pfn. */
 export interface Ctx {
   pfn: number;
@@ -90,6 +109,8 @@ export interface Ctx {
   ours: Uint8Array;
   /** The kernel exports the compound order where 1.7.2 looks for it (OFFSET(page.compound_order)). */
   mdfSeesCompound: boolean;
+  /** page->mapping of the pfn's struct page. */
+  mapping: (pfn: number) => bigint;
 }
 
 export interface Rule {
@@ -131,7 +152,7 @@ export const RULES: Rule[] = [
     name: 'slab-mapping-bit0',
     keptBy: 'ours',
     text: "a slab page whose mapping word has bit 0 set, with -d 8: 1.7.2's anonymous test is mapping & 1 alone, so it drops kernel data as user data",
-    applies: (c) => (c.level & 8) !== 0 && c.cls === 'slab',
+    applies: (c) => (c.level & 8) !== 0 && c.cls === 'slab' && (c.mapping(c.pfn) & 1n) === 1n,
   },
 ];
 
@@ -143,7 +164,7 @@ export interface Comparison {
 }
 
 /** Every pfn where the two bitmaps differ, explained by {@link RULES}. */
-export function compareBitmaps(cls: Classification, level: number, ours: DumpCheck, mdf: DumpCheck, mdfSeesCompound: boolean): Comparison {
+export function compareBitmaps(cls: Classification, level: number, ours: DumpCheck, mdf: DumpCheck, mdfSeesCompound: boolean, mapping: (pfn: number) => bigint): Comparison {
   const byRule: Record<string, number> = {};
   const unexplained: Comparison['unexplained'] = {};
   const n = Math.max(ours.max_pfn, mdf.max_pfn);
@@ -165,6 +186,7 @@ export function compareBitmaps(cls: Classification, level: number, ours: DumpChe
         mdfMaxPfn: mdf.max_pfn,
         ours: ours.bitmap,
         mdfSeesCompound,
+        mapping,
       };
       const keptBy = m ? 'mdf' : 'ours';
       const rule = RULES.find((r) => r.keptBy === keptBy && r.applies(ctx));

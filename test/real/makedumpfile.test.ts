@@ -14,7 +14,7 @@ import { filterDump } from '../../src/writer/pipeline.js';
 import type { FilterReport } from '../../src/writer/report.js';
 import { requirePeer } from '../helpers/peers.js';
 import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
-import { bit, classify, compareBitmaps, dumpcheck, makedumpfile, mdfSeesCompound, type Comparison, type MdfRun } from './compare.js';
+import { bit, classify, compareBitmaps, structPageMapping, dumpcheck, makedumpfile, mdfSeesCompound, type Comparison, type MdfRun } from './compare.js';
 
 const LEVELS = [0, 1, 16, 31];
 const havePeers = requirePeer('makedumpfile') && requirePeer('kdumpfile');
@@ -78,7 +78,7 @@ describe.each(KERNEL_IDS)('real %s kernel: vmcore-filter vs makedumpfile 1.7.2',
     expect(d.identical).toBe(d.dumpable);
 
     const seesCompound = mdfSeesCompound(elf);
-    const cmp = compareBitmaps(cls, level, o, d, seesCompound);
+    const cmp = compareBitmaps(cls, level, o, d, seesCompound, structPageMapping(elf));
     results.push({ kernel: id, level, ours, mdf, comparison: cmp, oursSeconds });
     console.log(`${id} -d ${level}: ours ${o.dumpable} kept, makedumpfile ${d.dumpable}; differences by rule ${JSON.stringify(cmp.byRule)}`);
     expect(cmp.unexplained).toEqual({});
