@@ -194,6 +194,23 @@ function baseRoot(dir) {
   fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
 }
 
+/**
+ * A busybox initramfs in `work`/initrd-`name`.gz: the named modules (with their dependencies),
+ * `init` as /init, and whatever `fill(rootDir)` adds.
+ */
+function initramfs(kernel, work, name, modules, init, fill = () => {}) {
+  const r = path.join(work, `root-${name}`);
+  baseRoot(r);
+  copyModules(kernel, modules, path.join(r, 'mods'));
+  fill(r);
+  fs.writeFileSync(path.join(r, 'init'), init, { mode: 0o755 });
+  const out = path.join(work, `initrd-${name}.gz`);
+  packInitramfs(r, out);
+  return out;
+}
+
+const FIRST_KERNEL_MODULES = ['virtio_pci', 'virtio_balloon', 'qemu_fw_cfg', 'virtio_blk', 'ext4'];
+
 const PRELUDE = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 /bin/busybox --install -s /sbin
@@ -398,13 +415,7 @@ const secs = (t0) => Math.round((Date.now() - t0) / 100) / 10;
 
 /** Boot 1: workload, balloon, ELF and kdump-zlib dumps over QMP. */
 async function buildDumps(kernel, out, work, workload) {
-  const r = path.join(work, 'root-dump');
-  baseRoot(r);
-  copyModules(kernel, ['virtio_pci', 'virtio_balloon', 'qemu_fw_cfg', 'virtio_blk', 'ext4'], path.join(r, 'mods'));
-  fs.copyFileSync(workload, path.join(r, 'bin', 'workload'));
-  fs.writeFileSync(path.join(r, 'init'), dumpInit(), { mode: 0o755 });
-  const initrd = path.join(work, 'initrd-dump.gz');
-  packInitramfs(r, initrd);
+  const initrd = initramfs(kernel, work, 'dump', FIRST_KERNEL_MODULES, dumpInit(), (r) => fs.copyFileSync(workload, path.join(r, 'bin', 'workload')));
   const disk = scratchDisk(work);
   const serial = path.join(out, 'serial-dump.log');
   const sock = path.join(work, 'qmp.sock');
@@ -456,12 +467,7 @@ const NO_VMCOREINFO_INIT = PRELUDE + `echo "VMCF: idle"\nwhile true; do sleep 60
 const NO_VMCOREINFO_MIB = 256;
 
 async function buildNoVmcoreinfo(kernel, out, work) {
-  const r = path.join(work, 'root-novi');
-  baseRoot(r);
-  copyModules(kernel, ['qemu_fw_cfg'], path.join(r, 'mods'));
-  fs.writeFileSync(path.join(r, 'init'), NO_VMCOREINFO_INIT, { mode: 0o755 });
-  const initrd = path.join(work, 'initrd-novi.gz');
-  packInitramfs(r, initrd);
+  const initrd = initramfs(kernel, work, 'novi', ['qemu_fw_cfg'], NO_VMCOREINFO_INIT);
   const serial = path.join(out, 'serial-no-vmcoreinfo.log');
   const sock = path.join(work, 'qmp-novi.sock');
   const t0 = Date.now();
@@ -484,26 +490,16 @@ async function buildNoVmcoreinfo(kernel, out, work) {
 
 /** Boot 2: crashkernel=, kexec -p, panic; the capture kernel runs both collectors. */
 async function buildCapture(kernel, out, work, workload) {
-  const cr = path.join(work, 'root-capture');
-  baseRoot(cr);
-  copyModules(kernel, ['virtio_pci', 'virtio_blk', 'ext4'], path.join(cr, 'mods'));
-  fs.writeFileSync(path.join(cr, 'init'), CAPTURE_INIT, { mode: 0o755 });
-  const captureInitrd = path.join(work, 'initrd-capture.gz');
-  packInitramfs(cr, captureInitrd);
-
-  const r = path.join(work, 'root-first');
-  baseRoot(r);
-  copyModules(kernel, ['virtio_pci', 'virtio_balloon', 'qemu_fw_cfg', 'virtio_blk', 'ext4'], path.join(r, 'mods'));
-  fs.copyFileSync(workload, path.join(r, 'bin', 'workload'));
-  fs.copyFileSync(kernel.vmlinuz, path.join(r, 'boot', 'vmlinuz'));
-  fs.copyFileSync(captureInitrd, path.join(r, 'boot', 'capture.gz'));
-  copyWithLibs(which('kexec'), r, 'sbin/kexec.bin');
-  fs.writeFileSync(path.join(r, 'sbin', 'kexec'), '#!/bin/busybox sh\nexec /sbin/kexec.bin "$@"\n', { mode: 0o755 });
+  const captureInitrd = initramfs(kernel, work, 'capture', ['virtio_pci', 'virtio_blk', 'ext4'], CAPTURE_INIT);
   // The first kernel mounts no disk: the tools disk (vda) is the capture kernel's, and the
   // scratch disk is left out so the device names match. Page cache comes from tmpfs here.
-  fs.writeFileSync(path.join(r, 'init'), captureFirstInit(), { mode: 0o755 });
-  const initrd = path.join(work, 'initrd-first.gz');
-  packInitramfs(r, initrd);
+  const initrd = initramfs(kernel, work, 'first', FIRST_KERNEL_MODULES, captureFirstInit(), (r) => {
+    fs.copyFileSync(workload, path.join(r, 'bin', 'workload'));
+    fs.copyFileSync(kernel.vmlinuz, path.join(r, 'boot', 'vmlinuz'));
+    fs.copyFileSync(captureInitrd, path.join(r, 'boot', 'capture.gz'));
+    copyWithLibs(which('kexec'), r, 'sbin/kexec.bin');
+    fs.writeFileSync(path.join(r, 'sbin', 'kexec'), '#!/bin/busybox sh\nexec /sbin/kexec.bin "$@"\n', { mode: 0o755 });
+  });
   const tools = toolsDisk(work);
   const serial = path.join(out, 'serial-capture.log');
   const sock = path.join(work, 'qmp-capture.sock');
