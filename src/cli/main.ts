@@ -2,6 +2,7 @@
  * The command-line program: a thin shell over the library. Only this folder touches
  * process, colours, progress bars and exit codes.
  */
+import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { onTemporariesChange, removeAllTemporaries } from '../writer/atomic.js';
@@ -110,8 +111,20 @@ export async function buildProgram(setExit: (code: number) => void, commands: st
   return program;
 }
 
-/** Run the program; resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The name the program was invoked by: argv[1]'s basename. The node launcher gets its script path
+ * there as given (resolved to absolute, a symlink not followed); the single executable, the
+ * invoked name (its argv[0]).
+ */
+export function invokedName(argv: readonly string[]): string {
+  return path.basename(argv[1] ?? '');
+}
+
+/**
+ * Run the program; resolves to the exit code. Invoked as `makedumpfile` (a link of that name),
+ * it is `vmcore-filter makedumpfile …`: kdump scripts that run makedumpfile get the drop-in.
+ */
+export async function main(argv: string[], name: string = invokedName(argv)): Promise<number> {
   installSignalHandlers();
   // A reader that went away (`vmcore-filter dmesg DUMP | head`) is not an error.
   for (const stream of [process.stdout, process.stderr]) {
@@ -122,10 +135,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   let code = 0;
   // makedumpfile's command line is parsed by its own getopt_long, not by commander.
-  if (argv[2] === 'makedumpfile') {
+  if (name === 'makedumpfile' || argv[2] === 'makedumpfile') {
     try {
       const { runMakedumpfile } = await import('./makedumpfile-command.js');
-      return await runMakedumpfile(argv.slice(3));
+      return await runMakedumpfile(argv.slice(name === 'makedumpfile' ? 2 : 3));
     } catch (e) {
       return reportError(e);
     }

@@ -496,13 +496,20 @@ lines, bit 16 (--message-level 31 or --show-stats) its statistics report.
 
 /** Run a makedumpfile command line; resolves to the exit code. */
 export async function runMakedumpfile(argv: readonly string[]): Promise<number> {
-  const plan = planMakedumpfile(argv, { POSIXLY_CORRECT: process.env.POSIXLY_CORRECT });
+  let plan: MakedumpfilePlan;
+  try {
+    plan = planMakedumpfile(argv, { POSIXLY_CORRECT: process.env.POSIXLY_CORRECT });
+  } catch (e) {
+    // makedumpfile closes an invalid command line with "makedumpfile Failed." too (its default
+    // message level is in force before the options are read).
+    return failing(7, process.stdout, () => Promise.reject(e));
+  }
   if (plan.kind === 'help') {
     process.stdout.write(HELP);
     return EXIT.OK;
   }
   if (plan.kind === 'version') {
-    process.stdout.write('makedumpfile: vmcore-filter 0.1.0 (makedumpfile 1.7 command line)\n');
+    process.stdout.write('makedumpfile: vmcore-filter 0.1.0, makedumpfile 1.7.2-compatible command line\n');
     return EXIT.OK;
   }
   if (plan.kind === 'dmesg') return runDumpDmesg(plan);

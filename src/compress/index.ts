@@ -44,6 +44,8 @@ export function loadCodec(name: CodecName): PageCodec {
 
 /** The error for a codec whose package failed to load (first line of the cause). */
 export function codecLoadError(name: CodecName, cause: unknown): VmcoreError {
+  // Already one line naming the codec and the file (the single executable's addon loader).
+  if (cause instanceof VmcoreError && cause.code === 'E_CODEC_UNAVAILABLE') return cause;
   const pkg = SOURCES[name].pkg ?? name;
   const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
   return new VmcoreError('E_CODEC_UNAVAILABLE', `option ${CODEC_OPTIONS[name]} needs package ${pkg}, which failed to load: ${why}`, {

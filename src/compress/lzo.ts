@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 /**
  * LZO1X in TypeScript: a greedy single-hash compressor in the spirit of LZO1X-1 and a bounds-checked
  * ("safe") decompressor, both written from the public description of the LZO1X bitstream (the
@@ -22,6 +20,7 @@ import * as path from 'node:path';
  */
 import { VmcoreError } from '../errors.js';
 import { CODEC_FLAGS, type PageCodec } from './codec.js';
+import { loadCodecPackage } from './native.js';
 
 const M2_MAX_OFFSET = 0x0800;
 const M3_MAX_OFFSET = 0x4000;
@@ -255,24 +254,26 @@ interface NativeLzoBinding {
  * LZO1X-1 compression through liblzo's own code (npm `lzo`, which builds minilzo), about five
  * times faster than the TypeScript compressor; decoding stays in TypeScript, whose decoder
  * checks every bound (the binding's decoder is not guaranteed safe on hostile input). When the
- * native module cannot load, the TypeScript codec serves alone. Either output decodes with
+ * native module cannot load from node_modules, the TypeScript codec serves alone (the single
+ * executable, whose addon is embedded, reports its failure instead). Either output decodes with
  * liblzo2's `lzo1x_decompress_safe`.
  */
 export function createLzoCodec(): PageCodec {
   let native: NativeLzoBinding;
   let version: string;
   try {
-    const require = createRequire(import.meta.url);
-    const dir = path.dirname(require.resolve('lzo/package.json'));
-    version = (require('lzo/package.json') as { version: string }).version;
-    native = require(path.join(dir, 'build', 'Release', 'node_lzo.node')) as NativeLzoBinding;
+    const pkg = loadCodecPackage('lzo');
+    version = pkg.version;
+    native = pkg.mod as NativeLzoBinding;
     // Self-test at load so a broken build falls back here, not on the first page.
     const probe = new Uint8Array(4096).fill(7);
     const out = Buffer.alloc(lzoBound(4096));
     const r = native.compress(Buffer.from(probe), out);
     const back = new Uint8Array(4096);
     if (r.err !== 0 || lzo1xDecompress(out.subarray(0, r.len), back) !== 4096 || back[4095] !== 7) throw new Error('self-test failed');
-  } catch {
+  } catch (e) {
+    // The single executable carries its addon: losing it is an error there, not a slower codec.
+    if (e instanceof VmcoreError && e.code === 'E_CODEC_UNAVAILABLE') throw e;
     return lzoCodec;
   }
   // The binding writes without a bound: always into a scratch buffer of lzoBound size.

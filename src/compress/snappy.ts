@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { VmcoreError } from '../errors.js';
 import { CODEC_FLAGS, type PageCodec } from './codec.js';
+import { loadCodecPackage } from './native.js';
 
 interface SnappyModule {
   compressSync(input: Uint8Array, options?: { copyOutputData?: boolean }): Buffer;
@@ -18,9 +18,9 @@ const COPY_BUFFER = { asBuffer: true, copyOutputData: true } as const;
 
 /** Snappy raw block format (not framed), as makedumpfile `-p` stores it; npm package `snappy`. */
 export function createSnappyCodec(): PageCodec {
-  const require = createRequire(import.meta.url);
-  const mod = require('snappy') as SnappyModule;
-  const version = (require('snappy/package.json') as { version: string }).version;
+  const pkg = loadCodecPackage('snappy');
+  const mod = pkg.mod as SnappyModule;
+  const version = pkg.version;
   // Probe once so a broken native binding fails here, at load, not on the first page.
   const probe = mod.compressSync(new Uint8Array(64), COPY);
   if (mod.uncompressSync(probe, COPY_BUFFER).length !== 64) throw new Error('self-test failed');

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { VmcoreError } from '../errors.js';
 import { CODEC_FLAGS, type PageCodec } from './codec.js';
+import { loadCodecPackage } from './native.js';
 
 interface ZstdModule {
   Compressor: new () => { setParameters(p: { compressionLevel?: number }): void; compress(b: Uint8Array): Buffer };
@@ -12,9 +12,9 @@ interface ZstdModule {
  * content size in the frame header); npm package `zstd-napi` (synchronous N-API binding of libzstd).
  */
 export function createZstdCodec(): PageCodec {
-  const require = createRequire(import.meta.url);
-  const mod = require('zstd-napi') as ZstdModule;
-  const version = (require('zstd-napi/package.json') as { version: string }).version;
+  const pkg = loadCodecPackage('zstd');
+  const mod = pkg.mod as ZstdModule;
+  const version = pkg.version;
   const cctx = new mod.Compressor();
   cctx.setParameters({ compressionLevel: 1 });
   const dctx = new mod.Decompressor();

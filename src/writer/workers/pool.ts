@@ -42,6 +42,18 @@ interface Job {
   worker: number;
 }
 
+/**
+ * The worker's source text where there is no worker file (the single executable, which has no
+ * file system of its own: src/sea sets its embedded worker bundle here); null to start the
+ * compiled `compress-worker.js`.
+ */
+let workerSource: (() => string) | null = null;
+
+/** Start workers from `source()` (evaluated as a CommonJS script) instead of the worker file. */
+export function setWorkerSource(source: (() => string) | null): void {
+  workerSource = source;
+}
+
 /** The compiled worker script; under a TypeScript test runner, its build in dist/. */
 function workerUrl(): URL {
   const here = new URL('./compress-worker.js', import.meta.url);
@@ -83,11 +95,12 @@ export class CompressPool implements BatchCompressor {
     if (opts.source) {
       this.compressRuns = (runs, count, detectZero) => this.submit({ runs }, count, opts.pageSize, detectZero).then((r) => r.result);
     }
-    const url = workerUrl();
+    const code = workerSource?.();
+    const url = code === undefined ? workerUrl() : null;
     const readies: Promise<void>[] = [];
     const setup: WorkerSetup = { codec, ...(opts.source ? { source: opts.source } : {}) };
     for (let i = 0; i < opts.threads; i++) {
-      const w = new Worker(url, { workerData: setup });
+      const w = url ? new Worker(url, { workerData: setup }) : new Worker(code!, { eval: true, workerData: setup });
       this.workers.push(w);
       this.load.push(0);
       readies.push(
