@@ -66,16 +66,18 @@ for (const [k, f] of Object.entries(addons)) if (!fs.existsSync(f)) throw new Er
 
 const config = {
   main: path.join(work, 'main.cjs'),
-  output: path.join(work, 'sea-prep.blob'),
+  // Per-process names: two builds at once (parallel test runs) do not share a half-written file.
+  output: path.join(work, `sea-prep.${process.pid}.blob`),
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
   assets: { 'worker.cjs': path.join(work, 'worker.cjs'), ...addons },
 };
-fs.writeFileSync(path.join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
-execFileSync(process.execPath, ['--experimental-sea-config', path.join(work, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+const configFile = path.join(work, `sea-config.${process.pid}.json`);
+fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
 
 // A copy of this node, debug info dropped when objcopy is there (the SEA fuse and sections stay).
-const tmp = `${output}.tmp`;
+const tmp = `${output}.${process.pid}.tmp`;
 fs.rmSync(tmp, { force: true });
 fs.copyFileSync(process.execPath, tmp);
 fs.chmodSync(tmp, 0o755);
@@ -96,5 +98,7 @@ try {
   console.warn = warn;
 }
 fs.renameSync(tmp, output);
+fs.rmSync(config.output, { force: true });
+fs.rmSync(configFile, { force: true });
 const mib = (fs.statSync(output).size / 2 ** 20).toFixed(1);
 console.log(`${path.relative(root, output)}: ${mib} MiB (node ${process.version}${stripped ? ', debug info stripped' : ''}), built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
