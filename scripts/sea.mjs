@@ -76,14 +76,15 @@ const configFile = path.join(work, `sea-config.${process.pid}.json`);
 fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
 
-// A copy of this node, debug info dropped when objcopy is there (the SEA fuse and sections stay).
+// A copy of this node without its static symbol table and debug info, when binutils is there:
+// 10 MB less. The dynamic symbols the addons link against (napi_*) stay, and so does the fuse.
 const tmp = `${output}.${process.pid}.tmp`;
 fs.rmSync(tmp, { force: true });
 fs.copyFileSync(process.execPath, tmp);
 fs.chmodSync(tmp, 0o755);
 let stripped = false;
 try {
-  execFileSync('objcopy', ['--strip-debug', tmp], { stdio: 'ignore' });
+  execFileSync('objcopy', ['--strip-all', tmp], { stdio: 'ignore' });
   stripped = true;
 } catch {
   // no binutils: the executable keeps node's debug info
@@ -101,4 +102,4 @@ fs.renameSync(tmp, output);
 fs.rmSync(config.output, { force: true });
 fs.rmSync(configFile, { force: true });
 const mib = (fs.statSync(output).size / 2 ** 20).toFixed(1);
-console.log(`${path.relative(root, output)}: ${mib} MiB (node ${process.version}${stripped ? ', debug info stripped' : ''}), built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`${path.relative(root, output)}: ${mib} MiB (node ${process.version}${stripped ? ', stripped' : ''}), built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
