@@ -288,6 +288,25 @@ for tool in vmcore-filter makedumpfile; do
   echo "VMCF: $tool exit $(cat $tool.rc) in $t0..$t1"
   sync
 done
+# The kdump-tools way (Debian's kdump-config savecore): PATH=/bin:/usr/bin:/sbin:/usr/sbin, its
+# default MAKEDUMP_ARGS "-F -c -d 31" with stdout to the core file, then --dump-dmesg. Here
+# /usr/bin/makedumpfile is vmcore-filter's single executable (as after a dpkg-divert of
+# Debian's), found by name; Debian's makedumpfile runs the same way by its own path.
+for tool in single-executable makedumpfile; do
+  if [ $tool = single-executable ]; then mdf=makedumpfile; else mdf=/usr/sbin/makedumpfile; fi
+  (
+    export PATH=/bin:/usr/bin:/sbin:/usr/sbin
+    command -v makedumpfile > kt-which.txt
+    t0=$(up)
+    /usr/bin/time -v -o kt-$tool.time $mdf -F -c -d 31 /proc/vmcore > kt-$tool.flat 2> kt-$tool.log
+    echo $? > kt-$tool.rc
+    echo "$t0 $(up)" > kt-$tool.uptime
+    $mdf --dump-dmesg /proc/vmcore kt-$tool.dmesg >> kt-$tool.log 2>&1
+    echo $? > kt-$tool.dmesg.rc
+  )
+  echo "VMCF: kdump-tools way, $tool exit $(cat kt-$tool.rc), --dump-dmesg exit $(cat kt-$tool.dmesg.rc)"
+  sync
+done
 # A disk that fills up: the same job onto a 12 MiB tmpfs; what each collector leaves is kept.
 mkdir -p /full
 for tool in vmcore-filter makedumpfile; do
@@ -344,6 +363,11 @@ function toolsDisk(work) {
   copyWithLibs(process.execPath, tree, 'bin/node');
   copyWithLibs(which('makedumpfile'), tree, 'usr/sbin/makedumpfile');
   copyWithLibs('/usr/bin/time', tree, 'usr/bin/time');
+  // The single executable, installed under makedumpfile's name where kdump-config finds it.
+  fs.copyFileSync(seaBinary(), path.join(tree, 'opt', 'vmcore-filter-linux-x64'));
+  fs.chmodSync(path.join(tree, 'opt', 'vmcore-filter-linux-x64'), 0o755);
+  fs.mkdirSync(path.join(tree, 'usr', 'bin'), { recursive: true });
+  fs.symlinkSync('/opt/vmcore-filter-linux-x64', path.join(tree, 'usr', 'bin', 'makedumpfile'));
   const app = path.join(tree, 'opt', 'vmcore-filter');
   fs.cpSync(path.join(root, 'bin'), path.join(app, 'bin'), { recursive: true });
   fs.cpSync(path.join(root, 'dist', 'bundle'), path.join(app, 'dist', 'bundle'), { recursive: true });
@@ -353,15 +377,34 @@ function toolsDisk(work) {
   for (const p of prod) fs.cpSync(p, path.join(app, path.relative(root, p)), { recursive: true, dereference: true });
   fs.writeFileSync(path.join(tree, 'capture.sh'), CAPTURE_SH);
   const img = path.join(work, 'tools.ext4');
-  makeExt4(tree, img, 512);
+  // Room for node, the single executable and six dumps of a 1 GiB guest (6.12's are the largest).
+  makeExt4(tree, img, 1536);
   return img;
 }
 
+/** dist/vmcore-filter-linux-x64 (issue 13's single executable), built when missing or older than the bundle. */
+function seaBinary() {
+  const sea = path.join(root, 'dist', `vmcore-filter-linux-x64`);
+  const bundle = path.join(root, 'dist', 'bundle', 'main.js');
+  if (!fs.existsSync(sea) || (fs.existsSync(bundle) && fs.statSync(sea).mtimeMs < fs.statSync(bundle).mtimeMs)) {
+    log('building the single executable (node scripts/sea.mjs)');
+    run(process.execPath, [path.join(root, 'scripts', 'sea.mjs')], { cwd: root });
+  }
+  return sea;
+}
+
 function bundleHash() {
-  const dir = path.join(root, 'dist', 'bundle');
-  if (!fs.existsSync(dir)) throw new Error('dist/bundle is missing: run npm run build first');
+  return dirHash(path.join(root, 'dist', 'bundle'));
+}
+
+/** Hash of a build output directory's files (what the capture's programs are made of). */
+function dirHash(dir) {
+  if (!fs.existsSync(dir)) throw new Error(`${path.relative(root, dir)} is missing: run npm run build first`);
   const h = crypto.createHash('sha256');
-  for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
+  for (const f of fs.readdirSync(dir).sort()) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) h.update(f).update(fs.readFileSync(p));
+  }
   return h.digest('hex').slice(0, 16);
 }
 
@@ -532,7 +575,21 @@ async function buildCapture(kernel, out, work, workload) {
       const maxRssKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timeText)?.[1] ?? NaN);
       result[tool] = { rc, seconds: Math.round((u1 - u0) * 100) / 100, maxRssKiB, dump: `capture/${tool}.dump`, log: `capture/${tool}.log` };
     }
-    return { timings: t, crashkernelMiB: GUEST.crashkernelMiB, tools: result, facts: facts(text), serial: 'serial-capture.log' };
+    const kdumpTools = { which: fs.readFileSync(path.join(dir, 'kt-which.txt'), 'utf8').trim() };
+    for (const tool of ['single-executable', 'makedumpfile']) {
+      const f = (x) => path.join(dir, `kt-${tool}.${x}`);
+      const [u0, u1] = fs.readFileSync(f('uptime'), 'utf8').trim().split(' ').map(Number);
+      kdumpTools[tool] = {
+        rc: Number(fs.readFileSync(f('rc'), 'utf8')),
+        dmesgRc: Number(fs.readFileSync(f('dmesg.rc'), 'utf8')),
+        seconds: Math.round((u1 - u0) * 100) / 100,
+        maxRssKiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(f('time'), 'utf8'))?.[1] ?? NaN),
+        flat: `capture/kt-${tool}.flat`,
+        dmesg: `capture/kt-${tool}.dmesg`,
+        log: `capture/kt-${tool}.log`,
+      };
+    }
+    return { timings: t, crashkernelMiB: GUEST.crashkernelMiB, tools: result, kdumpTools, facts: facts(text), serial: 'serial-capture.log' };
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
   }
@@ -575,7 +632,8 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
     }
     if (capture) {
-      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, bundleHash());
+      seaBinary(); // built first: its build writes into dist/sea, which the key hashes
+      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, toolsDisk.toString(), bundleHash(), dirHash(path.join(root, 'dist', 'sea')));
       if (force || !m.capture || m.capture.key !== captureKey) {
         log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
         m.capture = { key: captureKey, ...(await buildCapture(kernel, out, work, workload)) };

@@ -120,4 +120,34 @@ describe.each(KERNEL_IDS)('real %s kernel: kdump capture on /proc/vmcore', (id) 
     expect(p.mismatches).toEqual([]);
     expect(p.identical).toBeGreaterThan(1000);
   }, 600_000);
+
+  it('the kdump-tools way: the single executable as /usr/bin/makedumpfile, with kdump-config\'s PATH and default MAKEDUMP_ARGS', () => {
+    if (!m()) return;
+    const kt = (m()!.capture as unknown as { kdumpTools: Record<string, any> }).kdumpTools;
+    expect(kt.which).toBe('/usr/bin/makedumpfile');
+    const d = path.join(m()!.dir, 'capture');
+    for (const tool of ['single-executable', 'makedumpfile']) {
+      expect(kt[tool].rc, tool).toBe(0);
+      expect(kt[tool].dmesgRc, tool).toBe(0);
+      expect(fs.readFileSync(path.join(d, `kt-${tool}.log`), 'utf8')).toContain('makedumpfile Completed.');
+    }
+    // The same kernel log from both collectors' --dump-dmesg.
+    expect(fs.readFileSync(inDump(m()!, kt['single-executable'].dmesg))).toEqual(fs.readFileSync(inDump(m()!, kt.makedumpfile.dmesg)));
+    expect(kt['single-executable'].maxRssKiB).toBeLessThan(128 * 1024);
+    // The flattened stream (-F -c -d 31) reassembles into the dump the node run wrote at -d 31 -l:
+    // the same pages, the same bytes.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'real-kt-'));
+    try {
+      const out = path.join(tmp, 'sea.dump');
+      const r = spawnSync(process.execPath, [path.resolve('bin/vmcore-filter.js'), 'reassemble', inDump(m()!, kt['single-executable'].flat), out], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const p = pair(out, inDump(m()!, m()!.capture!.tools['vmcore-filter'].dump));
+      expect(p.mismatches).toEqual([]);
+      expect(p.unreadable).toEqual([]);
+      expect(Buffer.from(p.a)).toEqual(Buffer.from(p.b));
+      expect(p.identical).toBe(p.both);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
