@@ -398,12 +398,12 @@ function bundleHash() {
 }
 
 /** Hash of a build output directory's files (what the capture's programs are made of). */
-function dirHash(dir) {
+function dirHash(dir, only = /./) {
   if (!fs.existsSync(dir)) throw new Error(`${path.relative(root, dir)} is missing: run npm run build first`);
   const h = crypto.createHash('sha256');
   for (const f of fs.readdirSync(dir).sort()) {
     const p = path.join(dir, f);
-    if (fs.statSync(p).isFile()) h.update(f).update(fs.readFileSync(p));
+    if (only.test(f) && fs.statSync(p).isFile()) h.update(f).update(fs.readFileSync(p));
   }
   return h.digest('hex').slice(0, 16);
 }
@@ -632,11 +632,14 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
     }
     if (capture) {
-      seaBinary(); // built first: its build writes into dist/sea, which the key hashes
-      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, toolsDisk.toString(), bundleHash(), dirHash(path.join(root, 'dist', 'sea')));
+      seaBinary();
+      // What the capture's programs are made of: the bundle and the single executable's own
+      // modules (tsc output, deterministic; not the blobs its build leaves beside them).
+      const keyParts = { bundle: bundleHash(), sea: dirHash(path.join(root, 'dist', 'sea'), /\.js$/) };
+      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, toolsDisk.toString(), keyParts.bundle, keyParts.sea);
       if (force || !m.capture || m.capture.key !== captureKey) {
         log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
-        m.capture = { key: captureKey, ...(await buildCapture(kernel, out, work, workload)) };
+        m.capture = { key: captureKey, keyParts, ...(await buildCapture(kernel, out, work, workload)) };
         fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
         log(`${id}: capture in ${m.capture.timings.total} s`);
       }
