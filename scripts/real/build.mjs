@@ -353,6 +353,11 @@ function buildWorkload(work) {
   return out;
 }
 
+// Part of the capture's cache key: change it with what toolsDisk() puts on the disk. (Not
+// toolsDisk.toString(): under vitest this module's text is transformed, so the key would differ
+// between `node scripts/real/build.mjs` and the tests, and the tests would rebuild the capture.)
+const TOOLS_DISK_VERSION = 'tools-disk 2: 1536 MiB; busybox, node + bundle + prod node_modules, makedumpfile, time, the single executable as /usr/bin/makedumpfile';
+
 /** The tools disk of the capture boot: node and the CLI bundle, makedumpfile, GNU time, busybox. */
 function toolsDisk(work) {
   const tree = path.join(work, 'tools-tree');
@@ -636,7 +641,7 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
       // What the capture's programs are made of: the bundle and the single executable's own
       // modules (tsc output, deterministic; not the blobs its build leaves beside them).
       const keyParts = { bundle: bundleHash(), sea: dirHash(path.join(root, 'dist', 'sea'), /\.js$/) };
-      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, toolsDisk.toString(), keyParts.bundle, keyParts.sea);
+      const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, TOOLS_DISK_VERSION, keyParts.bundle, keyParts.sea);
       if (force || !m.capture || m.capture.key !== captureKey) {
         log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
         m.capture = { key: captureKey, keyParts, ...(await buildCapture(kernel, out, work, workload)) };
