@@ -622,10 +622,12 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
     const mfile = path.join(out, 'manifest.json');
     let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
     const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')));
-    const workload = buildWorkload(work);
+    // Compiled only when a boot needs it (most calls find everything cached).
+    let built;
+    const workloadPath = () => (built ??= buildWorkload(work));
     if (force || !m || m.dumpKey !== dumpKey || !fs.existsSync(path.join(out, 'vmcore.elf'))) {
       log(`${id}: booting ${kernel.pkg} ${kernel.version} for the QMP dumps`);
-      const dumps = await buildDumps(kernel, out, work, workload);
+      const dumps = await buildDumps(kernel, out, work, workloadPath());
       m = { kernel: { id, meta: kernel.meta, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
       log(`${id}: dumps in ${dumps.timings.total} s`);
@@ -644,7 +646,7 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
       const captureKey = sha256(baseHash, kernel.pkg, kernel.version, captureFirstInit(), CAPTURE_INIT, CAPTURE_SH, TOOLS_DISK_VERSION, keyParts.bundle, keyParts.sea);
       if (force || !m.capture || m.capture.key !== captureKey) {
         log(`${id}: booting with crashkernel=${GUEST.crashkernelMiB}M for the kdump capture`);
-        m.capture = { key: captureKey, keyParts, ...(await buildCapture(kernel, out, work, workload)) };
+        m.capture = { key: captureKey, keyParts, ...(await buildCapture(kernel, out, work, workloadPath())) };
         fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
         log(`${id}: capture in ${m.capture.timings.total} s`);
       }

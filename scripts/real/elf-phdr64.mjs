@@ -21,9 +21,6 @@ export function movePhdrsTo64(src, dst) {
   fs.rmSync(dst, { force: true });
   fs.copyFileSync(src, dst);
   if (phoff === 64) return false;
-  if (phoff < 64 + ph.length && phoff !== 64) {
-    // Moving down overlaps the old place: fine, we write the whole block from memory.
-  }
   const out = fs.openSync(dst, 'r+');
   try {
     eh.writeBigUInt64LE(64n, 32); // e_phoff
