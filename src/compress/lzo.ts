@@ -274,7 +274,10 @@ export function createLzoCodec(): PageCodec {
   } catch (e) {
     // The single executable carries its addon: losing it is an error there, not a slower codec.
     if (e instanceof VmcoreError && e.code === 'E_CODEC_UNAVAILABLE') throw e;
-    return lzoCodec;
+    // `lzo` is an optional dependency (it compiles at install): say once, in `info` and
+    // `--version`, that the slower compressor serves.
+    const why = (e as Error).message.split('\n')[0];
+    return { ...lzoCodec, implementation: `${lzoCodec.implementation}; npm lzo not loaded: ${why}` };
   }
   // The binding writes without a bound: always into a scratch buffer of lzoBound size.
   const nativeScratch = Buffer.alloc(lzoBound(65536));

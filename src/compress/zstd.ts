@@ -1,6 +1,7 @@
 import { VmcoreError } from '../errors.js';
 import { CODEC_FLAGS, type PageCodec } from './codec.js';
 import { loadCodecPackage } from './native.js';
+import { loadZstdWasm } from './zstd-wasm.js';
 
 interface ZstdModule {
   Compressor: new () => { setParameters(p: { compressionLevel?: number }): void; compress(b: Uint8Array): Buffer };
@@ -9,38 +10,48 @@ interface ZstdModule {
 
 /**
  * zstd as makedumpfile `-z` stores it: one standard frame per page (ZSTD_compressCCtx, level 1,
- * content size in the frame header); npm package `zstd-napi` (synchronous N-API binding of libzstd).
+ * content size in the frame header). From npm `zstd-napi` (synchronous N-API binding of libzstd)
+ * when it is installed — an optional dependency, built from source at install — else from libzstd
+ * compiled to WebAssembly (src/compress/zstd-wasm.ts), about half as fast, same format. The single
+ * executable carries its addon: losing it is an error there, not a slower codec.
  */
 export function createZstdCodec(): PageCodec {
-  const pkg = loadCodecPackage('zstd');
-  const mod = pkg.mod as ZstdModule;
-  const version = pkg.version;
-  const cctx = new mod.Compressor();
-  cctx.setParameters({ compressionLevel: 1 });
-  const dctx = new mod.Decompressor();
-  const probe = cctx.compress(new Uint8Array(64));
-  if (dctx.decompress(probe).length !== 64) throw new Error('self-test failed');
+  let engine: { implementation: string; compress(p: Uint8Array): Uint8Array; decompress(s: Uint8Array, cap: number): Uint8Array };
+  try {
+    engine = nativeEngine();
+  } catch (e) {
+    if (e instanceof VmcoreError && e.code === 'E_CODEC_UNAVAILABLE') throw e;
+    const why = (e as Error).message.split('\n')[0];
+    const w = loadZstdWasm();
+    engine = {
+      implementation: `npm @bokuweb/zstd-wasm ${w.version} (WebAssembly; zstd-napi not loaded: ${why})`,
+      compress: (p) => w.compress(p, 1),
+      decompress: (s, cap) => w.decompress(s, cap),
+    };
+  }
+  const probe = engine.compress(new Uint8Array(64));
+  if (frameContentSize(probe) !== 64 || engine.decompress(probe, 64).length !== 64) throw new Error('self-test failed');
   return {
     name: 'zstd',
     flag: CODEC_FLAGS.zstd,
-    implementation: `npm zstd-napi ${version}`,
+    implementation: engine.implementation,
     compress(page: Uint8Array, out: Uint8Array): number {
-      const c = cctx.compress(page);
+      const c = engine.compress(page);
       if (c.length >= page.length) return 0;
       out.set(c, 0);
       return c.length;
     },
     decompress(src: Uint8Array, out: Uint8Array): number {
       // Frame_Content_Size is in the header of every frame we and makedumpfile write; a frame
-      // without it, or claiming more than fits, is refused before the native decoder allocates.
+      // without it, or claiming more than fits, is refused before the decoder allocates.
       const declared = frameContentSize(src);
       if (declared === null) throw new VmcoreError('E_CORRUPT_PAGE', 'zstd frame header is invalid or lacks the content size');
       if (declared > out.length) {
         throw new VmcoreError('E_CORRUPT_PAGE', `zstd frame declares ${declared} bytes, more than ${out.length}`);
       }
-      let d: Buffer;
+      let d: Uint8Array;
       try {
-        d = dctx.decompress(src);
+        d = engine.decompress(src, out.length);
       } catch (e) {
         throw new VmcoreError('E_CORRUPT_PAGE', `zstd data does not decode: ${(e as Error).message}`);
       }
@@ -48,6 +59,20 @@ export function createZstdCodec(): PageCodec {
       out.set(d, 0);
       return d.length;
     },
+  };
+}
+
+/** zstd-napi's compressor and decompressor at level 1 (throws if the package does not load). */
+function nativeEngine() {
+  const pkg = loadCodecPackage('zstd');
+  const mod = pkg.mod as ZstdModule;
+  const cctx = new mod.Compressor();
+  cctx.setParameters({ compressionLevel: 1 });
+  const dctx = new mod.Decompressor();
+  return {
+    implementation: `npm zstd-napi ${pkg.version}`,
+    compress: (p: Uint8Array): Uint8Array => cctx.compress(p),
+    decompress: (s: Uint8Array, _cap: number): Uint8Array => dctx.decompress(s),
   };
 }
 
