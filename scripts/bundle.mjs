@@ -29,7 +29,7 @@ await build({
   target: 'node20',
   // Native codec bindings load their .node files relative to their own package.
   external: ['snappy', 'lzo', 'zstd-napi'],
-  // Bundled CommonJS dependencies (commander, cli-progress) call require() for Node built-ins.
+  // Bundled CommonJS dependencies (commander) call require() for Node built-ins.
   banner: { js: "import { createRequire as __vfCreateRequire } from 'node:module'; const require = __vfCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
   logLevel: 'warning',

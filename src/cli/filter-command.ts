@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { REPORTED_BIT_HELP, parseDumpLevels, parseIntOption, parseReportedBit } from './args.js';
-import { colours, renderFilterReport } from './render.js';
+import { colours, renderFilterReport, truncationLine } from './render.js';
 import { filterDump, type FilterOptions } from '../writer/pipeline.js';
 import { progressBar } from './progress.js';
 import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
@@ -83,6 +83,8 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         setExit(EXIT.VMCOREINFO);
         return;
       }
-      setExit(report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK);
+      const partial = truncationLine(input, o.F ? 'the stream' : output, report.warnings);
+      if (partial) process.stderr.write(partial);
+      setExit(partial ? EXIT.PARTIAL : EXIT.OK);
     });
 }

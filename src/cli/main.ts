@@ -3,8 +3,11 @@
  * process, colours, progress bars and exit codes.
  */
 import * as path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import * as fs from 'node:fs';
+import { Command, Option } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
+import { closest, commanderMessage, reportError } from './report-error.js';
+import { VERSION, versionText } from './version.js';
 import { onTemporariesChange, removeAllTemporaries } from '../writer/atomic.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
 
@@ -43,21 +46,6 @@ export function commandsFor(argv: string[]): string[] {
 /** Commands that read a dump: each takes `--vmcoreinfo FILE` (added and loaded by {@link buildProgram}). */
 const READS_DUMP = new Set(['filter', 'info', 'stats', 'dmesg', 'map']);
 
-/** Write one error line; never a stack trace unless VMCORE_FILTER_DEBUG is set. */
-export function reportError(e: unknown): number {
-  if (e instanceof VmcoreError) {
-    process.stderr.write(`vmcore-filter: error: ${e.message}\n`);
-    return e.exitCode;
-  }
-  if (e instanceof CommanderError) {
-    return e.exitCode === 0 ? 0 : EXIT.USAGE;
-  }
-  const err = e as Error;
-  process.stderr.write(`vmcore-filter: internal error: ${err?.message ?? String(e)}\n`);
-  if (process.env.VMCORE_FILTER_DEBUG) process.stderr.write(`${err?.stack}\n`);
-  return EXIT.INTERNAL;
-}
-
 /**
  * SIGINT / SIGTERM / SIGHUP remove the temporary output and exit 130 / 143 / 129. The handlers
  * are installed only while a temporary exists: before that there is nothing to clean up and
@@ -91,12 +79,9 @@ export async function buildProgram(setExit: (code: number) => void, commands: st
   program
     .name('vmcore-filter')
     .description('Filter Linux crash dumps: drop free, hinted and offline pages; makedumpfile-compatible output.')
-    .version('0.1.0', '-v, --version')
-    .showHelpAfterError('(run with --help for usage)')
+    .version(VERSION, '-v, --version')
     .exitOverride()
-    .configureOutput({
-      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `vmcore-filter: ${s}` : s),
-    });
+    .configureOutput({ writeErr: (s) => process.stderr.write(commanderMessage(s)) });
   const registers = await Promise.all(commands.map((c) => COMMANDS[c]!()));
   for (const register of registers) register(program, setExit);
   // --vmcoreinfo FILE on every command that reads a dump: read and checked before the action
@@ -144,6 +129,11 @@ export async function main(argv: string[], name: string = invokedName(argv)): Pr
     }
   }
   try {
+    if (argv[2] === '-v' || argv[2] === '--version') {
+      process.stdout.write(versionText());
+      return 0;
+    }
+    checkCommandWord(argv[2]);
     const program = await buildProgram((c) => (code = c), commandsFor(argv));
     await program.parseAsync(argv);
     return code;
@@ -152,4 +142,20 @@ export async function main(argv: string[], name: string = invokedName(argv)): Pr
   }
 }
 
-export { Option };
+/**
+ * A first word that is neither a command, an option nor an existing file is a mistyped command
+ * (`vmcore-filter infoo s.img`), not the filter's input: say so, with the closest command, before
+ * the filter takes `s.img` for its output. Only bare words are taken for commands: a path
+ * (`./x`, `/var/crash/vmcore`, `vmcore.1`) is still the filter's input, and a missing one is
+ * reported as such.
+ */
+export function checkCommandWord(word: string | undefined): void {
+  if (word === undefined || Object.hasOwn(COMMANDS, word) || word === 'help') return;
+  if (!/^[a-z][a-z0-9_-]*$/.test(word) || fs.existsSync(word)) return;
+  const near = closest(word, [...Object.keys(COMMANDS), 'help']);
+  throw new VmcoreError('E_USAGE', `unknown command '${word}' ${near ? `(did you mean ${near}?)` : `(nor a file of that name; commands: ${Object.keys(COMMANDS).join(', ')})`}`, {
+    option: word,
+  });
+}
+
+export { Option, reportError };

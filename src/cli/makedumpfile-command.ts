@@ -11,6 +11,9 @@
  */
 import type { Command } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
+import { reportError } from './report-error.js';
+import { makedumpfileProgress } from './progress.js';
+import { truncationLine } from './render.js';
 import { parseDumpLevels } from './args.js';
 import { filterDump, type FilterOptions } from '../writer/pipeline.js';
 import type { FilterReport } from '../writer/report.js';
@@ -559,7 +562,14 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     keepIncomplete: true,
   };
   return failing(plan.messageLevel, msg, async () => {
-    const report = await filterDump(plan.input, plan.output, opts);
+    // makedumpfile draws its progress on stderr at message levels with bit 1 (the default 7).
+    const progress = plan.messageLevel & 1 ? makedumpfileProgress(process.stderr) : null;
+    let report: FilterReport;
+    try {
+      report = await filterDump(plan.input, plan.output, { ...opts, onProgress: progress?.onProgress });
+    } finally {
+      progress?.finish();
+    }
     if (plan.messageLevel & 2) {
       // makedumpfile says so as it retries; the pipeline reports it afterwards, in the same words.
       for (const w of report.warnings) {
@@ -569,7 +579,9 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     }
     if (plan.messageLevel & 16) msg.write(makedumpfileReport(report));
     if (plan.messageLevel & 2) msg.write(makedumpfileClosing(plan.splitOutputs ?? [plan.output], plan.flattened));
-    return report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK;
+    const partial = truncationLine(plan.input, plan.flattened ? 'the stream' : plan.output, report.warnings);
+    if (partial) process.stderr.write(partial);
+    return partial ? EXIT.PARTIAL : EXIT.OK;
   });
 }
 
@@ -608,7 +620,6 @@ async function failing(messageLevel: number, msg: NodeJS.WritableStream, job: ()
     return await job();
   } catch (e) {
     if (!(messageLevel & 2)) throw e;
-    const { reportError } = await import('./main.js');
     const code = reportError(e);
     // makedumpfile's line after a full disk (or -L) once the header is marked incomplete.
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && e.data.incomplete) msg.write('This is an incomplete dumpfile, but might analyzable.\n');

@@ -67,3 +67,16 @@ export function renderFilterReport(r: FilterReport, c: ChalkInstance): string {
   for (const w of r.warnings) out.push(c.yellow(`  warning: ${w}`));
   return out.join('\n') + '\n';
 }
+
+/**
+ * The one stderr line of a partial run (exit 8): the input ended before its headers said, so
+ * what was there is in the output and the rest is marked absent. The first truncation warning
+ * names where; the report (stdout) has them all.
+ */
+export function truncationLine(input: string, output: string, warnings: readonly string[]): string | null {
+  const t = warnings.filter((w) => w.startsWith('truncated'));
+  if (t.length === 0) return null;
+  const first = t[0]!.replace(/^truncated input: /, '');
+  const more = t.length > 1 ? ` (and ${t.length - 1} more)` : '';
+  return `vmcore-filter: partial: ${input} is truncated: ${first}${more}; ${output} holds what was there, the rest marked absent\n`;
+}

@@ -5,6 +5,7 @@
  * package's module and version, so they are the same code in both.
  */
 import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The codecs whose implementation is a native addon. */
@@ -49,4 +50,27 @@ export function setCodecPackageLoader(l: CodecPackageLoader): void {
 /** The package of `codec`, from the current loader; throws if it cannot be loaded. */
 export function loadCodecPackage(codec: AddonCodec): CodecPackage {
   return loader(codec);
+}
+
+/** Each optional package's addon file, relative to its package directory. */
+const ADDON_FILES: Partial<Record<AddonCodec, string>> = {
+  lzo: path.join('build', 'Release', 'node_lzo.node'),
+  zstd: path.join('build', 'Release', 'binding.node'),
+};
+
+/**
+ * Whether `codec`'s optional native package (lzo, zstd-napi) is absent from node_modules, so its
+ * fallback serves: a file check, without loading anything (for `--version`). False under another
+ * loader (the single executable's embedded addons) and for snappy (a required dependency).
+ */
+export function nativePackageMissing(codec: AddonCodec): boolean {
+  const file = ADDON_FILES[codec];
+  if (loader !== fromNodeModules || file === undefined) return false;
+  const require = createRequire(import.meta.url);
+  try {
+    const dir = path.dirname(require.resolve(`${codec === 'zstd' ? 'zstd-napi' : codec}/package.json`));
+    return !fs.existsSync(path.join(dir, file));
+  } catch {
+    return true;
+  }
 }

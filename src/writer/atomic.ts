@@ -52,7 +52,15 @@ export class AtomicOutput {
     try {
       fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
     } catch (e) {
-      throw outputError(e, temp);
+      // Name the output the user gave, not our dot-named temporary beside it.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new VmcoreError('E_OUTPUT_IO', `cannot create ${finalPath}: directory ${path.dirname(finalPath)} does not exist`, { path: finalPath });
+      }
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new VmcoreError('E_OUTPUT_IO', `cannot create ${finalPath}: ${code} on directory ${path.dirname(finalPath)}`, { path: finalPath });
+      }
+      throw outputError(e, finalPath);
     }
     track(temp, true);
     return new AtomicOutput(finalPath, temp, fd);

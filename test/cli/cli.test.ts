@@ -36,7 +36,7 @@ function normalise(s: string): string {
 function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, code: number, pattern: RegExp) {
   expect(r.code).toBe(code);
   const lines = r.stderr.trimEnd().split('\n');
-  expect(lines.filter((l) => !l.startsWith('(run with --help')).length, r.stderr).toBe(1);
+  expect(lines.length, r.stderr).toBe(1);
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
 }

@@ -26,8 +26,11 @@ const p = (f: string) => path.join(dir, f);
 
 function run(cmd: string[], input?: Buffer) {
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'buffer', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20, input });
-  return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), raw: r.stdout };
+  const err = r.stderr.toString('utf8');
+  // Progress lines (message level bit 1, both tools): `\r`-redrawn, ended by one newline.
+  return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: err.replace(PROGRESS, ''), progress: (err.match(PROGRESS) ?? []).join(''), raw: r.stdout };
 }
+const PROGRESS = /(?:\r[^\r\n]*)+\n/g;
 const ours = (args: string[], input?: Buffer) => run([process.execPath, BIN, 'makedumpfile', ...args], input);
 const theirs = (args: string[], input?: Buffer) => run([MDF, ...args], input);
 
@@ -225,5 +228,25 @@ describe('-L SIZE', () => {
     const bad = ours(['-L', '1KB', p('a.img'), p('x')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('vmcore-filter: error: makedumpfile: -L: Limit size(1KB) is invalid\n');
+  });
+});
+
+describe('progress lines', () => {
+  it("are makedumpfile's: at the default message level on stderr, none without bit 1", (ctx) => {
+    const line = /^\r(Excluding unnecessary pages|Copying data) {0,40}: \[(?: |\d){2}\d\.\d %\] [/|\\-] {2}[ a-z:0-9]{16}$/;
+    const ok = (s: string) => s.slice(0, -1).split(/(?=\r)/).every((l) => line.test(l));
+    const r = ours(['-l', '-d', '31', p('a.img'), p('prog.dump')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(ok(r.progress), JSON.stringify(r.progress)).toBe(true);
+    expect(r.progress).toMatch(/\rCopying data {38}: \[100\.0 %\] [/|\\-] {2} {9}eta: 0s\n$/);
+    const quiet = ours(['-l', '-d', '31', '--message-level', '6', p('a.img'), p('prog6.dump')]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.progress + quiet.stderr).toBe('');
+    if (!requirePeer('makedumpfile')) return ctx.skip();
+    const m = theirs(['-l', '-d', '31', p('a.img'), p('mprog.dump')]);
+    expect(m.code).toBe(0);
+    expect(m.progress).toMatch(/\rCopying data {38}: \[100\.0 %\] [/|\\-] {2} {9}eta: 0s\n$/);
+    expect(m.progress).toContain('\rExcluding unnecessary pages                       : [100.0 %] ');
   });
 });
