@@ -5,7 +5,8 @@
 export { VmcoreError, EXIT, type ErrorCode, type ErrorData } from './errors.js';
 
 // The main job.
-export { filterDump, type FilterOptions } from './writer/pipeline.js';
+export { filterDump, resolveFilterOptions, FILTER_DEFAULTS, type FilterDumpOptions } from './api/filter-dump.js';
+export type { FilterOptions } from './writer/pipeline.js';
 export { PAGE_CLASSES, type FilterReport, type PageClass } from './writer/report.js';
 export { reassembleSplit, splitRanges } from './writer/split.js';
 export { reassembleFlattened, reassembleFlattenedStream } from './formats/flattened/reader.js';

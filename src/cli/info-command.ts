@@ -5,6 +5,8 @@ import { EXIT } from '../errors.js';
 import { REPORTED_BIT_HELP, parseReportedBit } from './args.js';
 import { colours } from './render.js';
 import { describeDumpFile, type DumpInfo } from '../triage/info.js';
+import { CODEC_NAMES, loadCodec, type CodecName } from '../compress/index.js';
+import { eachDump } from './each-dump.js';
 
 interface InfoCliOpts {
   json?: boolean;
@@ -46,11 +48,12 @@ function hintedLine(i: DumpInfo): string {
 }
 
 /** The info report as text. */
-export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
+export function renderInfo(i: DumpInfo, c: ChalkInstance, decoder: string | null = null): string {
   const o: string[] = [];
   const row = (k: string, v: string) => o.push(`  ${k.padEnd(14)} ${v}`);
   o.push(c.bold(`vmcore-filter info: ${i.path}`));
   row('format', `${i.format}${i.codec !== null ? ` (codec ${i.codec})` : ''}, ${i.bytes} bytes`);
+  if (decoder !== null) row('codec impl', decoder);
   row('kernel', `${i.kernel.release ?? '(unknown)'}${i.kernel.machine ? ` ${i.kernel.machine}` : ''}`);
   if (i.kernel.version) row('version', i.kernel.version);
   if (i.kernel.nodename) row('nodename', i.kernel.nodename);
@@ -110,17 +113,30 @@ export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
 export function registerInfo(program: Command, setExit: (c: number) => void): void {
   program
     .command('info')
-    .description('describe a dump: format, header, kernel, crash time, memory, page-type encoding, decidable classes, completeness')
-    .argument('<dump>', 'a dump of any supported format (ELF, kdump-compressed, flattened)')
-    .option('--json', 'print one JSON object (schema vmcore-filter/info@1, schema/info.schema.json)')
+    .description('describe dumps: format, header, kernel, crash time, memory, page-type encoding, decidable classes, completeness')
+    .argument('<dump...>', 'dumps of any supported format (ELF, kdump-compressed, flattened); one report each')
+    .option('--json', 'print one JSON object per dump, one per line (schema vmcore-filter/info@1, schema/info.schema.json)')
     .option('--reported-bit <n>', REPORTED_BIT_HELP)
-    .action((dump: string, o: InfoCliOpts) => {
-      const info = describeDumpFile(dump, {
-        reportedBit: parseReportedBit(o.reportedBit),
-        vmcoreinfoOverride: o.vmcoreinfoText,
-      });
-      if (o.json) process.stdout.write(JSON.stringify(info) + '\n');
-      else process.stdout.write(renderInfo(info, colours(!!process.stdout.isTTY && !process.env.NO_COLOR)));
-      setExit(EXIT.OK);
+    .action((dumps: string[], o: InfoCliOpts) => {
+      const reportedBit = parseReportedBit(o.reportedBit);
+      const c = colours(!!process.stdout.isTTY && !process.env.NO_COLOR);
+      setExit(
+        eachDump(dumps, (dump, index) => {
+          const info = describeDumpFile(dump, { reportedBit, vmcoreinfoOverride: o.vmcoreinfoText });
+          if (o.json) process.stdout.write(JSON.stringify(info) + '\n');
+          else process.stdout.write((index > 0 ? '\n' : '') + renderInfo(info, c, decoderOf(info.codec)));
+          return EXIT.OK;
+        }),
+      );
     });
+}
+
+/** Which implementation decodes a dump's codec here (a slower fallback says so), or null. */
+function decoderOf(codec: string | null): string | null {
+  if (codec === null || !(CODEC_NAMES as readonly string[]).includes(codec)) return null;
+  try {
+    return loadCodec(codec as CodecName).implementation;
+  } catch (e) {
+    return `not available: ${(e as Error).message}`;
+  }
 }

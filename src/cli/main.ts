@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { VmcoreError, EXIT } from '../errors.js';
 import { closest, commanderMessage, reportError } from './report-error.js';
 import { VERSION, versionText } from './version.js';
+import { addHelpEpilogues } from './help.js';
 import { onTemporariesChange, removeAllTemporaries } from '../writer/atomic.js';
 import { readVmcoreinfoFile } from '../triage/vmcoreinfo-file.js';
 
@@ -89,6 +90,7 @@ export async function buildProgram(setExit: (code: number) => void, commands: st
   for (const c of program.commands) {
     if (READS_DUMP.has(c.name())) c.option('--vmcoreinfo <file>', "supply or replace the dump's VMCOREINFO (text, as makedumpfile -g writes)");
   }
+  addHelpEpilogues(program);
   program.hook('preAction', (_root, action) => {
     const f = action.getOptionValue('vmcoreinfo');
     if (typeof f === 'string') action.setOptionValue('vmcoreinfoText', readVmcoreinfoFile(f));

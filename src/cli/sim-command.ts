@@ -71,12 +71,14 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
 
 export function registerSim(program: Command, setExit: (c: number) => void): void {
   addSimOptions(program.command('sim').argument('<out>', 'image to write (ELF64 vmcore)'), '512M')
-    .description('simulate an x86_64 Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
-    .option('--truth <file>', 'write the ground-truth JSON here')
-    .option('-f, --force', 'overwrite existing files')
+    .description('simulate an x86_64 Linux machine of one kernel generation (--kernel); write its vmcore to <out> and its ground truth to <out>.truth.json')
+    .option('--truth <file>', 'also write the ground-truth JSON here, indented')
+    .option('-f, --force', 'overwrite an existing <out>, <out>.truth.json or --truth file')
     .option('--json', 'print the result as JSON')
     .action(async (out: string, o: SimCliOpts) => {
       checkOutputPath(out, { force: !!o.force });
+      // simulate() writes <out>.truth.json beside the image: refused without -f like the image.
+      checkOutputPath(`${out}.truth.json`, { force: !!o.force });
       if (o.truth) checkOutputPath(o.truth, { force: !!o.force });
       const r = await simulate(out, simOptions(o));
       if (o.truth) fs.writeFileSync(o.truth, JSON.stringify(r.truth, null, 2) + '\n');

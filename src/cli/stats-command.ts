@@ -6,6 +6,7 @@ import { REPORTED_BIT_HELP, parseDumpLevels, parseIntOption, parseReportedBit } 
 import { colours } from './render.js';
 import { dumpStatsFile, type DumpStats } from '../triage/stats.js';
 import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
+import { eachDump } from './each-dump.js';
 
 interface StatsCliOpts {
   d?: string;
@@ -65,26 +66,31 @@ export function renderStats(s: DumpStats, c: ChalkInstance): string {
 export function registerStats(program: Command, setExit: (c: number) => void): void {
   program
     .command('stats')
-    .description('classify a dump without writing it: pages per class, zone and range, and what each dump level and codec would write')
-    .argument('<dump>', 'a dump of any supported format (ELF, kdump-compressed, flattened)')
+    .description('classify dumps without writing them: pages per class, zone and range, and what each dump level and codec would write')
+    .argument('<dump...>', 'dumps of any supported format (ELF, kdump-compressed, flattened); one report each')
     .option('-d <level>', 'also report this dump level (N or N,M…); 0, 1, 16 and 31 are always reported')
     .option('--sample <n>', 'compress one stored page in n to estimate bytes (default 64, capped at 4096 pages; 1 = exact)')
-    .option('--json', 'print one JSON object (schema vmcore-filter/stats@1, schema/stats.schema.json)')
+    .option('--json', 'print one JSON object per dump, one per line (schema vmcore-filter/stats@1, schema/stats.schema.json)')
     .option('--reported-bit <n>', REPORTED_BIT_HELP)
-    .action((dump: string, o: StatsCliOpts) => {
-      const stats = dumpStatsFile(dump, {
+    .action((dumps: string[], o: StatsCliOpts) => {
+      const opts = {
         dumpLevels: o.d === undefined ? [] : parseDumpLevels(o.d),
         sampleEvery: o.sample === undefined ? undefined : parseIntOption(o.sample, '--sample', 1, 2 ** 31),
         reportedBit: parseReportedBit(o.reportedBit),
         vmcoreinfoOverride: o.vmcoreinfoText,
-      });
-      if (o.json) process.stdout.write(JSON.stringify(stats) + '\n');
-      else process.stdout.write(renderStats(stats, colours(!!process.stdout.isTTY && !process.env.NO_COLOR)));
-      if (stats.warnings.some(isNoVmcoreinfoWarning)) {
-        process.stderr.write(`vmcore-filter: error: ${dump}: ${noVmcoreinfoMessage('no page can be classified (all are counted as unknown)')}\n`);
-        setExit(EXIT.VMCOREINFO);
-        return;
-      }
-      setExit(EXIT.OK);
+      };
+      const c = colours(!!process.stdout.isTTY && !process.env.NO_COLOR);
+      setExit(
+        eachDump(dumps, (dump, index) => {
+          const stats = dumpStatsFile(dump, opts);
+          if (o.json) process.stdout.write(JSON.stringify(stats) + '\n');
+          else process.stdout.write((index > 0 ? '\n' : '') + renderStats(stats, c));
+          if (stats.warnings.some(isNoVmcoreinfoWarning)) {
+            process.stderr.write(`vmcore-filter: error: ${dump}: ${noVmcoreinfoMessage('no page can be classified (all are counted as unknown)')}\n`);
+            return EXIT.VMCOREINFO;
+          }
+          return EXIT.OK;
+        }),
+      );
     });
 }
