@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs (as root, from Debian's packages) every peer tool the tests use: makedumpfile,
 # libkdumpfile, drgn, crash and chromium for the interop suites; QEMU, busybox-static,
-# kexec-tools and friends for the real-kernel dumps of scripts/real/build.mjs. .ci/run runs it.
+# kexec-tools and friends for the real-kernel dumps of scripts/real/build.mjs; tmux (the progress line
+# in a real 80-column terminal) and man-db (the man page renders). .ci/run runs it.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends makedumpfile python3-libkdumpfile python3-drgn crash chromium fonts-dejavu-core time \
-  qemu-system-x86 busybox-static kexec-tools cpio e2fsprogs kmod xz-utils gcc libc6-dev file >/dev/null
+  qemu-system-x86 busybox-static kexec-tools cpio e2fsprogs kmod xz-utils gcc libc6-dev file tmux man-db >/dev/null
