@@ -23,6 +23,12 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Run in `cwd` (relative names, as a user types them). */
+function cliIn(cwd: string, args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** Replace what changes from run to run: temp paths and timings. */
 function normalise(s: string): string {
   return s
@@ -117,6 +123,53 @@ describe('bad input and arguments: one line, documented exit code', () => {
     const after = fs.statSync(img);
     expect(after.size).toBe(before.size);
     expect(after.mtimeMs).toBe(before.mtimeMs);
+  });
+  it('a mistyped command word that is not a file → "unknown command", 2; nothing written', () => {
+    fs.writeFileSync(path.join(dir, 's.img'), 'x');
+    expectOneLineError(cliIn(dir, ['infoo', 's.img']), 2, /^vmcore-filter: error: unknown command 'infoo' \(did you mean info\?\)\n$/);
+    expectOneLineError(cliIn(dir, ['fitler', 'a', 'b']), 2, /^vmcore-filter: error: unknown command 'fitler' \(did you mean filter\?\)\n$/);
+    expectOneLineError(cliIn(dir, ['stat', 's.img']), 2, /unknown command 'stat' \(did you mean stats\?\)/);
+    expectOneLineError(cliIn(dir, ['frobnicate', 's.img', 'out']), 2, /^vmcore-filter: error: unknown command 'frobnicate' \(nor a file of that name; commands: filter, sim/);
+    expect(fs.existsSync(path.join(dir, 'out')) || fs.existsSync(path.join(dir, 'b'))).toBe(false);
+    // A word that is a file is still the filter's input; a path is never taken for a command.
+    fs.copyFileSync(path.join(dir, 'a.img'), path.join(dir, 'vmcore'));
+    expect(cliIn(dir, ['vmcore', 'word.dump']).code).toBe(0);
+    expectOneLineError(cliIn(dir, ['./infoo', 'x.dump']), 3, /cannot open \.\/infoo/);
+  });
+  it('commander\'s errors are one line too: unknown option, missing argument, with the suggestion joined', () => {
+    expectOneLineError(cli(['info', '--jsn', path.join(dir, 'a.img')]), 2, /^vmcore-filter: error: unknown option '--jsn' \(did you mean --json\?\)\n$/);
+    expectOneLineError(cli(['info']), 2, /^vmcore-filter: error: missing required argument 'dump'\n$/);
+    expectOneLineError(cli(['sim']), 2, /^vmcore-filter: error: missing required argument 'out'\n$/);
+  });
+  it('an output in a missing directory names the output, not our temporary file → 6', () => {
+    const out = path.join(dir, 'no-such-dir', 'x.dump');
+    const r = cli([path.join(dir, 'a.img'), out]);
+    expectOneLineError(r, 6, new RegExp(`^vmcore-filter: error: cannot create ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: directory .*no-such-dir does not exist\n$`));
+    expect(r.stderr).not.toMatch(/\.tmp/);
+  });
+  it('a truncated input → 8, and stderr says so in one line', () => {
+    const img = fs.readFileSync(path.join(dir, 'a.img'));
+    fs.writeFileSync(path.join(dir, 'cut.img'), img.subarray(0, Math.floor(img.length * 0.6)));
+    const r = cli([path.join(dir, 'cut.img'), path.join(dir, 'cut.dump')]);
+    expectOneLineError(r, 8, /^vmcore-filter: partial: .*cut\.img is truncated: PT_LOAD #\d+ needs data up to file offset 0x[0-9a-f]+ but the file ends at 0x[0-9a-f]+; pfns from 0x[0-9a-f]+ are missing.*; .*cut\.dump holds what was there, the rest marked absent\n$/);
+    expect(r.stdout).toContain('warning: truncated input');
+  });
+  it('sim refuses an existing <out>.truth.json without -f, and --help names the file', () => {
+    const img = path.join(dir, 't.img');
+    fs.writeFileSync(`${img}.truth.json`, 'keep');
+    expectOneLineError(cli(['sim', img, '--mem', '64M']), 6, /output .*t\.img\.truth\.json exists \(use -f to overwrite\)/);
+    expect(fs.readFileSync(`${img}.truth.json`, 'utf8')).toBe('keep');
+    expect(fs.existsSync(img)).toBe(false);
+    expect(cli(['sim', img, '--mem', '64M', '-f']).code).toBe(0);
+    expect(fs.readFileSync(`${img}.truth.json`, 'utf8')).not.toBe('keep');
+    expect(cli(['sim', '--help']).stdout).toContain('<out>.truth.json');
+  });
+  it('every command\'s --help ends with examples and the exit codes', () => {
+    for (const c of ['filter', 'sim', 'demo', 'reassemble', 'info', 'stats', 'dmesg', 'map']) {
+      const h = cli([c, '--help']).stdout;
+      expect(h, c).toMatch(/\nExamples:\n  \$ vmcore-filter .*\n      .*\n  \$ vmcore-filter /);
+      expect(h, c).toMatch(/\nExit codes:\n  0 +success\n[\s\S]*\n  8 +partial: the input was truncated/);
+    }
   });
   it('sim: bad arguments → 2', () => {
     expectOneLineError(cli(['sim', path.join(dir, 'c.img'), '--mem', 'lots']), 2, /--mem: "lots" is not a size/);

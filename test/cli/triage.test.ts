@@ -241,3 +241,25 @@ describe('errors: one line, documented exit code', () => {
     expect(fs.readFileSync(p('exists.dump'), 'utf8')).toBe('keep');
   });
 });
+
+describe('several dumps (fleet triage)', () => {
+  it('info and stats print one report per dump; --json is JSON Lines; a bad dump is its one line, the rest still reported', () => {
+    const dumps = [p('l5.img'), p('l5.dump')];
+    for (const cmd of ['info', 'stats']) {
+      const text = cli([cmd, ...dumps]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout.match(new RegExp(`^vmcore-filter ${cmd}: `, 'gm'))).toHaveLength(2);
+      const json = cli([cmd, '--json', ...dumps]);
+      expect(json.code, json.stderr).toBe(0);
+      const lines = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.path)).toEqual(dumps);
+      const validate = cmd === 'info' ? validateInfo : validateStats;
+      for (const l of lines) expect(validate(l), JSON.stringify(validate.errors)).toBe(true);
+      // Alone, each dump's line is the one the pair printed.
+      expect(lines[1]).toEqual(JSON.parse(cli([cmd, '--json', dumps[1]!]).stdout));
+      const bad = cli([cmd, '--json', p('l5.img'), p('missing.img'), p('l5.dump')]);
+      expectOneLineError(bad, 3, /^vmcore-filter: error: cannot open .*missing\.img: ENOENT\n$/);
+      expect(bad.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).path)).toEqual(dumps);
+    }
+  });
+});
