@@ -12,7 +12,7 @@ export const VERSION = '0.1.0';
  */
 export function versionText(): string {
   const lines = [VERSION];
-  if (nativePackageMissing('lzo')) lines.push(`lzo (${CODEC_OPTIONS.lzo}): npm lzo is not installed; the built-in TypeScript LZO1X compressor serves (about 5x slower)`);
-  if (nativePackageMissing('zstd')) lines.push(`zstd (${CODEC_OPTIONS.zstd}): npm zstd-napi is not installed; libzstd in WebAssembly serves (about 5x slower to compress)`);
+  if (nativePackageMissing('lzo')) lines.push(`lzo (${CODEC_OPTIONS.lzo}): npm lzo is not installed; the built-in TypeScript LZO1X compressor serves (about 3x slower to compress)`);
+  if (nativePackageMissing('zstd')) lines.push(`zstd (${CODEC_OPTIONS.zstd}): npm zstd-napi is not installed; libzstd in WebAssembly serves (about 3x slower to compress)`);
   return lines.join('\n') + '\n';
 }

@@ -40,6 +40,9 @@ function fromNodeModules(codec: AddonCodec): CodecPackage {
   }
 }
 
+/** The default loader: the packages npm installed (to restore it after {@link setCodecPackageLoader}). */
+export const loadFromNodeModules: CodecPackageLoader = fromNodeModules;
+
 let loader: CodecPackageLoader = fromNodeModules;
 
 /** Replace where codec packages come from (the single executable's embedded addons). */

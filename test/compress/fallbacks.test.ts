@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createZstdCodec } from '../../src/compress/zstd.js';
 import { createLzoCodec } from '../../src/compress/lzo.js';
-import { loadCodecPackage, setCodecPackageLoader, type CodecPackageLoader } from '../../src/compress/native.js';
+import { loadFromNodeModules, setCodecPackageLoader, type CodecPackageLoader } from '../../src/compress/native.js';
 import { loadZstdWasm } from '../../src/compress/zstd-wasm.js';
 import { VmcoreError } from '../../src/errors.js';
 
 const PAGE = 4096;
-const realLoader: CodecPackageLoader = loadCodecPackage;
+const realLoader: CodecPackageLoader = loadFromNodeModules;
 /** A loader where every native package is missing, as after `npm install` without a compiler. */
 const missing: CodecPackageLoader = (codec) => {
   throw new Error(`Cannot find module '${codec}'`);
