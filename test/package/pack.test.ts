@@ -68,6 +68,36 @@ describe('npm pack', () => {
     expect(r.status, r.stderr).toBe(0);
   });
 
+  it('man ./vmcore-filter.1 renders, with every command and the exit status', (ctx) => {
+    if (spawnSync('man', ['--version']).status !== 0) {
+      if (process.env.CI === 'true') throw new Error('man not found (scripts/install-peers.sh installs man-db)');
+      return ctx.skip();
+    }
+    const r = spawnSync('man', ['./vmcore-filter.1'], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    for (const h of ['NAME', 'SYNOPSIS', 'COMMANDS', 'EXIT STATUS', 'SEE ALSO']) expect(r.stdout).toMatch(new RegExp(`^${h}$`, 'm'));
+    for (const c of ['filter', 'sim', 'demo', 'reassemble', 'info', 'stats', 'makedumpfile', 'dmesg', 'map']) expect(r.stdout).toMatch(new RegExp(`^   ${c}$`, 'm'));
+    expect(r.stdout).toContain('vmcore-filter -d 31 -l /proc/vmcore /var/crash/dump');
+    expect(r.stdout.split('\n').every((l) => l.length <= 80)).toBe(true);
+  });
+
+  it('the bash completion completes commands, options and option values', () => {
+    const complete = (line: string) => {
+      const words = line.split(' ');
+      const script = `source completion/vmcore-filter.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vmcore_filter; printf '%s\n' "\${COMPREPLY[@]}"`;
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${process.cwd()}/bin:${process.env.PATH}` } });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n').filter(Boolean);
+    };
+    expect(complete('vmcore-filter in')).toContain('info');
+    expect(complete('vmcore-filter st')).toContain('stats');
+    expect(complete('vmcore-filter info --j')).toEqual(['--json']);
+    expect(complete('vmcore-filter --sp')).toEqual(['--split']);
+    expect(complete('vmcore-filter sim img --printk ')).toEqual(['lockless', 'log_buf']);
+    expect(complete('vmcore-filter map --col')).toEqual(['--columns']);
+  });
+
   it('npm ls is clean (no invalid or missing package, no unmet peer)', () => {
     const r = spawnSync('npm', ['ls', '--all'], { encoding: 'utf8' });
     expect(r.status, r.stdout.split('\n').filter((l) => /invalid|missing|UNMET/.test(l)).join('\n') + r.stderr).toBe(0);
