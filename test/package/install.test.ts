@@ -90,4 +90,24 @@ describe('npm install of the tarball without a compiler', () => {
     expect(lib.stdout + lib.stderr).toBe('16 kdump string\nERR_PACKAGE_PATH_NOT_EXPORTED\n');
     console.log(`pack + install without a compiler: ${installed.ms} ms`);
   });
+
+  it('npm ci --omit=dev in a clone succeeds without building (no TypeScript), and the launcher says how to build', (ctx) => {
+    if (!installed.ok) {
+      if (process.env.CI === 'true') throw new Error(installed.why);
+      return ctx.skip();
+    }
+    // What npm ci reads from a clone: the manifest, the lock, the prepare script, the launcher.
+    const clone = path.join(dir, 'clone');
+    for (const f of ['package.json', 'package-lock.json', 'scripts/prepare.mjs', 'bin/vmcore-filter.js']) {
+      fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, f), path.join(clone, f));
+    }
+    const r = sh('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: clone, env: { CC: '/bin/false', CXX: '/bin/false' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('vmcore-filter: devDependencies not installed: not building dist/');
+    expect(r.stderr).not.toMatch(/ERESOLVE|peer dep/i);
+    const v = sh(process.execPath, ['bin/vmcore-filter.js', '--version'], { cwd: clone });
+    expect(v.code).toBe(1);
+    expect(v.stderr).toBe('vmcore-filter: error: dist/ is not built (in a clone: npm install, then npm run build)\n');
+  });
 });
