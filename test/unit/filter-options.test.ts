@@ -44,3 +44,31 @@ describe('resolveFilterOptions', () => {
     await expect(filterDump('/nonexistent/in', '/nonexistent/out')).rejects.toMatchObject({ code: 'E_INPUT_IO' });
   });
 });
+
+describe('the other entry points', () => {
+  it('refuse a wrong call with VmcoreError("E_USAGE") naming the function and argument, never a TypeError', async () => {
+    const lib = await import('../../src/index.js');
+    const calls: [string, () => unknown, RegExp][] = [
+      ['describeDumpFile', () => lib.describeDumpFile(undefined as unknown as string), /^describeDumpFile: path must be a file name/],
+      ['dumpStatsFile', () => lib.dumpStatsFile(5 as unknown as string), /^dumpStatsFile: path must be a file name, not number/],
+      ['dumpStatsFile options', () => lib.dumpStatsFile('x', 'fast' as never), /^dumpStatsFile: options must be an object/],
+      ['openDump', () => lib.openDump(''), /^openDump: path must be a file name, not an empty string/],
+      ['simulate', () => lib.simulate(undefined as unknown as string), /^simulate: out must be a file name/],
+      ['reassembleSplit', () => lib.reassembleSplit(['a'], 'b'), /^reassembleSplit: parts must be two or more/],
+      ['reassembleFlattened', () => lib.reassembleFlattened('a', undefined as unknown as string), /^reassembleFlattened: outPath must be a file name/],
+      ['readKernelLog', () => lib.readKernelLog(undefined as never), /^readKernelLog: reader must be a dump opened with openDump/],
+      ['parseVmcoreinfo', () => lib.parseVmcoreinfo(5 as unknown as string), /^parseVmcoreinfo: text must be a string/],
+    ];
+    for (const [name, call, message] of calls) {
+      let err: unknown;
+      try {
+        await call();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, name).toBeInstanceOf(VmcoreError);
+      expect((err as VmcoreError).code, name).toBe('E_USAGE');
+      expect((err as VmcoreError).message, name).toMatch(message);
+    }
+  });
+});
