@@ -135,7 +135,9 @@ export async function main(argv: string[], name: string = invokedName(argv)): Pr
       process.stdout.write(versionText());
       return 0;
     }
+    if (argv.length <= 2) throw new VmcoreError('E_USAGE', 'no input given: vmcore-filter [options] <input> <output> (vmcore-filter --help lists the commands)');
     checkCommandWord(argv[2]);
+    if (argv[2] === 'help' && argv[3] !== undefined && !Object.hasOwn(COMMANDS, argv[3])) checkCommandWord(argv[3], true);
     const program = await buildProgram((c) => (code = c), commandsFor(argv));
     await program.parseAsync(argv);
     return code;
@@ -149,11 +151,11 @@ export async function main(argv: string[], name: string = invokedName(argv)): Pr
  * (`vmcore-filter infoo s.img`), not the filter's input: say so, with the closest command, before
  * the filter takes `s.img` for its output. Only bare words are taken for commands: a path
  * (`./x`, `/var/crash/vmcore`, `vmcore.1`) is still the filter's input, and a missing one is
- * reported as such.
+ * reported as such. After `help`, any word that is not a command is refused (`mustBeCommand`).
  */
-export function checkCommandWord(word: string | undefined): void {
+export function checkCommandWord(word: string | undefined, mustBeCommand = false): void {
   if (word === undefined || Object.hasOwn(COMMANDS, word) || word === 'help') return;
-  if (!/^[a-z][a-z0-9_-]*$/.test(word) || fs.existsSync(word)) return;
+  if (!mustBeCommand && (!/^[a-z][a-z0-9_-]*$/.test(word) || fs.existsSync(word))) return;
   const near = closest(word, [...Object.keys(COMMANDS), 'help']);
   throw new VmcoreError('E_USAGE', `unknown command '${word}' ${near ? `(did you mean ${near}?)` : `(nor a file of that name; commands: ${Object.keys(COMMANDS).join(', ')})`}`, {
     option: word,

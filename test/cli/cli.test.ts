@@ -135,6 +135,8 @@ describe('bad input and arguments: one line, documented exit code', () => {
     fs.copyFileSync(path.join(dir, 'a.img'), path.join(dir, 'vmcore'));
     expect(cliIn(dir, ['vmcore', 'word.dump']).code).toBe(0);
     expectOneLineError(cliIn(dir, ['./infoo', 'x.dump']), 3, /cannot open \.\/infoo/);
+    expectOneLineError(cliIn(dir, ['help', 'infoo']), 2, /^vmcore-filter: error: unknown command 'infoo' \(did you mean info\?\)\n$/);
+    expectOneLineError(cliIn(dir, []), 2, /^vmcore-filter: error: no input given: vmcore-filter \[options\] <input> <output> \(vmcore-filter --help lists the commands\)\n$/);
   });
   it('commander\'s errors are one line too: unknown option, missing argument, with the suggestion joined', () => {
     expectOneLineError(cli(['info', '--jsn', path.join(dir, 'a.img')]), 2, /^vmcore-filter: error: unknown option '--jsn' \(did you mean --json\?\)\n$/);
