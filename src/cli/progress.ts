@@ -6,6 +6,8 @@
  * instead ({@link makedumpfileProgress}).
  */
 
+import type cliProgressModule from 'cli-progress';
+
 export type ProgressFn = (phase: string, done: number, total: number) => void;
 
 /** Whether the locale's character set is UTF-8 (LC_ALL, then LC_CTYPE, then LANG, as setlocale reads them). */
@@ -58,33 +60,39 @@ export function progressLine(phase: string, done: number, total: number, elapsed
 
 /**
  * A progress callback drawing on `stream` if it is a terminal that understands cursor control,
- * and a function that clears the line. Redraws at most every 100 ms (and at the end of a phase).
+ * and a function that clears the line. cli-progress does the terminal work (redraws at most every
+ * 100 ms, hides the cursor, clears on completion); the line itself is {@link progressLine},
+ * fitted to the width the terminal has at each redraw. The package is loaded only on a terminal:
+ * a run on a pipe (scripts, CI) does not pay for it at start-up.
  */
 export async function progressBar(stream: NodeJS.WriteStream, enabled: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ onProgress?: ProgressFn; stop: () => void }> {
   if (!enabled || !stream.isTTY || env.TERM === 'dumb') return { stop: () => {} };
+  const cliProgress: typeof cliProgressModule = (await import('cli-progress')).default;
   const unicode = utf8Locale(env);
+  let bar: cliProgressModule.SingleBar | null = null;
   let phase = '';
   let start = 0;
-  let last = 0;
-  let drawn = false;
   const onProgress: ProgressFn = (p, done, total) => {
-    const now = Date.now();
-    if (p !== phase) {
+    if (p !== phase || !bar) {
+      bar?.stop();
       phase = p;
-      start = now;
-      last = 0;
+      start = Date.now();
+      bar = new cliProgress.SingleBar({
+        stream,
+        format: (_options, params) => progressLine(p, params.value, params.total, Date.now() - start, stream.columns || 80, unicode),
+        hideCursor: true,
+        clearOnComplete: true,
+        fps: 10,
+      });
+      bar.start(total, 0);
     }
-    if (now - last < 100 && done < total) return;
-    last = now;
-    const line = progressLine(p, done, total, now - start, stream.columns || 80, unicode);
-    stream.write(`\r${line}\x1b[K`);
-    drawn = true;
+    bar.update(done);
   };
   return {
     onProgress,
     stop: () => {
-      if (drawn) stream.write('\r\x1b[K');
-      drawn = false;
+      bar?.stop();
+      bar = null;
     },
   };
 }
