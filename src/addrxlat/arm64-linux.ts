@@ -136,9 +136,11 @@ export function arm64LinearToPhys(l: Arm64Layout, va: bigint): bigint | undefine
 
 /** `__phys_to_virt`: the linear-map address of a physical address (PHYS_OFFSET must be exported). */
 export function arm64PhysToLinear(l: Arm64Layout, pa: bigint): bigint | undefined {
-  if (l.physOffset === undefined || pa < l.physOffset) return undefined;
-  const va = pa - l.physOffset + l.pageOffset;
-  return va < l.pageEnd ? va : undefined;
+  if (l.physOffset === undefined) return undefined;
+  // modulo 2^64: a 52-bit kernel on 48-bit hardware lowers memstart_addr below 0
+  // (arm64_memblock_init), so PHYS_OFFSET reads as a huge unsigned value
+  const va = BigInt.asUintN(64, pa - l.physOffset + l.pageOffset);
+  return va >= l.pageOffset && va < l.pageEnd ? va : undefined;
 }
 
 /** `__kimg_to_phys`: a kernel-image address minus kimage_voffset. */
