@@ -301,7 +301,7 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
     complete: incomplete.length === 0,
     incomplete,
     warnings,
-    ...(vi?.has('NUMBER(kimage_voffset)') ? { arm64: arm64Info(vi) } : {}),
+    ...(vi && (vi.has('NUMBER(kimage_voffset)') || u.machine === 'aarch64') ? { arm64: arm64Info(vi) } : {}),
   };
 }
 
