@@ -84,7 +84,7 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
 
 export function registerSim(program: Command, setExit: (c: number) => void): void {
   addSimOptions(program.command('sim').argument('<out>', 'image to write (ELF64 vmcore)'), '512M')
-    .description('simulate an x86_64 Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
+    .description('simulate an x86_64 (or --arch arm64) Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
     .option('--truth <file>', 'write the ground-truth JSON here')
     .option('-f, --force', 'overwrite existing files')
     .option('--json', 'print the result as JSON')
