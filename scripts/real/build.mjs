@@ -34,6 +34,8 @@ export const KERNELS = {
   // packages and unpacked, never installed. No capture boot: its tools disk is x86_64 programs.
   'arm64-6.12': { meta: 'linux-image-6.12-arm64', arch: 'arm64' },
   'arm64-6.12-16k': { meta: 'linux-image-6.12-arm64-16k', arch: 'arm64', hugepages: 4 },
+  // The same 4K kernel on a CPU without FEAT_LPA2: it falls back to 48-bit VAs and four levels.
+  'arm64-6.12-va48': { meta: 'linux-image-6.12-arm64', arch: 'arm64', cpu: 'max,pauth-impdef=on,lpa2=off' },
 };
 
 /**
@@ -142,6 +144,13 @@ function fetchKernel(id, cache) {
   const kver = fs.readdirSync(path.join(dir, 'lib', 'modules'))[0];
   if (!fs.existsSync(path.join(dir, 'lib', 'modules', kver, 'modules.dep'))) run('depmod', ['-b', dir, kver]);
   return { id, meta, arch, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
+}
+
+/** QEMU's -machine and -cpu for a kernel (its arch's, or a kernel's own -cpu). */
+function guestMachine(id) {
+  const { machine } = ARCHS[KERNELS[id].arch];
+  const cpu = KERNELS[id].cpu;
+  return cpu ? machine.map((a, i) => (machine[i - 1] === '-cpu' ? cpu : a)) : machine;
 }
 
 /** ':arm64' for a foreign architecture's packages, '' for the host's. */
@@ -482,7 +491,8 @@ const QEMU_ARGS_VERSION = 'qemu-args-1';
 function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices = [], { memMiB = GUEST.memMiB, vmcoreinfo = true, balloon = true } = {}) {
   fs.rmSync(serial, { force: true });
   fs.rmSync(qmpSock, { force: true });
-  const { qemu, machine } = ARCHS[kernel.arch];
+  const { qemu } = ARCHS[kernel.arch];
+  const machine = guestMachine(kernel.id);
   const args = [
     '-accel', 'tcg', ...machine, '-smp', '1', '-m', String(memMiB),
     '-nographic', '-no-reboot', '-display', 'none', '-monitor', 'none',
@@ -691,7 +701,7 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
     const mfile = path.join(out, 'manifest.json');
     let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
     // (The x86_64 key is left as it was before arm64 came, so adding it rebuilt nothing.)
-    const archKey = x86 ? [] : [JSON.stringify(ARCHS[kernel.arch]), kernel.busybox];
+    const archKey = x86 ? [] : [JSON.stringify(guestMachine(id)), kernel.busybox];
     const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(kernel), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')), ...archKey);
     // Compiled only when a boot needs it (most calls find everything cached).
     let built;
