@@ -150,8 +150,14 @@ def free(dump, vmlinux):
                     for page in list_for_each_entry('struct page', head.address_of_(), 'lru'):
                         off = page.value_() - vmemmap
                         blocks.append([off // sizeof_page, order, mt, off % sizeof_page])
+    # Raw reads at addresses drgn finds from DWARF, to compare with ours byte for byte.
+    reads = []
+    uts = prog['init_uts_ns']
+    reads.append(['init_uts_ns', hex(uts.address_), prog.read(uts.address_, drgn.sizeof(uts)).hex()])
+    nd_addr = prog['node_data'][0].value_()
+    reads.append(['*node_data[0]', hex(nd_addr), prog.read(nd_addr, 512).hex()])
     return {'sizeof_page': sizeof_page, 'memstart_addr': hex(memstart), 'vmemmap': hex(vmemmap),
-            'zones': zones, 'blocks': blocks}
+            'zones': zones, 'blocks': blocks, 'reads': reads}
 
 
 if __name__ == '__main__':
