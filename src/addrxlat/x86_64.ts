@@ -5,6 +5,7 @@
  */
 import { VmcoreError, hex } from '../errors.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
+import { XlatFailure, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
 
 /** `__START_KERNEL_map`: base of the kernel-image mapping. */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
@@ -18,8 +19,7 @@ const LEVEL_NAMES = ['PTE', 'PMD', 'PUD', 'P4D', 'PGD'] as const;
 /** Shift of the address bits each level indexes (index = level: 0 PTE … 4 PGD in 5-level). */
 const SHIFTS = [12n, 21n, 30n, 39n, 48n];
 
-/** Where translation reads page-table entries: one u64 at a physical address, or undefined if absent. */
-export type ReadPhysU64 = (paddr: bigint) => bigint | undefined;
+export type { ReadPhysU64, XlatPiece, SparseXlatPiece, XlatResult } from './walk.js';
 
 export interface X86_64TranslatorOptions {
   readPhysU64: ReadPhysU64;
@@ -31,50 +31,12 @@ export interface X86_64TranslatorOptions {
   smeMask?: bigint;
 }
 
-/** One physically contiguous piece of a virtual range. */
-export interface XlatPiece {
-  va: bigint;
-  pa: bigint;
-  len: number;
-}
-
-/** A piece of a virtual range that may be unmapped (`pa === null`). */
-export interface SparseXlatPiece {
-  va: bigint;
-  pa: bigint | null;
-  len: number;
-  /** Why the piece is unmapped. */
-  reason?: string;
-}
-
-/** Result of one walk: the physical address and the size of the page that maps it. */
-export interface XlatResult {
-  pa: bigint;
-  pageSize: number;
-}
-
-export interface X86_64Translator {
+export interface X86_64Translator extends TranslatorOps {
+  readonly arch: 'x86_64';
   readonly l5: boolean;
   readonly topPgtPhys: bigint;
-  /** Translate one address; throws E_ADDRXLAT naming the address and the failing level. */
-  translate(va: bigint): bigint;
-  /** Translate and report the mapping page size (4096, 2 MiB or 1 GiB). */
-  walk(va: bigint): XlatResult;
-  /** Like translate, but undefined instead of throwing. */
-  tryTranslate(va: bigint): bigint | undefined;
-  /** Physically contiguous pieces of `[va, va+len)`; throws E_ADDRXLAT on the first unmapped byte. */
-  translateRange(va: bigint, len: number): XlatPiece[];
-  /** Pieces of `[va, va+len)` with unmapped stretches reported as `pa: null` instead of failing. */
-  translateRangeSparse(va: bigint, len: number): SparseXlatPiece[];
-}
-
-class XlatFailure {
-  constructor(
-    readonly message: string,
-    readonly level: string,
-    /** Bytes from va to the end of the unmapped region at that level. */
-    readonly span: bigint,
-  ) {}
+  /** Lowest kernel-half address (for telling kernel pointers from garbage). */
+  readonly kernelStart: bigint;
 }
 
 /** Create a translator walking 4- or 5-level tables from `topPgtPhys`. */
@@ -131,67 +93,7 @@ export function createX86_64Translator(opts: X86_64TranslatorOptions): X86_64Tra
     return new XlatFailure('walk did not end', 'PTE', 1n);
   }
 
-  function fail(va: bigint, f: XlatFailure): never {
-    throw new VmcoreError('E_ADDRXLAT', `cannot translate ${hex(va)}: ${f.message}`, { address: va, level: f.level });
-  }
-
-  function walk(va: bigint): XlatResult {
-    const r = walkInner(va);
-    if (r instanceof XlatFailure) fail(va, r);
-    return r;
-  }
-
-  function translateRangeSparse(va: bigint, len: number): SparseXlatPiece[] {
-    const out: SparseXlatPiece[] = [];
-    let cur = va;
-    const end = va + BigInt(len);
-    while (cur < end) {
-      const r = walkInner(cur);
-      if (r instanceof XlatFailure) {
-        let step = r.span;
-        if (cur + step > end) step = end - cur;
-        const last = out[out.length - 1];
-        const reason = `${r.level}: ${r.message}`;
-        if (last && last.pa === null && last.reason === reason) last.len += Number(step);
-        else out.push({ va: cur, pa: null, len: Number(step), reason });
-        cur += step;
-        continue;
-      }
-      const ps = BigInt(r.pageSize);
-      let step = ps - (cur & (ps - 1n));
-      if (cur + step > end) step = end - cur;
-      const last = out[out.length - 1];
-      if (last && last.pa !== null && last.pa + BigInt(last.len) === r.pa) last.len += Number(step);
-      else out.push({ va: cur, pa: r.pa, len: Number(step) });
-      cur += step;
-    }
-    return out;
-  }
-
-  return {
-    l5,
-    topPgtPhys,
-    translate: (va) => walk(va).pa,
-    walk,
-    tryTranslate(va) {
-      const r = walkInner(va);
-      return r instanceof XlatFailure ? undefined : r.pa;
-    },
-    translateRange(va, len) {
-      const pieces = translateRangeSparse(va, len);
-      const out: XlatPiece[] = [];
-      for (const p of pieces) {
-        if (p.pa === null) {
-          // Re-walk for the exact message ("PMD entry not present").
-          walk(p.va);
-          throw new VmcoreError('E_ADDRXLAT', `cannot translate ${hex(p.va)}`, { address: p.va });
-        }
-        out.push({ va: p.va, pa: p.pa, len: p.len });
-      }
-      return out;
-    },
-    translateRangeSparse,
-  };
+  return { arch: 'x86_64', l5, topPgtPhys, kernelStart: l5 ? 0xff00000000000000n : 0xffff800000000000n, ...translatorOps(walkInner) };
 }
 
 /** The kernel-text PT_LOAD (or equivalent) used to derive phys_base when it is not exported. */

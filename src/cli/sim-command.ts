@@ -21,6 +21,8 @@ interface SimCliOpts {
   freeContent: string;
   kernel: string;
   printk?: string;
+  arch?: string;
+  pageSize?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -38,6 +40,13 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
   if (o.printk !== undefined && o.printk !== 'lockless' && o.printk !== 'log_buf') {
     throw new VmcoreError('E_USAGE', `--printk: "${o.printk}" is not lockless or log_buf`, { option: '--printk' });
   }
+  const arch = o.arch ?? 'x86_64';
+  if (arch !== 'x86_64' && arch !== 'arm64') throw new VmcoreError('E_USAGE', `--arch: "${arch}" is not x86_64 or arm64`, { option: '--arch' });
+  const pageSizes: Record<string, number> = { '4k': 4096, '16k': 16384, '64k': 65536 };
+  const pageSize = o.pageSize === undefined ? undefined : pageSizes[o.pageSize.toLowerCase()];
+  if (o.pageSize !== undefined && (pageSize === undefined || (arch === 'x86_64' && pageSize !== 4096))) {
+    throw new VmcoreError('E_USAGE', `--page-size: "${o.pageSize}" is not ${arch === 'arm64' ? '4k, 16k or 64k' : '4k (x86_64)'}`, { option: '--page-size' });
+  }
   const memBytes = parseSize(o.mem, '--mem');
   if (memBytes < 64 * 2 ** 20 || memBytes > 64 * 2 ** 30 || memBytes % (2 * 2 ** 20) !== 0) {
     throw new VmcoreError('E_USAGE', `--mem: ${o.mem} must be a multiple of 2 MiB between 64M and 64G`, { option: '--mem' });
@@ -53,6 +62,8 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
     kernel: o.kernel,
     // undefined: the profile's own format (log_buf before 5.10, the lockless ring from 5.10)
     printk: o.printk,
+    // only when asked: x86_64 truths carry no arch/pageSize keys (their goldens stay as they were)
+    ...(arch === 'arm64' ? { arch, pageSize: pageSize ?? 4096 } : {}),
   };
 }
 
@@ -61,6 +72,8 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
     .option('--seed <n>', 'random seed (same arguments, same bytes)', '1')
     .option('--mem <size>', 'RAM size (64M..64G)', defaultMem)
     .option('--l5', '5-level page tables')
+    .option('--arch <arch>', 'x86_64 or arm64 (arm64: Linux 6.x layout, VA_BITS 48, RAM from 1 GiB)', 'x86_64')
+    .option('--page-size <size>', 'page size: 4k (x86_64), 4k, 16k or 64k (arm64)')
     .option('--kaslr', 'randomised kernel and direct-map bases')
     .option('--hinted-style <style>', 'how reported free pages are marked: combined (BUDDY&OFFLINE) or pg-reported', 'combined')
     .option('--cpus <n>', 'CPUs (NT_PRSTATUS notes)', '2')

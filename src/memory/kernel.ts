@@ -1,21 +1,15 @@
 /**
- * Kernel virtual memory of a dump: the x86_64 translator (from VMCOREINFO) joined to a
- * reader's physical pages. Used to read mem_section roots, mem_map, zones and free lists.
+ * Kernel virtual memory of a dump: the kernel translator (x86_64 or arm64, from VMCOREINFO)
+ * joined to a reader's physical pages, in the dump's page size. Used to read mem_section roots, mem_map, zones and free lists.
  */
 import { VmcoreError, hex } from '../errors.js';
 import { readableBitmap, type DumpReader } from '../formats/dump.js';
 import type { Bitmap } from '../io/bitmap.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
-import {
-  kernelTranslatorFromVmcoreinfo,
-  type KernelTextMapping,
-  type KernelTranslator,
-  type SparseXlatPiece,
-  type X86_64Translator,
-} from '../addrxlat/x86_64.js';
+import type { KernelTextMapping } from '../addrxlat/x86_64.js';
+import type { SparseXlatPiece } from '../addrxlat/walk.js';
+import { kernelTranslator, type AnyKernelTranslator, type Translator } from '../addrxlat/kernel.js';
 import { createPhysU64Reader } from './physcache.js';
-
-const PAGE = 4096;
 
 export interface KernelMemoryOptions {
   kernelText?: KernelTextMapping;
@@ -23,8 +17,10 @@ export interface KernelMemoryOptions {
 
 /** Virtual reads through the kernel page tables. */
 export class KernelMemory {
-  readonly translator: X86_64Translator;
-  readonly xlat: KernelTranslator;
+  readonly translator: Translator;
+  readonly xlat: AnyKernelTranslator;
+  /** The dump's page size (PAGESIZE). */
+  readonly pageSize: number;
   readonly readPhysU64: (pa: bigint) => bigint | undefined;
   /** Pfns with readable data (see {@link readableBitmap}). */
   readonly readable: Bitmap;
@@ -35,10 +31,12 @@ export class KernelMemory {
     opts: KernelMemoryOptions = {},
   ) {
     this.readable = readableBitmap(reader);
-    const cached = createPhysU64Reader(reader);
+    this.pageSize = reader.info.pageSize;
+    const cached = createPhysU64Reader(reader, 64, this.pageSize);
     this.readPhysU64 = cached.readU64;
     const kernelText = opts.kernelText ?? (reader as { kernelText?: KernelTextMapping }).kernelText;
-    this.xlat = kernelTranslatorFromVmcoreinfo(vi, cached.readU64, { kernelText, fallbackPhysBase: reader.info.physBase });
+    const arch = reader.info.utsname.machine === 'aarch64' ? 'arm64' : undefined;
+    this.xlat = kernelTranslator(vi, cached.readU64, { kernelText, fallbackPhysBase: reader.info.physBase, arch });
     this.translator = this.xlat.translator;
   }
 
@@ -50,8 +48,8 @@ export class KernelMemory {
   /** {@link physPresent} for a physical address held as a number (< 2^52: no BigInt in hot paths). */
   physPresentAt(pa: number, len: number): boolean {
     if (len <= 0) return true;
-    const first = Math.floor(pa / PAGE);
-    const last = Math.floor((pa + len - 1) / PAGE);
+    const first = Math.floor(pa / this.pageSize);
+    const last = Math.floor((pa + len - 1) / this.pageSize);
     if (last >= this.reader.maxMapnr) return false;
     return this.readable.nextClear(first, last + 1) > last;
   }
@@ -63,7 +61,7 @@ export class KernelMemory {
       if (!this.physPresent(p.pa, p.len)) {
         throw new VmcoreError('E_FORMAT', `reading ${hex(p.va)}: physical ${hex(p.pa)} is not in the dump`, {
           address: p.va,
-          pfn: Number(p.pa / 4096n),
+          pfn: Number(p.pa / BigInt(this.pageSize)),
         });
       }
       this.readPhysAny(p.pa, p.len, buf, at);
@@ -100,8 +98,9 @@ export class KernelMemory {
 
   /** {@link readPhysAny} for a physical address held as a number (< 2^52). */
   readPhysAt(pa: number, len: number, buf: Uint8Array, bufOff = 0): void {
-    if (pa % PAGE === 0 && len % PAGE === 0) {
-      this.reader.readPages(pa / PAGE, len / PAGE, buf, bufOff);
+    const ps = this.pageSize;
+    if (pa % ps === 0 && len % ps === 0) {
+      this.reader.readPages(pa / ps, len / ps, buf, bufOff);
     } else {
       this.reader.readPhys(pa, len, buf, bufOff);
     }

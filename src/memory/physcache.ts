@@ -1,11 +1,9 @@
 /**
  * Cached u64 reads of physical memory for page-table walks and pointer chasing: a small LRU
- * of whole 4 KiB pages, so a walk touching the same tables reads each table page once.
+ * of whole pages (the dump's page size), so a walk touching the same tables reads each table page once.
  */
 import { readableBitmap, type DumpReader } from '../formats/dump.js';
-import type { ReadPhysU64 } from '../addrxlat/x86_64.js';
-
-const PAGE = 4096;
+import type { ReadPhysU64 } from '../addrxlat/walk.js';
 
 /** A physical u64 reader with a page cache; `undefined` for addresses the dump does not hold. */
 export interface CachedPhysReader {
@@ -18,7 +16,9 @@ export interface CachedPhysReader {
 export function createPhysU64Reader(
   reader: Pick<DumpReader, 'present' | 'dumpable' | 'maxMapnr' | 'readPages'>,
   cachePages = 64,
+  pageSize = 4096,
 ): CachedPhysReader {
+  const pageBig = BigInt(pageSize);
   const readable = readableBitmap(reader);
   const cache = new Map<number, DataView>();
   let pageReads = 0;
@@ -32,7 +32,7 @@ export function createPhysU64Reader(
       const sh = (paddr & 7n) * 8n;
       return BigInt.asUintN(64, (lo >> sh) | (hi << (64n - sh)));
     }
-    const pfnBig = paddr / 4096n;
+    const pfnBig = paddr / pageBig;
     if (pfnBig >= BigInt(reader.maxMapnr)) return undefined;
     const pfn = Number(pfnBig);
     let v = cache.get(pfn);
@@ -41,14 +41,14 @@ export function createPhysU64Reader(
       cache.set(pfn, v);
     } else {
       if (!readable.get(pfn)) return undefined;
-      const b = new Uint8Array(PAGE);
+      const b = new Uint8Array(pageSize);
       reader.readPages(pfn, 1, b);
       pageReads++;
       v = new DataView(b.buffer);
       cache.set(pfn, v);
       if (cache.size > cachePages) cache.delete(cache.keys().next().value!);
     }
-    return v.getBigUint64(Number(paddr & 4095n), true);
+    return v.getBigUint64(Number(paddr % pageBig), true);
   };
   return {
     readU64,

@@ -69,18 +69,17 @@ export interface MemMap {
   readStructPages(startPfn: number, count: number, buf?: Uint8Array): StructPageBatch;
 }
 
-const KERNEL_HALF_4L = 0xffff800000000000n;
-const KERNEL_HALF_5L = 0xff00000000000000n;
 const U64 = (1n << 64n) - 1n;
-const PAGE = 4096;
 
 /** Locate mem_map; throws E_MEMMAP only when no memory model can be recognised at all. */
 export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number): MemMap {
   const sizeOpt = vi.size('page');
   if (sizeOpt === undefined) throw new VmcoreError('E_MEMMAP', 'VMCOREINFO lacks SIZE(page): cannot locate mem_map', { key: 'SIZE(page)' });
   const size: number = sizeOpt;
-  const l5 = mem.translator.l5;
-  const kernelHalf = l5 ? KERNEL_HALF_5L : KERNEL_HALF_4L;
+  const l5 = mem.translator.arch === 'x86_64' && mem.translator.l5;
+  const kernelHalf = mem.translator.kernelStart;
+  const pageSize = mem.pageSize;
+  const pageShift = Math.log2(pageSize);
   const sym = vi.symbol('mem_section');
   const msSize = vi.size('mem_section');
   const msOff = vi.offset('mem_section.section_mem_map');
@@ -91,22 +90,22 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
   let pagesPerSection: number;
 
   if (sym !== undefined && msSize !== undefined && msOff !== undefined) {
-    if (msSize <= 0 || msSize > 4096 || msOff + 8 > msSize) {
+    if (msSize <= 0 || msSize > pageSize || msOff + 8 > msSize) {
       throw new VmcoreError('E_MEMMAP', `SIZE(mem_section)=${msSize} / OFFSET(mem_section.section_mem_map)=${msOff} are implausible`, {
         key: 'SIZE(mem_section)',
       });
     }
     const sectionSizeBits = vi.numberAsInt('SECTION_SIZE_BITS') ?? 27;
-    const maxPhysBits = vi.numberAsInt('MAX_PHYSMEM_BITS') ?? (l5 ? 52 : 46);
-    if (sectionSizeBits < 12 || sectionSizeBits > 40 || maxPhysBits < sectionSizeBits || maxPhysBits > 64) {
+    const maxPhysBits = vi.numberAsInt('MAX_PHYSMEM_BITS') ?? (mem.translator.arch === 'arm64' ? 48 : l5 ? 52 : 46);
+    if (sectionSizeBits < pageShift || sectionSizeBits > 40 || maxPhysBits < sectionSizeBits || maxPhysBits > 64) {
       throw new VmcoreError('E_MEMMAP', `SECTION_SIZE_BITS=${sectionSizeBits} / MAX_PHYSMEM_BITS=${maxPhysBits} are implausible`, {
         key: 'NUMBER(SECTION_SIZE_BITS)',
       });
     }
     // A small integer (2 ** n is a double): section pfns derived from it stay unboxed in hot loops.
-    pagesPerSection = 1 << (sectionSizeBits - 12);
+    pagesPerSection = 1 << (sectionSizeBits - pageShift);
     const nrMemSections = 2 ** (maxPhysBits - sectionSizeBits);
-    const spr = Math.floor(4096 / msSize);
+    const spr = Math.floor(pageSize / msSize); // SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section)
     const rootsLen = vi.length('mem_section');
     const extreme = rootsLen === undefined || rootsLen === Math.ceil(nrMemSections / spr);
     model = extreme ? 'sparsemem-extreme' : 'sparsemem';
@@ -318,10 +317,10 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
       let pOff = 0;
       while (pOff < n) {
         const at = pa + pOff;
-        let k = Math.min(PAGE - (at % PAGE), n - pOff);
+        let k = Math.min(pageSize - (at % pageSize), n - pOff);
         const present = mem.physPresentAt(at, k);
         while (pOff + k < n) {
-          const k2 = Math.min(PAGE, n - pOff - k);
+          const k2 = Math.min(pageSize, n - pOff - k);
           if (mem.physPresentAt(at + k, k2) !== present) break;
           k += k2;
         }

@@ -49,6 +49,21 @@ export function x86Zones(endPfn: number): ZoneSpan[] {
   ];
 }
 
+/**
+ * arm64 zones (6.12 with RAM below 4 GiB and no device limit): ZONE_DMA up to 4 GiB
+ * (zone_dma_limit defaults to 32 bits), ZONE_DMA32 empty, then Normal and an empty Movable.
+ */
+export function arm64Zones(endPfn: number, pageSize: number): ZoneSpan[] {
+  const dmaEnd = Math.min(endPfn, 2 ** 32 / pageSize);
+  const top = Math.max(dmaEnd, endPfn);
+  return [
+    { name: 'DMA', startPfn: 0, endPfn: dmaEnd },
+    { name: 'DMA32', startPfn: dmaEnd, endPfn: dmaEnd },
+    { name: 'Normal', startPfn: dmaEnd, endPfn: top },
+    { name: 'Movable', startPfn: top, endPfn: top },
+  ];
+}
+
 const NONE = -1;
 
 export class BuddyAllocator {

@@ -19,7 +19,11 @@ const WORDS = (
 /** The template pool of one seed. */
 export class ContentPool {
   private readonly templates: Buffer[] = [];
-  constructor(readonly seed: number) {
+  constructor(
+    readonly seed: number,
+    /** Page size: pages above 4 KiB are 4 KiB template pieces, each stamped and styled on its own. */
+    readonly pageSize = 4096,
+  ) {
     const rng = new Rng(seed ^ 0x5eed1e55);
     for (const style of TEMPLATE_STYLES) {
       for (let i = 0; i < PER_STYLE; i++) this.templates.push(makeTemplate(style, rng));
@@ -31,7 +35,11 @@ export class ContentPool {
    * TEMPLATE_STYLES (1 text, 2 sparse, 4 code, 8 random) the page class allows.
    */
   fill(pfn: number, styles: number, buf: Buffer, off: number): void {
-    const h = hash32(this.seed, pfn);
+    this.fillPiece(pfn, hash32(this.seed, pfn), styles, buf, off);
+    for (let sub = 1; sub < this.pageSize / 4096; sub++) this.fillPiece(pfn, hash32(this.seed ^ (sub * 0x9e3779b1), pfn), styles, buf, off + sub * 4096);
+  }
+
+  private fillPiece(pfn: number, h: number, styles: number, buf: Buffer, off: number): void {
     let choices = 0;
     for (let s = 0; s < 4; s++) if (styles & (1 << s)) choices++;
     let pick = h % choices;

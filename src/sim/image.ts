@@ -10,6 +10,7 @@ import {
   EHDR_SIZE,
   NT_PRSTATUS,
   PHDR_SIZE,
+  EM_AARCH64,
   PRSTATUS_SIZE_X86_64,
   PT_LOAD,
   PT_NOTE,
@@ -20,7 +21,6 @@ import {
   type Elf64Phdr,
 } from '../formats/elf/layout.js';
 import { STYLES } from './content.js';
-import { PAGE_SIZE, PAGES_PER_SECTION } from './layout.js';
 import { KIND, directMap, type Machine } from './machine.js';
 import { hash32 } from './rng.js';
 import { StructPageEncoder } from './structpage.js';
@@ -37,8 +37,35 @@ export interface LoadSegment {
   pages: number;
 }
 
-/** The CPU notes (x86_64 struct elf_prstatus, 336 bytes each). */
+/**
+ * arm64 struct elf_prstatus: 112 bytes of header, pr_reg = struct user_pt_regs (x0..x30, sp, pc,
+ * pstate: 34 u64), pr_fpvalid and padding: 392 bytes.
+ */
+const PRSTATUS_SIZE_ARM64 = 392;
+
+function arm64PrstatusNotes(m: Machine): Buffer[] {
+  const out: Buffer[] = [];
+  for (let cpu = 0; cpu < m.opts.cpus; cpu++) {
+    const d = Buffer.alloc(PRSTATUS_SIZE_ARM64);
+    const h = (i: number) => hash32(m.opts.seed + cpu * 977, i);
+    d.writeInt16LE(cpu === 0 ? 11 : 0, 12);
+    d.writeInt32LE(cpu === 0 ? 1000 + (h(0) % 30000) : 0, 32);
+    const regs = 112;
+    for (let r = 0; r < 29; r++) d.writeBigUInt64LE(BigInt(h(r + 1)) * 0x10001n, regs + r * 8);
+    const sp = directMap(m, m.layout.kernelPhys + 0x1600000 + cpu * 0x4000 + 0x3f00);
+    d.writeBigUInt64LE(sp + 0x80n, regs + 29 * 8); // x29 (frame pointer)
+    d.writeBigUInt64LE(m.layout.text + BigInt(0x100000 + (h(41) % 0xc00000)), regs + 30 * 8); // x30 (lr)
+    d.writeBigUInt64LE(sp, regs + 31 * 8);
+    d.writeBigUInt64LE(m.layout.text + BigInt(0x100000 + (h(40) % 0xc00000)), regs + 32 * 8); // pc
+    d.writeBigUInt64LE(0x3c5n, regs + 33 * 8); // pstate: EL1h, DAIF masked
+    out.push(encodeNote('CORE', NT_PRSTATUS, d));
+  }
+  return out;
+}
+
+/** The CPU notes (x86_64 struct elf_prstatus, 336 bytes each; arm64 392). */
 export function prstatusNotes(m: Machine): Buffer[] {
+  if (m.layout.arch === 'arm64') return arm64PrstatusNotes(m);
   const out: Buffer[] = [];
   for (let cpu = 0; cpu < m.opts.cpus; cpu++) {
     const d = Buffer.alloc(PRSTATUS_SIZE_X86_64);
@@ -66,9 +93,10 @@ export function planImage(m: Machine): { header: Buffer; notes: Buffer; loads: L
   const vmcoreinfo = buildVmcoreinfo(m);
   const noteData = Buffer.concat([...prstatusNotes(m), encodeNote('VMCOREINFO', 0, Buffer.from(vmcoreinfo, 'latin1'))]);
   const L = m.layout;
+  const PAGE_SIZE = L.pageSize;
   const ranges = [
     { paddr: L.kernelPhys, vaddr: L.text, size: L.kernelBytes },
-    ...L.loads.map((r) => ({ paddr: r.start, vaddr: L.pageOffset + BigInt(r.start), size: r.end - r.start })),
+    ...L.loads.map((r) => ({ paddr: r.start, vaddr: directMap(m, r.start), size: r.end - r.start })),
   ];
   const phnum = 1 + ranges.length;
   const headerSize = roundUp(EHDR_SIZE + phnum * PHDR_SIZE, PAGE_SIZE);
@@ -84,7 +112,7 @@ export function planImage(m: Machine): { header: Buffer; notes: Buffer; loads: L
     return seg;
   });
   const header = Buffer.alloc(headerSize);
-  encodeEhdr(vmcoreEhdr(phnum), header);
+  encodeEhdr(L.arch === 'arm64' ? vmcoreEhdr(phnum, EM_AARCH64) : vmcoreEhdr(phnum), header);
   const notePhdr: Elf64Phdr = { type: PT_NOTE, flags: 0, offset: headerSize, vaddr: 0n, paddr: 0n, filesz: noteData.length, memsz: noteData.length, align: 0n };
   encodePhdr(notePhdr, header, EHDR_SIZE);
   loads.forEach((s, i) => encodePhdr(s.phdr, header, EHDR_SIZE + (i + 1) * PHDR_SIZE));
@@ -104,6 +132,7 @@ export class PageContent {
     private readonly cls: Uint8Array,
   ) {
     this.enc = new StructPageEncoder(m);
+    const PAGE_SIZE = m.layout.pageSize;
     this.kernelFirstPfn = m.layout.kernelPhys / PAGE_SIZE;
     this.textEndPfn = this.kernelFirstPfn + (14 << 20) / PAGE_SIZE;
     this.kernelEndPfn = this.kernelFirstPfn + m.layout.kernelBytes / PAGE_SIZE;
@@ -120,11 +149,12 @@ export class PageContent {
     const c = m.content;
     switch (m.kind[pfn]) {
       case KIND.RESERVED: {
-        const s = m.backingSection.get(pfn >>> 9);
-        if (s !== undefined) {
-          const idx = pfn - m.memmapBacking[s]!;
-          const per = PAGE_SIZE / m.profile.layout.size;
-          this.enc.encode(s * PAGES_PER_SECTION + idx * per, per, buf, off);
+        const s = m.backingSection.get(pfn >>> m.backingShift);
+        const idx = s === undefined ? -1 : pfn - m.memmapBacking[s]!;
+        const per = m.layout.pageSize / m.profile.layout.size;
+        // a backing smaller than its 2 MiB lookup block (16/64 KiB pages) leaves other pfns in it
+        if (s !== undefined && idx * per < m.layout.pagesPerSection) {
+          this.enc.encode(s * m.layout.pagesPerSection + idx * per, per, buf, off);
         } else if (pfn >= this.kernelFirstPfn && pfn < this.textEndPfn) {
           c.fill(pfn, STYLES.kernelText, buf, off);
         } else if (pfn >= this.kernelFirstPfn && pfn < this.kernelEndPfn) {
@@ -162,7 +192,7 @@ export class PageContent {
         // KERNEL_ZERO, BALLOON, VIRTIO_MEM, NOMEM: zero
         break;
     }
-    buf.fill(0, off, off + PAGE_SIZE);
+    buf.fill(0, off, off + m.layout.pageSize);
     return false;
   }
 }
@@ -171,6 +201,8 @@ export class PageContent {
 export function writeImage(m: Machine, cls: Uint8Array, path: string): number {
   const plan = planImage(m);
   const pc = new PageContent(m, cls);
+  const PAGE_SIZE = m.layout.pageSize;
+  const CHUNK = (CHUNK_PAGES * 4096) / PAGE_SIZE; // 1 MiB of pages whatever the page size
   let fd: number;
   try {
     fd = fs.openSync(path, 'w');
@@ -195,7 +227,7 @@ export function writeImage(m: Machine, cls: Uint8Array, path: string): number {
   try {
     write(plan.header, plan.header.length, 0);
     write(plan.notes, plan.notes.length, plan.header.length);
-    const buf = Buffer.allocUnsafe(CHUNK_PAGES * BATCH_CHUNKS * PAGE_SIZE);
+    const buf = Buffer.allocUnsafe(CHUNK * BATCH_CHUNKS * PAGE_SIZE);
     for (const seg of plan.loads) {
       let page = 0;
       let batchStart = seg.phdr.offset; // file offset of buf[0]
@@ -205,7 +237,7 @@ export function writeImage(m: Machine, cls: Uint8Array, path: string): number {
         batchLen = 0;
       };
       while (page < seg.pages) {
-        const n = Math.min(CHUNK_PAGES, seg.pages - page);
+        const n = Math.min(CHUNK, seg.pages - page);
         let nonzero = false;
         for (let i = 0; i < n; i++) {
           if (pc.fill(seg.firstPfn + page + i, buf, batchLen + i * PAGE_SIZE)) nonzero = true;
@@ -214,7 +246,7 @@ export function writeImage(m: Machine, cls: Uint8Array, path: string): number {
         if (nonzero) {
           if (batchLen === 0) batchStart = chunkOff;
           batchLen += n * PAGE_SIZE;
-          if (batchLen + CHUNK_PAGES * PAGE_SIZE > buf.length) flush();
+          if (batchLen + CHUNK * PAGE_SIZE > buf.length) flush();
         } else {
           flush(); // a zero chunk stays a hole in the file
         }

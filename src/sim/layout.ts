@@ -1,7 +1,9 @@
 /**
- * The physical and virtual layout of a simulated x86_64 machine: RAM ranges with a PCI-like
- * gap, the low 1 MiB and crashkernel left out of the PT_LOADs, where the kernel image sits, and
- * the (optionally randomised) PAGE_OFFSET, vmemmap and kernel text bases.
+ * The physical and virtual layout of a simulated machine: RAM ranges with a PCI-like gap,
+ * crashkernel (and on x86_64 the low 1 MiB) left out of the PT_LOADs, where the kernel image
+ * sits, and the (optionally randomised) PAGE_OFFSET, vmemmap and kernel text bases. x86_64 is
+ * the default; arm64 follows Linux 6.12's arch/arm64/include/asm/memory.h (flipped VA space,
+ * VA_BITS=48, RAM from 1 GiB as on QEMU's virt board).
  */
 import { VmcoreError } from '../errors.js';
 import { Rng } from './rng.js';
@@ -19,6 +21,21 @@ export const KERNEL_IMAGE_BYTES = 24 * MiB;
 /** NUMBER(KERNEL_IMAGE_SIZE): 1 GiB on CONFIG_RANDOMIZE_BASE builds. */
 export const KERNEL_IMAGE_SIZE = 1 << 30;
 const GAP_BYTES = 256 * MiB;
+
+/** The simulated architectures. */
+export type SimArch = 'x86_64' | 'arm64';
+/** arm64: RAM (and memstart_addr, PHYS_OFFSET) starts at 1 GiB, as on QEMU's virt board. */
+export const ARM64_RAM_BASE = GiB;
+/** arm64 CONFIG_ARM64_VA_BITS of the simulated kernels. */
+export const ARM64_VA_BITS = 48;
+/** arm64 KIMAGE_VADDR (6.12): MODULES_END = _PAGE_END(48) + 2 GiB. */
+export const ARM64_KIMAGE_VADDR = 0xffff800080000000n;
+const U64 = (1n << 64n) - 1n;
+
+/** SECTION_SIZE_BITS (arch/arm64/include/asm/sparsemem.h: 29 with 64K pages, 27 otherwise; x86_64 27). */
+export function sectionSizeBitsOf(arch: SimArch, pageSize: number): number {
+  return arch === 'arm64' && pageSize === 65536 ? 29 : SECTION_SIZE_BITS;
+}
 
 /** A byte range [start, end) of physical memory. */
 export interface PhysRange {
@@ -58,10 +75,32 @@ export interface SimLayout {
   nPfns: number;
   /** Section numbers that have memory (a mem_section entry and struct pages). */
   presentSections: number[];
+  arch: SimArch;
+  pageSize: number;
+  pageShift: number;
+  sectionSizeBits: number;
+  pagesPerSection: number;
+  /** Physical address of PAGE_OFFSET (arm64 PHYS_OFFSET = memstart_addr; 0 on x86_64). */
+  physOffset: number;
+  /** Kernel-image virtual minus physical (arm64 kimage_voffset; x86_64 __START_KERNEL_map − phys_base). */
+  kimageVoffset: bigint;
+  /** arm64 VMEMMAP_START (the struct page of PHYS_OFFSET); 0 on x86_64. */
+  vmemmapStart: bigint;
+  /** arm64 CONFIG_ARM64_VA_BITS (0 on x86_64). */
+  vaBits: number;
 }
 
 /** Compute the layout for a RAM size, paging mode and (with kaslr) seeded randomisation. */
-export function computeLayout(memBytesIn: number, l5: boolean, kaslr: boolean, rng: Rng): SimLayout {
+export function computeLayout(
+  memBytesIn: number,
+  l5: boolean,
+  kaslr: boolean,
+  rng: Rng,
+  arch: SimArch = 'x86_64',
+  pageSize = PAGE_SIZE,
+  structPageSize = 64,
+): SimLayout {
+  if (arch === 'arm64') return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize);
   if (!Number.isFinite(memBytesIn) || memBytesIn < 64 * MiB || memBytesIn > 64 * GiB) {
     throw new VmcoreError('E_USAGE', `simulated RAM size ${memBytesIn} is outside 64 MiB .. 64 GiB`, { option: 'memBytes' });
   }
@@ -156,5 +195,126 @@ export function computeLayout(memBytesIn: number, l5: boolean, kaslr: boolean, r
     maxMapnr: ramEnd / PAGE_SIZE,
     nPfns: nSections * PAGES_PER_SECTION,
     presentSections,
+    arch: 'x86_64',
+    pageSize: PAGE_SIZE,
+    pageShift: PAGE_SHIFT,
+    sectionSizeBits: SECTION_SIZE_BITS,
+    pagesPerSection: PAGES_PER_SECTION,
+    physOffset: 0,
+    kimageVoffset: START_KERNEL_MAP - physBase,
+    vmemmapStart: 0n,
+    vaBits: 0,
+  };
+}
+
+function checkMem(memBytesIn: number): number {
+  if (!Number.isFinite(memBytesIn) || memBytesIn < 64 * MiB || memBytesIn > 64 * GiB) {
+    throw new VmcoreError('E_USAGE', `simulated RAM size ${memBytesIn} is outside 64 MiB .. 64 GiB`, { option: 'memBytes' });
+  }
+  return Math.floor(memBytesIn / (2 * MiB)) * 2 * MiB;
+}
+
+/** RAM minus the cuts (kexec leaves them out of the PT_LOADs). */
+function cutRanges(ram: PhysRange[], cuts: PhysRange[]): PhysRange[] {
+  const loads: PhysRange[] = [];
+  for (const r of ram) {
+    let pieces: PhysRange[] = [{ ...r }];
+    for (const cut of cuts) {
+      const next: PhysRange[] = [];
+      for (const p of pieces) {
+        if (cut.end <= p.start || cut.start >= p.end) next.push(p);
+        else {
+          if (p.start < cut.start) next.push({ start: p.start, end: cut.start });
+          if (cut.end < p.end) next.push({ start: cut.end, end: p.end });
+        }
+      }
+      pieces = next;
+    }
+    loads.push(...pieces);
+  }
+  return loads;
+}
+
+/**
+ * arm64 (Linux 6.12, VA_BITS=48): linear map at PAGE_OFFSET = −2^48 for PHYS_OFFSET = 1 GiB;
+ * VMEMMAP_START = −1 GiB − VMEMMAP_SIZE with VMEMMAP_SIZE = (2^47 >> PAGE_SHIFT) · sizeof(struct
+ * page), vmemmap = VMEMMAP_START − (memstart_addr >> PAGE_SHIFT) struct pages; the image at
+ * KIMAGE_VADDR (+ a 2 MiB-aligned KASLR offset), kimage_voffset = _text − phys(_text).
+ */
+function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSize: number, sp: number): SimLayout {
+  if (pageSize !== 4096 && pageSize !== 16384 && pageSize !== 65536) {
+    throw new VmcoreError('E_USAGE', `arm64 page size ${pageSize} is not 4k, 16k or 64k`, { option: 'pageSize' });
+  }
+  const memBytes = checkMem(memBytesIn);
+  const base = ARM64_RAM_BASE;
+  const pageShift = Math.log2(pageSize);
+  const sectionSizeBits = sectionSizeBitsOf('arm64', pageSize);
+  const pagesPerSection = 2 ** (sectionSizeBits - pageShift);
+  let gap: PhysRange | null = null;
+  let ram: PhysRange[] = [{ start: base, end: base + memBytes }];
+  if (memBytes > 128 * MiB) {
+    const g = Math.min(3 * GiB, Math.max(128 * MiB, Math.floor((memBytes * 3) / 4 / (128 * MiB)) * 128 * MiB));
+    gap = { start: base + g, end: base + g + GAP_BYTES };
+    ram = [
+      { start: base, end: base + g },
+      { start: base + g + GAP_BYTES, end: base + memBytes + GAP_BYTES },
+    ];
+  }
+  const ramEnd = ram[ram.length - 1]!.end;
+  const low: PhysRange = { start: base, end: base }; // arm64 reserves no low memory
+  const crashSize = Math.min(128 * MiB, Math.floor(memBytes / 8 / (2 * MiB)) * 2 * MiB);
+  const crashStart = Math.floor((ram[0]!.end - crashSize - (gap ? 0 : 16 * MiB)) / (2 * MiB)) * 2 * MiB;
+  const crashkernel: PhysRange = { start: crashStart, end: crashStart + crashSize };
+  let kernelPhys = base + 16 * MiB;
+  let kernelOffset = 0n;
+  if (kaslr) {
+    const top = Math.min(crashkernel.start, base + GiB) - KERNEL_IMAGE_BYTES;
+    kernelPhys += 2 * MiB * rng.int(Math.max(0, Math.floor((top - kernelPhys) / (2 * MiB))) + 1);
+    kernelOffset = BigInt(2 * MiB) * BigInt(rng.int(1 << 14));
+  }
+  if (kernelPhys + KERNEL_IMAGE_BYTES > crashkernel.start) {
+    throw new VmcoreError('E_USAGE', `no room for the kernel image below crashkernel with ${memBytes} bytes of RAM`);
+  }
+  const text = ARM64_KIMAGE_VADDR + kernelOffset;
+  const pageOffset = (U64 << BigInt(ARM64_VA_BITS)) & U64;
+  const vmemmapSize = (1n << BigInt(ARM64_VA_BITS - 1 - pageShift)) * BigInt(sp);
+  const vmemmapStart = ((U64 << 30n) & U64) - vmemmapSize;
+  const vmemmap = vmemmapStart - BigInt(base / pageSize) * BigInt(sp);
+  const sectionBytes = 2 ** sectionSizeBits;
+  const nSections = Math.ceil(ramEnd / sectionBytes);
+  const presentSections: number[] = [];
+  for (let s = 0; s < nSections; s++) {
+    const a = s * sectionBytes;
+    if (ram.some((r) => r.start < a + sectionBytes && r.end > a)) presentSections.push(s);
+  }
+  return {
+    memBytes,
+    ram,
+    gap,
+    low,
+    crashkernel,
+    loads: cutRanges(ram, [crashkernel]),
+    kernelPhys,
+    kernelBytes: KERNEL_IMAGE_BYTES,
+    text,
+    kernelOffset,
+    physBase: 0n,
+    pageOffset,
+    vmemmap,
+    l5: false,
+    maxPhysmemBits: 48,
+    ramEnd,
+    maxMapnr: ramEnd / pageSize,
+    nPfns: nSections * pagesPerSection,
+    presentSections,
+    arch: 'arm64',
+    pageSize,
+    pageShift,
+    sectionSizeBits,
+    pagesPerSection,
+    physOffset: base,
+    kimageVoffset: text - BigInt(kernelPhys),
+    vmemmapStart,
+    vaBits: ARM64_VA_BITS,
   };
 }

@@ -5,12 +5,13 @@
  */
 import { VmcoreError } from '../errors.js';
 import { PROFILES, type KernelProfile } from '../mm/profiles.js';
-import { BuddyAllocator, MAX_ORDER, MIGRATE, NR_MIGRATETYPES, PAGE_STATE, x86Zones } from './buddy.js';
+import { BuddyAllocator, MAX_ORDER, MIGRATE, NR_MIGRATETYPES, PAGE_STATE, arm64Zones, x86Zones } from './buddy.js';
 import { ContentPool } from './content.js';
-import { GiB, MiB, PAGE_SIZE, PAGES_PER_SECTION, SECTION_SIZE_BITS, START_KERNEL_MAP, computeLayout, type SimLayout } from './layout.js';
+import { GiB, MiB, computeLayout, type SimLayout } from './layout.js';
 import { Memblock } from './memblock.js';
 import { DEFAULT_WORKLOAD, type SimOptions, type Workload } from './options.js';
 import { PTE_4K_DATA, PTE_LARGE_DATA, PTE_LARGE_TEXT, PageTables } from './pagetables.js';
+import { ARM64_DATA, ARM64_TEXT, Arm64PageTables } from './pagetables-arm64.js';
 import { Rng } from './rng.js';
 import { hintingOf, takeUnacceptedBlocks } from './generation.js';
 import { allocDynamicLogBuf, writePrintk, type DynamicLogBuf, type SimPrintk } from './printk.js';
@@ -53,6 +54,9 @@ export const SYMBOL_OFFSETS = {
   node_online_map: 0x1475760,
 } as const;
 
+/** arm64 swapper_pg_dir's offset from `_text`: 64 KiB aligned, clear of the other symbols. */
+export const ARM64_SWAPPER_OFFSET = 0x1400000;
+
 /** LENGTH(node_data) = MAX_NUMNODES (CONFIG_NODES_SHIFT=10). */
 export const MAX_NUMNODES = 1024;
 
@@ -82,7 +86,9 @@ export interface Machine {
   /** Section mapped by 4 KiB PTEs in the vmemmap. */
   vmemmapPteSection: number;
   memblock: Memblock;
-  pageTables: PageTables;
+  pageTables: PageTables | Arm64PageTables;
+  /** log2 of the pages per backing-lookup block (2 MiB): key of `backingSection` is pfn >> this. */
+  backingShift: number;
   symbols: {
     _stext: bigint;
     init_top_pgt: bigint;
@@ -104,9 +110,9 @@ export interface Machine {
   printk?: SimPrintk;
 }
 
-/** Physical byte address → direct-map VA. */
+/** Physical byte address → direct-map (linear-map) VA. */
 export function directMap(m: { layout: SimLayout }, pa: number): bigint {
-  return m.layout.pageOffset + BigInt(pa);
+  return m.layout.pageOffset + BigInt(pa - m.layout.physOffset);
 }
 /** struct page VA of a pfn. */
 export function pageVA(m: { layout: SimLayout; profile: KernelProfile }, pfn: number): bigint {
@@ -114,7 +120,7 @@ export function pageVA(m: { layout: SimLayout; profile: KernelProfile }, pfn: nu
 }
 /** Kernel-image symbol VA → physical. */
 export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
-  return Number(va - START_KERNEL_MAP + m.layout.physBase);
+  return Number(va - m.layout.kimageVoffset);
 }
 
 /** Build the machine (allocator state only, no I/O). */
@@ -129,11 +135,24 @@ export function buildMachine(opts: SimOptions): Machine {
     throw new VmcoreError('E_USAGE', `cpus must be 1..512, got ${opts.cpus}`, { option: 'cpus' });
   }
   const root = new Rng(opts.seed);
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1));
-  const rng = root.fork(2);
+  const arch = opts.arch ?? 'x86_64';
+  if (arch === 'arm64' && opts.l5) throw new VmcoreError('E_USAGE', '--l5 is an x86_64 option; arm64 has no 5-level tables at 48-bit VAs', { option: 'l5' });
+  // The arm64 model is 6.12's VA layout and exports (flipped VA space, VMEMMAP_START at −1 GiB −
+  // VMEMMAP_SIZE, the ranges in VMCOREINFO): truthful for the 6.x generations only.
+  if (arch === 'arm64' && !/^6\./.test(profile.osrelease)) {
+    throw new VmcoreError('E_USAGE', `--arch arm64 simulates Linux 6.x; ${profile.name} is older`, { option: 'kernel' });
+  }
+  if (arch === 'x86_64' && (opts.pageSize ?? 4096) !== 4096) {
+    throw new VmcoreError('E_USAGE', `x86_64 pages are 4096 bytes, not ${opts.pageSize}`, { option: 'pageSize' });
+  }
   const sp = profile.layout.size;
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp);
+  const rng = root.fork(2);
+  const PAGE_SIZE = layout.pageSize;
+  const PAGES_PER_SECTION = layout.pagesPerSection;
+  const backingShift = Math.log2((2 * MiB) / PAGE_SIZE);
   const structural = new Map<number, Buffer>();
-  const content = new ContentPool(opts.seed);
+  const content = new ContentPool(opts.seed, layout.pageSize);
 
   // --- memblock: what boot reserves
   const mb = new Memblock(layout.ram);
@@ -143,7 +162,8 @@ export function buildMachine(opts: SimOptions): Machine {
 
   const symbols = {
     _stext: layout.text + BigInt(SYMBOL_OFFSETS._stext),
-    init_top_pgt: layout.text + BigInt(SYMBOL_OFFSETS.init_top_pgt),
+    // arm64 swapper_pg_dir: aligned to any granule (a 64 KiB table must not share its page)
+    init_top_pgt: layout.text + BigInt(arch === 'arm64' ? ARM64_SWAPPER_OFFSET : SYMBOL_OFFSETS.init_top_pgt),
     init_uts_ns: layout.text + BigInt(SYMBOL_OFFSETS.init_uts_ns),
     node_online_map: layout.text + BigInt(SYMBOL_OFFSETS.node_online_map),
     node_data: layout.text + BigInt(SYMBOL_OFFSETS.node_data),
@@ -155,7 +175,7 @@ export function buildMachine(opts: SimOptions): Machine {
 
   // --- sparse: mem_section root array and the pages of 16-byte mem_section structs
   const sectionsPerRoot = PAGE_SIZE / profile.memSectionSize;
-  const memSectionRoots = 2 ** (layout.maxPhysmemBits - SECTION_SIZE_BITS) / sectionsPerRoot;
+  const memSectionRoots = 2 ** (layout.maxPhysmemBits - layout.sectionSizeBits) / sectionsPerRoot;
   const rootBytes = memSectionRoots * 8;
   const rootPa = mb.alloc(Math.ceil(rootBytes / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE, 'mem_section root');
   symbols.mem_section = directMap(partial, rootPa);
@@ -190,43 +210,47 @@ export function buildMachine(opts: SimOptions): Machine {
   for (const s of [...layout.presentSections].reverse()) {
     const pa = mb.alloc(sectionBytes, 2 * MiB, 'mem_map');
     memmapBacking[s] = pa / PAGE_SIZE;
-    for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set(pa / PAGE_SIZE / 512 + b, s);
+    for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set((pa / PAGE_SIZE >> backingShift) + b, s);
   }
 
-  // --- page tables rooted at init_top_pgt (inside the kernel image)
+  // --- page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
   const topPfn = kernelPhys(partial, symbols.init_top_pgt) / PAGE_SIZE;
-  const pt = new PageTables(layout.l5, topPfn, () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE, structural);
-  // direct map: 1 GiB pages where a whole aligned GiB is RAM, 2 MiB elsewhere, 4 KiB for the first 2 MiB
-  for (const r of layout.ram) {
-    let a = r.start;
-    while (a < r.end) {
-      const va = layout.pageOffset + BigInt(a);
-      if (a < 2 * MiB) {
-        pt.map(va, a, PAGE_SIZE, PTE_4K_DATA);
-        a += PAGE_SIZE;
-      } else if (a % GiB === 0 && a + GiB <= r.end) {
-        pt.map(va, a, GiB, PTE_LARGE_DATA);
-        a += GiB;
-      } else {
-        pt.map(va, a, 2 * MiB, PTE_LARGE_DATA);
-        a += 2 * MiB;
+  const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
+  const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
+  const pt = arch === 'arm64' ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection) : new PageTables(layout.l5, topPfn, allocTable, structural);
+  if (pt instanceof PageTables) {
+    // direct map: 1 GiB pages where a whole aligned GiB is RAM, 2 MiB elsewhere, 4 KiB for the first 2 MiB
+    for (const r of layout.ram) {
+      let a = r.start;
+      while (a < r.end) {
+        const va = layout.pageOffset + BigInt(a);
+        if (a < 2 * MiB) {
+          pt.map(va, a, PAGE_SIZE, PTE_4K_DATA);
+          a += PAGE_SIZE;
+        } else if (a % GiB === 0 && a + GiB <= r.end) {
+          pt.map(va, a, GiB, PTE_LARGE_DATA);
+          a += GiB;
+        } else {
+          pt.map(va, a, 2 * MiB, PTE_LARGE_DATA);
+          a += 2 * MiB;
+        }
       }
     }
-  }
-  // kernel text mapping: _text.._end with 2 MiB pages
-  for (let off = 0; off < layout.kernelBytes; off += 2 * MiB) {
-    pt.map(layout.text + BigInt(off), layout.kernelPhys + off, 2 * MiB, PTE_LARGE_TEXT);
-  }
-  // vmemmap: one 2 MiB page per present section, one section with 4 KiB PTEs
-  const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
-  for (const s of layout.presentSections) {
-    const va = layout.vmemmap + BigInt(s * sectionBytes);
-    const pa = memmapBacking[s]! * PAGE_SIZE;
-    if (s === vmemmapPteSection) {
-      for (let off = 0; off < sectionBytes; off += PAGE_SIZE) pt.map(va + BigInt(off), pa + off, PAGE_SIZE, PTE_4K_DATA);
-    } else {
-      for (let off = 0; off < sectionBytes; off += 2 * MiB) pt.map(va + BigInt(off), pa + off, 2 * MiB, PTE_LARGE_DATA);
+    // kernel text mapping: _text.._end with 2 MiB pages
+    for (let off = 0; off < layout.kernelBytes; off += 2 * MiB) {
+      pt.map(layout.text + BigInt(off), layout.kernelPhys + off, 2 * MiB, PTE_LARGE_TEXT);
     }
+    // vmemmap: one 2 MiB page per present section, one section with 4 KiB PTEs
+    for (const s of layout.presentSections) {
+      const va = layout.vmemmap + BigInt(s * sectionBytes);
+      const pa = memmapBacking[s]! * PAGE_SIZE;
+      if (s === vmemmapPteSection) {
+        for (let off = 0; off < sectionBytes; off += PAGE_SIZE) pt.map(va + BigInt(off), pa + off, PAGE_SIZE, PTE_4K_DATA);
+      } else {
+        for (let off = 0; off < sectionBytes; off += 2 * MiB) pt.map(va + BigInt(off), pa + off, 2 * MiB, PTE_LARGE_DATA);
+      }
+    }
+
   }
 
   // --- log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
@@ -239,7 +263,7 @@ export function buildMachine(opts: SimOptions): Machine {
 
   // --- the buddy allocator and per-pfn state
   const endPfn = layout.ramEnd / PAGE_SIZE;
-  const zones = x86Zones(endPfn);
+  const zones = arch === 'arm64' ? arm64Zones(endPfn, PAGE_SIZE) : x86Zones(endPfn);
   const buddy = new BuddyAllocator(layout.nPfns, zones);
   const kind = new Uint8Array(layout.nPfns); // NOMEM
   const aux = new Uint8Array(layout.nPfns);
@@ -270,6 +294,7 @@ export function buildMachine(opts: SimOptions): Machine {
     vmemmapPteSection,
     memblock: mb,
     pageTables: pt,
+    backingShift,
     symbols,
     memSectionRoots,
     pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
@@ -286,6 +311,36 @@ export function buildMachine(opts: SimOptions): Machine {
   writeKernelStructures(m, pgdatPa, pgdatPages);
   m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), dynLogBuf);
   return m;
+}
+
+/**
+ * arm64 tables (swapper_pg_dir): the linear map with the largest blocks that fit (its first
+ * block in pages, so every level is walked), the image with pages or 2 MiB blocks, the vmemmap
+ * with 2 MiB blocks where the granule allows (4K) and pages otherwise, one section always in pages.
+ */
+function buildArm64Tables(
+  layout: SimLayout,
+  topPfn: number,
+  allocTable: () => number,
+  structural: Map<number, Buffer>,
+  memmapBacking: Int32Array,
+  sectionBytes: number,
+  pteSection: number,
+): Arm64PageTables {
+  const P = layout.pageSize;
+  const pt = new Arm64PageTables(P, layout.vaBits, topPfn, allocTable, structural);
+  const lm = (pa: number) => layout.pageOffset + BigInt(pa - layout.physOffset);
+  for (const r of layout.ram) {
+    const first = Math.min(r.end - r.start, 2 ** pt.shiftOf(1));
+    pt.mapRange(lm(r.start), r.start, first, ARM64_DATA, P);
+    pt.mapRange(lm(r.start + first), r.start + first, r.end - r.start - first, ARM64_DATA);
+  }
+  pt.mapRange(layout.text, layout.kernelPhys, layout.kernelBytes, ARM64_TEXT, P === 4096 ? 2 * MiB : P);
+  for (const s of layout.presentSections) {
+    const va = layout.vmemmap + BigInt(s * sectionBytes);
+    pt.mapRange(va, memmapBacking[s]! * P, sectionBytes, ARM64_DATA, s === pteSection || P !== 4096 ? P : 2 * MiB);
+  }
+  return pt;
 }
 
 /** Freeable allocations, in allocation order: typed arrays that grow (a 64 GiB machine makes millions). */
@@ -474,6 +529,7 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
 
 /** Direct-map addresses of kernel objects (kmem_caches, anon_vmas, address_spaces, buffer heads) inside slab pages. */
 function makePools(m: Machine, rng: Rng): ObjectPools {
+  const PAGE_SIZE = m.layout.pageSize;
   const slabPfns: number[] = [];
   for (let p = 0; p < m.kind.length && slabPfns.length < 4096; p++) {
     if (m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.HEAD || (m.aux[p]! & AUX.ORDER) === 0)) slabPfns.push(p);
@@ -503,6 +559,7 @@ export function freeListHeadVA(m: Machine, z: number, order: number, mt: number)
 
 /** pglist_data with zones and free lists, init_uts_ns, node_data, node_online_map, vmap_area_list. */
 function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number): void {
+  const PAGE_SIZE = m.layout.pageSize;
   const zl = m.profile.zone;
   const pgdat = Buffer.alloc(pgdatPages * PAGE_SIZE);
   const { buddy } = m;
@@ -542,7 +599,7 @@ function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number):
   // kernel-image symbols: the page keeps its image content around the object
   const put = (va: bigint, bytes: Buffer) => putPhys(m, kernelPhys(m, va), bytes, false);
   const uts = Buffer.alloc(6 * 65);
-  const fields = ['Linux', `sim-${m.opts.seed}`, m.profile.osrelease, m.profile.version, 'x86_64', '(none)'];
+  const fields = ['Linux', `sim-${m.opts.seed}`, m.profile.osrelease, m.profile.version, m.layout.arch === 'arm64' ? 'aarch64' : 'x86_64', '(none)'];
   fields.forEach((f, i) => uts.write(f.slice(0, 64), i * 65, 'latin1'));
   put(m.symbols.init_uts_ns + BigInt(m.profile.utsNameOffset), uts);
   const nodeData = Buffer.alloc(MAX_NUMNODES * 8);
@@ -562,6 +619,7 @@ function writeKernelStructures(m: Machine, pgdatPa: number, pgdatPages: number):
  * zero (`zeroBase`: bss, memblock) or as the kernel image's data content around the object.
  */
 function putPhys(m: Machine, pa: number, bytes: Buffer, zeroBase: boolean): void {
+  const PAGE_SIZE = m.layout.pageSize;
   let i = 0;
   while (i < bytes.length) {
     const pfn = Math.floor(pa / PAGE_SIZE);

@@ -60,6 +60,10 @@ export interface SimOptions {
   seed: number;
   /** RAM size in bytes, default 512 MiB; 64 MiB .. 64 GiB (rounded down to 2 MiB). */
   memBytes: number;
+  /** Architecture (default x86_64; absent from the defaults so x86_64 outputs stay as they were). */
+  arch?: 'x86_64' | 'arm64';
+  /** Page size: 4096 (default), or 16384 / 65536 on arm64. */
+  pageSize?: number;
   /** 5-level paging (NUMBER(pgtable_l5_enabled)=1, MAX_PHYSMEM_BITS 52). */
   l5: boolean;
   /** Randomised PAGE_OFFSET / vmemmap base / kernel text VA / phys_base (seeded). */

@@ -21,7 +21,7 @@ import {
   PRB_LAYOUT_X86_64 as L,
   PRINTK_LOG_X86_64 as PL,
 } from '../dmesg/layout.js';
-import { PAGE_SIZE, type SimLayout } from './layout.js';
+import { type SimLayout } from './layout.js';
 import type { Memblock } from './memblock.js';
 import { Rng, hash32 } from './rng.js';
 
@@ -519,7 +519,7 @@ export function generateLog(m: PrintkMachine, rng: Rng, bufBytes: number): SimLo
   push(KERN.INFO, `clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns`);
   const mhz = 2000 + rng.int(1500);
   push(KERN.INFO, `tsc: Detected ${mhz}.${String(rng.int(1000)).padStart(3, '0')} MHz processor`);
-  push(KERN.INFO, `last_pfn = 0x${(ramEnd / PAGE_SIZE).toString(16)} max_arch_pfn = 0x400000000`);
+  push(KERN.INFO, `last_pfn = 0x${(ramEnd / L0.pageSize).toString(16)} max_arch_pfn = 0x400000000`);
   push(KERN.INFO, `x86/PAT: Configuration [0-7]: WB  WC  UC- UC  WB  WP  UC- WT  `);
   push(KERN.INFO, `found SMP MP-table at [mem 0x000f5b90-0x000f5b9f]`);
   push(KERN.INFO, `ACPI: Early table checksum verification disabled`);
@@ -550,7 +550,7 @@ export function generateLog(m: PrintkMachine, rng: Rng, bufBytes: number): SimLo
   push(KERN.INFO, `Booting paravirtualized kernel on KVM`);
   push(KERN.INFO, `setup_percpu: NR_CPUS:8192 nr_cpumask_bits:${cpus} nr_cpu_ids:${cpus} nr_node_ids:1`);
   push(KERN.INFO, `percpu: Embedded 61 pages/cpu s212992 r8192 d28672 u262144`);
-  const totalPages = Math.floor(L0.memBytes / PAGE_SIZE) - 8000 - rng.int(2000);
+  const totalPages = Math.floor(L0.memBytes / L0.pageSize) - 8000 - rng.int(2000);
   push(KERN.INFO, `Built 1 zonelists, mobility grouping on.  Total pages: ${totalPages}`);
   push(KERN.NOTICE, `Kernel command line: ${cmdline}`);
   push(KERN.INFO, `Unknown kernel command line parameters "BOOT_IMAGE=/boot/vmlinuz-${rel}", will be passed to user space.`);

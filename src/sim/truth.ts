@@ -4,7 +4,6 @@
  * exclude at each dump level, and the statistics real makedumpfile 1.7.2 prints.
  */
 import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
-import { PAGE_SIZE } from './layout.js';
 import { AUX, KIND, type Machine } from './machine.js';
 import type { HintedStyle, SimOptions, Workload } from './options.js';
 import { exportsOffline, hintingOf } from './generation.js';
@@ -50,7 +49,7 @@ export interface GroundTruth {
     kernelOffset: string;
     kernelPhys: number;
     kernelBytes: number;
-    ptLevels: 4 | 5;
+    ptLevels: number;
     maxMapnr: number;
     ram: { start: number; end: number }[];
     /** RAM PT_LOADs (physical byte ranges), plus the kernel-text PT_LOAD listed separately. */
@@ -96,6 +95,7 @@ export function classifyPfns(m: Machine): Uint8Array {
   K[KIND.UNACCEPTED] = CLASS_CODE.unaccepted;
   K[KIND.HWPOISON] = CLASS_CODE.hwpoison;
   K[KIND.FREE] = CLASS_CODE.free;
+  const PAGE_SIZE = m.layout.pageSize;
   for (const r of m.layout.loads) {
     for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls[p] = K[m.kind[p]!]!;
   }
@@ -175,6 +175,7 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts
   const style = hintingOf(m.profile, m.opts);
   const excludeByLevel: number[] = [];
   const mdf: MakedumpfileStats[] = [];
+  const PAGE_SIZE = m.layout.pageSize;
   const textPages = m.layout.kernelBytes / PAGE_SIZE;
   // makedumpfile 1.7.2 reads a compound page's order and hugetlb dtor only through
   // OFFSET(page.compound_order/compound_dtor) (FORMATS.md §4.4 rows up to 6.2; folio offsets
@@ -244,7 +245,9 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts
       kernelOffset: h(L.kernelOffset),
       kernelPhys: L.kernelPhys,
       kernelBytes: L.kernelBytes,
-      ptLevels: L.l5 ? 5 : 4,
+      ptLevels: L.arch === 'arm64' ? (m.pageTables as { levels: number }).levels : L.l5 ? 5 : 4,
+      // arm64 only, so x86_64 truths stay byte-identical
+      ...(L.arch === 'arm64' ? { arch: L.arch, pageSize: L.pageSize, physOffset: h(BigInt(L.physOffset)), kimageVoffset: h(L.kimageVoffset), vmemmapStart: h(L.vmemmapStart) } : {}),
       maxMapnr: L.maxMapnr,
       ram: L.ram,
       loads: L.loads,

@@ -4,7 +4,7 @@
  * the kernel profile — which keys its generation has (§2.3 "present" column) and its values —
  * and the machine's layout.
  */
-import { SECTION_SIZE_BITS, KERNEL_IMAGE_SIZE } from './layout.js';
+import { ARM64_KIMAGE_VADDR, KERNEL_IMAGE_SIZE } from './layout.js';
 import { MAX_NUMNODES, type Machine } from './machine.js';
 
 /** Offsets of struct vmap_area in 6.0 (not part of the shared profile: only VMCOREINFO needs them). */
@@ -23,13 +23,15 @@ export function buildVmcoreinfo(m: Machine): string {
   add('OSRELEASE', p.osrelease);
   const keys = p.keys;
   if (keys.buildId) add('BUILD-ID', m.buildId);
-  add('PAGESIZE', 4096);
+  const arm64 = m.layout.arch === 'arm64';
+  add('PAGESIZE', m.layout.pageSize);
   add('SYMBOL(init_uts_ns)', hex(s.init_uts_ns));
   add('OFFSET(uts_namespace.name)', p.utsNameOffset);
   add('SYMBOL(node_online_map)', hex(s.node_online_map));
   add('SYMBOL(swapper_pg_dir)', hex(s.init_top_pgt));
   add('SYMBOL(_stext)', hex(s._stext));
-  if (keys.vmallocStart) out.push(`NUMBER(VMALLOC_START)=0x${(m.layout.l5 ? 0xffa0000000000000n : 0xffffc90000000000n).toString(16)}`);
+  const vmallocStart = arm64 ? ARM64_KIMAGE_VADDR : m.layout.l5 ? 0xffa0000000000000n : 0xffffc90000000000n;
+  if (keys.vmallocStart) out.push(`NUMBER(VMALLOC_START)=0x${vmallocStart.toString(16)}`);
   else add('SYMBOL(vmap_area_list)', hex(s.vmap_area_list));
   if (keys.vmallocStart) add('SYMBOL(vmemmap)', hex(m.layout.vmemmap));
   add('SYMBOL(mem_section)', hex(s.mem_section));
@@ -37,7 +39,7 @@ export function buildVmcoreinfo(m: Machine): string {
   add('SIZE(mem_section)', p.memSectionSize);
   add('OFFSET(mem_section.section_mem_map)', p.memSectionMapOffset);
   if (keys.sectionBits) {
-    add('NUMBER(SECTION_SIZE_BITS)', SECTION_SIZE_BITS);
+    add('NUMBER(SECTION_SIZE_BITS)', m.layout.sectionSizeBits);
     add('NUMBER(MAX_PHYSMEM_BITS)', m.layout.maxPhysmemBits);
   }
   add('SIZE(page)', l.size);
@@ -97,6 +99,18 @@ export function buildVmcoreinfo(m: Machine): string {
   if (pt.offline !== undefined) add('NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)', pt.offline);
   if (pt.slab !== undefined) add('NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)', pt.slab);
   if (pt.unaccepted !== undefined) add('NUMBER(PAGE_UNACCEPTED_MAPCOUNT_VALUE)', pt.unaccepted);
+  if (arm64) out.push(...arm64Lines(m));
+  else out.push(...x86Lines(m));
+  add('CRASHTIME', m.crashTime);
+  return out.join('\n') + '\n';
+}
+
+/** arch/x86/kernel/machine_kexec_64.c arch_crash_save_vmcoreinfo. */
+function x86Lines(m: Machine): string[] {
+  const s = m.symbols;
+  const keys = m.profile.keys;
+  const out: string[] = [];
+  const add = (k: string, v: string | number | bigint) => out.push(`${k}=${typeof v === 'bigint' ? v.toString() : v}`);
   add('NUMBER(phys_base)', m.layout.physBase);
   add('SYMBOL(init_top_pgt)', hex(s.init_top_pgt));
   if (keys.l5Export || m.layout.l5) add('NUMBER(pgtable_l5_enabled)', m.layout.l5 ? 1 : 0);
@@ -105,8 +119,31 @@ export function buildVmcoreinfo(m: Machine): string {
   add('KERNELOFFSET', hex(m.layout.kernelOffset));
   add('NUMBER(KERNEL_IMAGE_SIZE)', KERNEL_IMAGE_SIZE);
   add('NUMBER(sme_mask)', 0);
-  add('CRASHTIME', m.crashTime);
-  return out.join('\n') + '\n';
+  return out;
+}
+
+/**
+ * arch/arm64/kernel/vmcore_info.c (6.12) arch_crash_save_vmcoreinfo, the same key set for every
+ * simulated generation: VA_BITS, the module / vmalloc / vmemmap ranges, kimage_voffset,
+ * PHYS_OFFSET, TCR_EL1.T1SZ, KERNELOFFSET and KERNELPACMASK (0: a CPU without pointer auth).
+ */
+function arm64Lines(m: Machine): string[] {
+  const L = m.layout;
+  const x = (v: bigint) => '0x' + v.toString(16);
+  const vmemmapEnd = ((1n << 64n) - 1n) ^ ((1n << 30n) - 1n);
+  return [
+    `NUMBER(VA_BITS)=${L.vaBits}`,
+    `NUMBER(MODULES_VADDR)=${x(ARM64_KIMAGE_VADDR - (2n << 30n))}`,
+    `NUMBER(MODULES_END)=${x(ARM64_KIMAGE_VADDR)}`,
+    `NUMBER(VMALLOC_END)=${x(L.vmemmapStart - (256n << 20n))}`,
+    `NUMBER(VMEMMAP_START)=${x(L.vmemmapStart)}`,
+    `NUMBER(VMEMMAP_END)=${x(vmemmapEnd)}`,
+    `NUMBER(kimage_voffset)=${x(L.kimageVoffset)}`,
+    `NUMBER(PHYS_OFFSET)=${x(BigInt(L.physOffset))}`,
+    `NUMBER(TCR_EL1_T1SZ)=${x(BigInt(64 - L.vaBits))}`,
+    `KERNELOFFSET=${L.kernelOffset.toString(16)}`,
+    'NUMBER(KERNELPACMASK)=0x0',
+  ];
 }
 
 /** The printk block, as the simulated kernel log was stored. */

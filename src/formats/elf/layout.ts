@@ -11,6 +11,8 @@ export const PT_LOAD = 1;
 export const PT_NOTE = 4;
 export const ET_CORE = 4;
 export const EM_X86_64 = 62;
+/** e_machine of an arm64 (AArch64) vmcore. */
+export const EM_AARCH64 = 183;
 export const PN_XNUM = 0xffff;
 export const NT_PRSTATUS = 1;
 /** Bit makedumpfile sets in e_flags when its ELF output is incomplete. */
@@ -99,10 +101,10 @@ export function encodeEhdr(h: Elf64Ehdr, out: Uint8Array = new Uint8Array(EHDR_S
 }
 
 /** The Ehdr a vmcore has, for `phnum` program headers. */
-export function vmcoreEhdr(phnum: number): Elf64Ehdr {
+export function vmcoreEhdr(phnum: number, machine: number = EM_X86_64): Elf64Ehdr {
   return {
     type: ET_CORE,
-    machine: EM_X86_64,
+    machine,
     version: 1,
     entry: 0n,
     phoff: EHDR_SIZE,

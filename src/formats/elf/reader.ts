@@ -8,10 +8,12 @@ import { Bitmap } from '../../io/bitmap.js';
 import type { ByteSource } from '../../io/file.js';
 import { LIMITS } from '../../io/limits.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../../vmcoreinfo/parse.js';
-import { kernelTranslatorFromVmcoreinfo, START_KERNEL_MAP, type KernelTextMapping } from '../../addrxlat/x86_64.js';
+import { START_KERNEL_MAP, type KernelTextMapping } from '../../addrxlat/x86_64.js';
+import { kernelTranslator, type KernelArch } from '../../addrxlat/kernel.js';
 import type { DumpHeaderInfo, DumpReader, Utsname } from '../dump.js';
 import {
   EHDR_SIZE,
+  EM_AARCH64,
   EM_X86_64,
   ET_CORE,
   NT_PRSTATUS,
@@ -26,7 +28,8 @@ import {
   type Elf64Phdr,
 } from './layout.js';
 
-const PAGE = 4096;
+/** The page size of a dump without (a usable) PAGESIZE. */
+const DEFAULT_PAGE = 4096;
 const SHDR_SIZE = 64;
 const UTS_LEN = 65;
 
@@ -107,10 +110,11 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     throw new VmcoreError('E_FORMAT', `${path}: e_phentsize ${ehdr.phentsize} is not ${PHDR_SIZE}`, { path, offset: 54 });
   }
   const warnings: ElfReaderWarning[] = [];
-  if (ehdr.machine !== EM_X86_64) {
-    // Physical reads work for any machine; only address translation is x86_64-specific.
-    warnings.push({ code: 'machine', machine: ehdr.machine, message: `e_machine ${ehdr.machine} is not x86_64 (62)` });
+  if (ehdr.machine !== EM_X86_64 && ehdr.machine !== EM_AARCH64) {
+    // Physical reads work for any machine; only address translation is per architecture.
+    warnings.push({ code: 'machine', machine: ehdr.machine, message: `e_machine ${ehdr.machine} is neither x86_64 (62) nor aarch64 (183)` });
   }
+  const arch: KernelArch | undefined = ehdr.machine === EM_AARCH64 ? 'arm64' : ehdr.machine === EM_X86_64 ? 'x86_64' : undefined;
 
   // Program-header count, honouring PN_XNUM (real count in section header 0's sh_info).
   let phnum = ehdr.phnum;
@@ -190,6 +194,9 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
       warnings.push({ code: 'vmcoreinfo', message: `VMCOREINFO cannot be parsed: ${e.message}` });
     }
   }
+
+  // Every pfn below is in the dump's own page size (4, 16 or 64 KiB on arm64).
+  const PAGE = dumpPageSize(vmcoreinfo, warnings);
 
   // PT_LOADs.
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
@@ -274,7 +281,7 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     }
   }
 
-  const info = headerInfo(vmcoreinfo, notes, vmcoreinfoLoc, nrCpus, kernelText, (pa, len) => {
+  const info = headerInfo(vmcoreinfo, notes, vmcoreinfoLoc, nrCpus, kernelText, arch, PAGE, (pa, len) => {
     if (pa < 0n || pa + BigInt(len) > BigInt(maxPhys)) return undefined;
     const b = new Uint8Array(len);
     return readPhys(Number(pa), len, b, 0, false) < 0 ? b : undefined;
@@ -428,6 +435,8 @@ function headerInfo(
   vmcoreinfoLoc: { offsetInNotes: number; size: number } | null,
   nrCpus: number,
   kernelText: KernelTextMapping | undefined,
+  arch: KernelArch | undefined,
+  pageSize: number,
   readPhysBig: (pa: bigint, len: number) => Uint8Array | undefined,
   warnings: ElfReaderWarning[],
 ): DumpHeaderInfo {
@@ -436,7 +445,7 @@ function headerInfo(
     nodename: '',
     release: vi?.osrelease ?? '',
     version: '',
-    machine: 'x86_64',
+    machine: arch === 'arm64' ? 'aarch64' : 'x86_64',
     domainname: '',
   };
   let physBase = 0n;
@@ -464,7 +473,7 @@ function headerInfo(
           const b = readPhysBig(pa, 8);
           return b ? Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0) : undefined;
         };
-        const { translator } = kernelTranslatorFromVmcoreinfo(vi, readU64, { kernelText });
+        const { translator } = kernelTranslator(vi, readU64, { kernelText, arch });
         const va = sym + BigInt(off);
         const len = 6 * UTS_LEN;
         const buf = new Uint8Array(len);
@@ -506,8 +515,21 @@ function headerInfo(
     physBase,
     notes,
     vmcoreinfo: vmcoreinfoLoc,
-    pageSize: tolerant(() => vi?.pageSize, warnings) ?? PAGE,
+    pageSize,
   };
+}
+
+/**
+ * PAGESIZE from VMCOREINFO (4096 when there is none or it is malformed, with a warning); a
+ * well-formed value that is not 4, 16 or 64 KiB is refused (E_VMCOREINFO naming the key).
+ */
+export function dumpPageSize(vi: Vmcoreinfo | null, warnings: { code: string; message: string }[]): number {
+  const v = tolerant(() => vi?.pageSize, warnings as ElfReaderWarning[]);
+  if (v === undefined) return DEFAULT_PAGE;
+  if (v !== 4096 && v !== 16384 && v !== 65536) {
+    throw new VmcoreError('E_VMCOREINFO', `PAGESIZE=${v} is not a page size this tool reads (4096, 16384 or 65536)`, { key: 'PAGESIZE' });
+  }
+  return v;
 }
 
 /** A VMCOREINFO value, or undefined (with a warning) when it is malformed. */

@@ -1,5 +1,5 @@
 /**
- * ELF64 vmcore writer for `-E` (FORMATS.md §1.5): Ehdr (ET_CORE, x86_64), one PT_NOTE holding the
+ * ELF64 vmcore writer for `-E` (FORMATS.md §1.5): Ehdr (ET_CORE, the input's e_machine), one PT_NOTE holding the
  * input notes, then PT_LOADs that cover exactly what the input's PT_LOADs covered, with every
  * excluded run of pages cut out of the file.
  *
@@ -55,6 +55,8 @@ export interface ElfWriterInput extends PageWriterInput {
   loads: ElfLoad[];
   /** The input's note segment, copied verbatim. */
   noteSegment: Buffer;
+  /** e_machine (EM_X86_64 when absent; EM_AARCH64 for an arm64 dump). */
+  machine?: number;
 }
 
 export interface ElfWriteOptions {
@@ -175,7 +177,7 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
   const noteOff = shdrOff + (xnum ? SHDR_SIZE : 0);
   const dataStart = noteOff + notes.length;
 
-  const ehdr = vmcoreEhdr(xnum ? PN_XNUM : phnum);
+  const ehdr = vmcoreEhdr(xnum ? PN_XNUM : phnum, input.machine);
   if (xnum) {
     ehdr.shoff = shdrOff;
     ehdr.shentsize = SHDR_SIZE;
