@@ -33,7 +33,10 @@ export const KERNELS = {
   // Debian's arm64 kernels (4K and 16K pages; Debian builds no 64K flavour), fetched as arm64
   // packages and unpacked, never installed. No capture boot: its tools disk is x86_64 programs.
   'arm64-6.12': { meta: 'linux-image-6.12-arm64', arch: 'arm64' },
-  'arm64-6.12-16k': { meta: 'linux-image-6.12-arm64-16k', arch: 'arm64', hugepages: 4 },
+  // 2.5 GiB: free page reporting starts only above low_wmark + 32 blocks of page_reporting_order
+  // (mm/page_reporting.c), and with 16K pages that order is 11 (32 MiB blocks): 1 GiB of free
+  // memory before the first report, so a 1 GiB guest never reports.
+  'arm64-6.12-16k': { meta: 'linux-image-6.12-arm64-16k', arch: 'arm64', hugepages: 4, memMiB: 2560 },
   // The same 4K kernel on a CPU without FEAT_LPA2: it falls back to 48-bit VAs and four levels.
   'arm64-6.12-va48': { meta: 'linux-image-6.12-arm64', arch: 'arm64', cpu: 'max,pauth-impdef=on,lpa2=off' },
 };
@@ -145,6 +148,9 @@ function fetchKernel(id, cache) {
   if (!fs.existsSync(path.join(dir, 'lib', 'modules', kver, 'modules.dep'))) run('depmod', ['-b', dir, kver]);
   return { id, meta, arch, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
 }
+
+/** The dump boot's memory: GUEST's unless the kernel says otherwise. */
+const guestMiB = (id) => KERNELS[id].memMiB ?? GUEST.memMiB;
 
 /** QEMU's -machine and -cpu for a kernel (its arch's, or a kernel's own -cpu). */
 function guestMachine(id) {
@@ -530,13 +536,13 @@ async function buildDumps(kernel, out, work, workload) {
   const serial = path.join(out, 'serial-dump.log');
   const sock = path.join(work, 'qmp.sock');
   const t = { start: Date.now() };
-  const proc = startQemu(kernel, initrd, `console=${ARCHS[kernel.arch].console} panic=-1`, [disk], serial, sock);
+  const proc = startQemu(kernel, initrd, `console=${ARCHS[kernel.arch].console} panic=-1`, [disk], serial, sock, [], { memMiB: guestMiB(kernel.id) });
   const x86 = kernel.arch === 'x86_64';
   try {
     const qmp = await Qmp.connect(sock);
     const text = await waitSerial(serial, 'VMCF: workload done', proc, 10 * 60_000);
     t.booted = secs(t.start);
-    const target = (GUEST.memMiB - GUEST.balloonMiB) * 1024 * 1024;
+    const target = (guestMiB(kernel.id) - GUEST.balloonMiB) * 1024 * 1024;
     const t1 = Date.now();
     await qmp.execute('balloon', { value: target });
     let actual = 0;
@@ -701,7 +707,7 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
     const mfile = path.join(out, 'manifest.json');
     let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
     // (The x86_64 key is left as it was before arm64 came, so adding it rebuilt nothing.)
-    const archKey = x86 ? [] : [JSON.stringify(guestMachine(id)), kernel.busybox];
+    const archKey = x86 ? [] : [JSON.stringify(guestMachine(id)), kernel.busybox, String(guestMiB(id))];
     const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(kernel), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')), ...archKey);
     // Compiled only when a boot needs it (most calls find everything cached).
     let built;
@@ -709,7 +715,7 @@ export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheD
     if (force || !m || m.dumpKey !== dumpKey || !fs.existsSync(path.join(out, 'vmcore.elf'))) {
       log(`${id}: booting ${kernel.pkg} ${kernel.version} for the QMP dumps`);
       const dumps = await buildDumps(kernel, out, work, workloadPath());
-      m = { kernel: { id, meta: kernel.meta, arch: kernel.arch, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
+      m = { kernel: { id, meta: kernel.meta, arch: kernel.arch, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: { ...GUEST, memMiB: guestMiB(id) }, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
       log(`${id}: dumps in ${dumps.timings.total} s`);
     }
