@@ -92,7 +92,7 @@ def check(dump, image, bitmap_out):
                 identical += 1
             elif len(mismatches) < 10:
                 mismatches.append(pfn)
-    return {'page_size': psize, 'arch': k.attr['arch.name'], 'format': k.attr['file.format'],
+    return {'page_size': psize, 'arch': k.attr['arch.name'] if 'arch.name' in k.attr else None, 'format': k.attr['file.format'],
             'max_pfn': max_pfn, 'dumpable': dumpable, 'identical': identical,
             'mismatches': mismatches, 'unreadable': unreadable}
 
