@@ -7,8 +7,11 @@
 // crashkernel=, loads a capture kernel with `kexec -p`, panics, and the capture kernel runs
 // vmcore-filter's makedumpfile drop-in and Debian's makedumpfile on /proc/vmcore, writing both
 // dumps to an ext4 disk the host reads back with debugfs (nothing is mounted on the host).
+// Debian's arm64 6.12 kernels (4K, 16K, and 4K on a CPU without LPA2) boot the same way under
+// `qemu-system-aarch64 -M virt -cpu max` with arm64 packages (busybox, kernel) and a cross-built
+// workload; they get the QMP dumps only (no capture, no boot without VMCOREINFO).
 //
-//   node scripts/real/build.mjs [--kernels 6.1,6.12] [--cache DIR] [--force] [--no-capture] [--no-install] [--no-dbg]
+//   node scripts/real/build.mjs [--kernels 6.1,6.12,arm64-6.12,arm64-6.12-16k,arm64-6.12-va48] [--cache DIR] [--force] [--no-capture] [--no-install] [--no-dbg]
 //
 // Results go to DIR (default .cache/real, or $VMCF_REAL_CACHE): DIR/<kernel>/manifest.json
 // names every file and records versions and timings. A kernel whose manifest matches this

@@ -1,7 +1,8 @@
 /**
  * The real-kernel dumps of scripts/real/build.mjs, built once per test run and cached under
  * .cache/real (or $VMCF_REAL_CACHE). Building boots Debian's kernels under QEMU (TCG), so it
- * needs qemu-system-x86 and friends: without them the tests skip locally and fail with CI=true.
+ * needs qemu-system-x86 (qemu-system-arm for the arm64 ones) and friends: without them the tests
+ * skip locally and fail with CI=true.
  * Vitest runs test files in several processes; an atomic mkdir lock makes one build and the
  * others wait for it.
  */
