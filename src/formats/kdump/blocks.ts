@@ -60,7 +60,6 @@ export function inKernelPages(reader: DumpReader): DumpReader {
   define('maxMapnr', reader.maxMapnr * ratio);
   define('present', spread(reader.present, ratio));
   define('dumpable', spread(reader.dumpable, ratio));
-  define('blockRatio', ratio);
   define('readPages', (pfn: number, count: number, buf: Uint8Array, bufOff = 0): void => {
     if (bufOff + count * page > buf.length) throw new VmcoreError('E_INTERNAL', `readPages: buffer too small for ${count} pages`);
     for (let i = 0; i < count; ) {
