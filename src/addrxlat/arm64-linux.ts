@@ -57,7 +57,7 @@ function vaBitsOf(vi: Vmcoreinfo, pageShift: number): { vaBits: number; vaBitsAc
   const t1szKey = vi.has('NUMBER(TCR_EL1_T1SZ)') ? 'NUMBER(TCR_EL1_T1SZ)' : vi.has('NUMBER(tcr_el1_t1sz)') ? 'NUMBER(tcr_el1_t1sz)' : undefined;
   if (t1szKey === undefined) {
     // A 52-bit kernel falls back to 48 (47 with 16K pages) bits on hardware without LVA/LPA2:
-    // only T1SZ says which (Linux commit bbdbc11804ff, "arm64/crash_core: Export TCR_EL1.T1SZ in vmcoreinfo").
+    // only T1SZ says which (the Linux 5.9 commit "arm64/crash_core: Export TCR_EL1.T1SZ in vmcoreinfo"; hash not checked here).
     if (vaBits === 52) bad('VMCOREINFO has NUMBER(VA_BITS)=52 but lacks NUMBER(TCR_EL1_T1SZ): the VA size in use cannot be decided', 'NUMBER(TCR_EL1_T1SZ)');
     return { vaBits, vaBitsActual: vaBits };
   }
@@ -82,8 +82,8 @@ export function arm64LayoutFromVmcoreinfo(vi: Vmcoreinfo): Arm64Layout {
   const kimageVoffset = BigInt.asUintN(64, kv);
   const pgd = vi.symbol('swapper_pg_dir');
   if (pgd === undefined) bad('VMCOREINFO lacks SYMBOL(swapper_pg_dir): cannot translate kernel addresses', 'SYMBOL(swapper_pg_dir)');
-  // The kernel image sits in the upper half of the kernel VA space from 5.4 (Linux commit
-  // 14c127c957c1, "arm64: mm: Flip kernel VA space"), in the lower half before: the image
+  // The kernel image sits in the upper half of the kernel VA space from 5.4 (the Linux commit
+  // "arm64: mm: Flip kernel VA space"), in the lower half before: the image
   // symbol's bit VA_BITS−1 tells the layouts apart, no version check needed. _stext decides
   // when exported, so that swapper_pg_dir can be checked against the layout.
   const stext = vi.symbol('_stext');
@@ -136,9 +136,11 @@ export function arm64LinearToPhys(l: Arm64Layout, va: bigint): bigint | undefine
 
 /** `__phys_to_virt`: the linear-map address of a physical address (PHYS_OFFSET must be exported). */
 export function arm64PhysToLinear(l: Arm64Layout, pa: bigint): bigint | undefined {
-  if (l.physOffset === undefined || pa < l.physOffset) return undefined;
-  const va = pa - l.physOffset + l.pageOffset;
-  return va < l.pageEnd ? va : undefined;
+  if (l.physOffset === undefined) return undefined;
+  // modulo 2^64: a 52-bit kernel on 48-bit hardware lowers memstart_addr below 0
+  // (arm64_memblock_init), so PHYS_OFFSET reads as a huge unsigned value
+  const va = BigInt.asUintN(64, pa - l.physOffset + l.pageOffset);
+  return va >= l.pageOffset && va < l.pageEnd ? va : undefined;
 }
 
 /** `__kimg_to_phys`: a kernel-image address minus kimage_voffset. */

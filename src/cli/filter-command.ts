@@ -83,6 +83,14 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         setExit(EXIT.VMCOREINFO);
         return;
       }
+      if (report.undecided.no_translation) {
+        // Exports that do not allow translating kernel addresses (missing, or inconsistent as
+        // VA_BITS against TCR_EL1_T1SZ): written unfiltered, and the run fails like the above.
+        const why = report.warnings.find((w) => w.endsWith(': every page is kept')) ?? 'kernel addresses cannot be translated';
+        process.stderr.write(`vmcore-filter: error: ${input}: ${why.replace(/: every page is kept$/, '')}; ${o.F ? 'the stream' : output} was written with every page kept\n`);
+        setExit(EXIT.VMCOREINFO);
+        return;
+      }
       setExit(report.warnings.some((w) => w.startsWith('truncated')) ? EXIT.PARTIAL : EXIT.OK);
     });
 }

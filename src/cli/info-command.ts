@@ -58,7 +58,12 @@ export function renderInfo(i: DumpInfo, c: ChalkInstance): string {
   row('crash time', i.crashTime ?? '(unknown)');
   row('CPUs', String(i.cpus));
   row('page size', String(i.pageSize));
-  row('phys_base', i.physBase);
+  if (i.arm64) {
+    const a = i.arm64;
+    const g = `${i.pageSize / 1024} KiB granule`;
+    row('addrxlat', a.error ? c.yellow(`arm64: ${a.error}`) : `arm64 ${a.layout} layout, ${g}, VA_BITS ${a.vaBits}${a.vaBitsActual !== a.vaBits ? ` (${a.vaBitsActual} in use)` : ''}, ${a.levels} levels${a.pa52 ? `, 52-bit PA (${a.pa52})` : ''}`);
+    if (!a.error) row('', `PAGE_OFFSET ${a.pageOffset}, PHYS_OFFSET ${a.physOffset ?? '(not exported)'}, kimage_voffset ${a.kimageVoffset}, swapper_pg_dir at ${a.swapperPgDir}`);
+  } else row('phys_base', i.physBase);
   row('VMCOREINFO', i.vmcoreinfo.source === 'none' ? c.yellow('none') : `${i.vmcoreinfo.source === 'file' ? 'from --vmcoreinfo' : 'in the dump'}, ${i.vmcoreinfo.keys} keys${i.vmcoreinfo.error ? c.yellow(` (unusable: ${i.vmcoreinfo.error})`) : ''}`);
   row('complete', i.complete ? c.green('yes') : c.red(`no: ${i.incomplete.join('; ')}`));
 

@@ -200,7 +200,8 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
 type TolerantBytes = Uint8Array & { missingPages: number; has(off: number, len: number): boolean };
 
 function readTolerant(mem: KernelVirtReader, what: string, va: bigint, len: number): TolerantBytes {
-  const PAGE = 4096;
+  // The dump's page size (16/64 KiB on arm64): a missing page is missing whole.
+  const PAGE = (mem as { pageSize?: number }).pageSize ?? 4096;
   let bytes: Uint8Array;
   const missing: Array<[number, number]> = [];
   try {

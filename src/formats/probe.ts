@@ -12,6 +12,7 @@ import { FlattenedSource } from './flattened/reader.js';
 import { hasFlatSignature } from './flattened/layout.js';
 import { decodeNotes, encodeNote } from './elf/layout.js';
 import { parseVmcoreinfo } from '../vmcoreinfo/parse.js';
+import { inKernelPages } from './blocks.js';
 
 /** A probe's answer. `error` carries why a file that looks like this format cannot be read. */
 export type ProbeResult = { kind: 'mine' } | { kind: 'not-mine' } | { kind: 'error'; error: VmcoreError };
@@ -119,7 +120,15 @@ export function openDumpSource(source: ByteSource, opts: OpenDumpOptions = {}): 
 /** Open the dump at `path` read-only, whatever its format. */
 export function openDump(path: string, opts: OpenDumpOptions = {}): DumpReader {
   const r = openDumpSource(new FileSource(path), opts);
-  return opts.vmcoreinfo === undefined ? r : withVmcoreinfo(r, opts.vmcoreinfo);
+  const v = opts.vmcoreinfo === undefined ? r : withVmcoreinfo(r, opts.vmcoreinfo);
+  return v.format === 'elf' ? v : inKernelPages(v, kernelPageSize(v.vmcoreinfoText) ?? v.info.pageSize);
+}
+
+/** PAGESIZE of a VMCOREINFO text, if it has a well-formed one. */
+function kernelPageSize(text: string | null): number | undefined {
+  if (text === null) return undefined;
+  const m = /^PAGESIZE=(\d+)$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
 }
 
 /**

@@ -24,12 +24,26 @@ import type { GroundTruth } from './truth.js';
 export const FIXTURE_MEM = 96 << 20;
 export const FIXTURE_SEED = 7;
 
-/** Simulate `kernel`, classify it, and render the golden text. `dir` holds the temporary image. */
-export async function generationFixture(kernel: string, dir: string): Promise<{ text: string; truth: GroundTruth; classification: Classification }> {
+/** The arm64 fixture rows: Linux 6.12 at each granule, named `arm64-<size>`. */
+export const ARM64_FIXTURES: Record<string, { kernel: string; pageSize: number; memBytes: number }> = {
+  'arm64-4k': { kernel: 'linux-6.12', pageSize: 4096, memBytes: FIXTURE_MEM },
+  'arm64-16k': { kernel: 'linux-6.12', pageSize: 16384, memBytes: FIXTURE_MEM },
+  // order-9 blocks are 32 MiB here: a larger machine, so hugetlb and hinted blocks exist
+  'arm64-64k': { kernel: 'linux-6.12', pageSize: 65536, memBytes: 512 << 20 },
+};
+
+/**
+ * Simulate `kernel` (or an arm64 row of {@link ARM64_FIXTURES}), classify it, and render the
+ * golden text. `dir` holds the temporary image.
+ */
+export async function generationFixture(name: string, dir: string): Promise<{ text: string; truth: GroundTruth; classification: Classification }> {
+  const arm = ARM64_FIXTURES[name];
+  const kernel = arm?.kernel ?? name;
   const profile = PROFILES[kernel];
   if (!profile) throw new Error(`unknown profile ${kernel}`);
-  const img = path.join(dir, `${kernel}.vmcore`);
-  const { truth } = await simulate(img, { kernel, seed: FIXTURE_SEED, memBytes: FIXTURE_MEM });
+  const img = path.join(dir, `${name}.vmcore`);
+  const extra = arm ? { arch: 'arm64' as const, pageSize: arm.pageSize } : {};
+  const { truth } = await simulate(img, { kernel, seed: FIXTURE_SEED, memBytes: arm?.memBytes ?? FIXTURE_MEM, ...extra });
   const r = openDump(img);
   let c: Classification;
   let zeroKept: number[];
@@ -43,8 +57,9 @@ export async function generationFixture(kernel: string, dir: string): Promise<{ 
     fs.rmSync(img + '.truth.json', { force: true });
   }
   const lines: string[] = [];
-  lines.push(`# vmcore-filter generation fixture: ${kernel} (${truth.layout.maxMapnr} pfns, seed ${FIXTURE_SEED}); regenerate with npm run fixtures`);
+  lines.push(`# vmcore-filter generation fixture: ${name} (${truth.layout.maxMapnr} pfns, seed ${FIXTURE_SEED}); regenerate with npm run fixtures`);
   lines.push(`osrelease ${profile.osrelease}`);
+  if (arm) lines.push(`arch arm64 page-size ${arm.pageSize} pt-levels ${truth.layout.ptLevels}`);
   const pt = c.pageTypes;
   lines.push(`encoding ${pt?.scheme ?? 'none'}${pt?.base !== undefined ? ` base 0x${pt.base.toString(16)}` : ''}`);
   lines.push(`encoding-keys ${pt?.decidedBy.join(' ') || '-'}`);
@@ -74,12 +89,13 @@ export async function generationFixture(kernel: string, dir: string): Promise<{ 
 function zeroPagesKept(r: ReturnType<typeof openDump>, c: Classification): number[] {
   const byClass = new Float64Array(CLASS_NAMES.length);
   const batch = 256;
-  const buf = Buffer.alloc(batch * 4096);
-  const zero = Buffer.alloc(4096);
+  const ps = r.info.pageSize;
+  const buf = Buffer.alloc(batch * ps);
+  const zero = Buffer.alloc(ps);
   for (let p = r.present.nextSet(0); p >= 0; ) {
     const end = Math.min(p + batch, r.present.nextClear(p) < 0 ? r.maxMapnr : r.present.nextClear(p));
     r.readPages(p, end - p, buf);
-    for (let q = p; q < end; q++) if (buf.compare(zero, 0, 4096, (q - p) * 4096, (q - p + 1) * 4096) === 0) byClass[c.classOf[q]!]!++;
+    for (let q = p; q < end; q++) if (buf.compare(zero, 0, ps, (q - p) * ps, (q - p + 1) * ps) === 0) byClass[c.classOf[q]!]!++;
     p = end >= r.maxMapnr ? -1 : r.present.nextSet(end);
   }
   const out: number[] = [];
@@ -100,7 +116,7 @@ export async function writeGenerationFixtures(outDir: string): Promise<string[]>
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vmcore-filter-fixtures-'));
   const written: string[] = [];
   try {
-    for (const name of PROFILE_NAMES) {
+    for (const name of [...PROFILE_NAMES, ...Object.keys(ARM64_FIXTURES)]) {
       const { text } = await generationFixture(name, tmp);
       const file = path.join(outDir, `${name}.txt`);
       fs.writeFileSync(file, text);

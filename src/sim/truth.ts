@@ -50,6 +50,12 @@ export interface GroundTruth {
     kernelPhys: number;
     kernelBytes: number;
     ptLevels: number;
+    /** arm64 images only (absent on x86_64, whose truths predate them). */
+    arch?: 'arm64';
+    pageSize?: number;
+    physOffset?: string;
+    kimageVoffset?: string;
+    vmemmapStart?: string;
     maxMapnr: number;
     ram: { start: number; end: number }[];
     /** RAM PT_LOADs (physical byte ranges), plus the kernel-text PT_LOAD listed separately. */

@@ -16,6 +16,8 @@ import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { bitmapRuns, physHex } from './ranges.js';
 import { classDecisions, type ClassDecision, type DecidedClass } from './keys.js';
 import { describeReportedBit } from '../mm/pageflags.js';
+import { arm64LayoutFromVmcoreinfo } from '../addrxlat/arm64-linux.js';
+import { arm64Levels } from '../addrxlat/arm64.js';
 
 export const INFO_SCHEMA = 'vmcore-filter/info@1';
 
@@ -71,6 +73,24 @@ export interface InfoReported {
 }
 
 /** The result of {@link describeDump}: the JSON of `vmcore-filter info --json`. */
+/** How arm64 kernel addresses are translated (present for arm64 dumps only). */
+export interface InfoArm64 {
+  vaBits: number;
+  vaBitsActual: number;
+  levels: number;
+  /** '5.4+' (flipped) or 'pre-5.4' VA layout. */
+  layout: string;
+  pageOffset: string;
+  physOffset: string | null;
+  kimageVoffset: string;
+  swapperPgDir: string;
+  /** 52-bit output addresses: 'lpa2', 'pa52' (64K) or null. */
+  pa52: string | null;
+  decidedBy: string[];
+  /** Why the exports cannot be used (then the other fields are empty). */
+  error: string | null;
+}
+
 export interface DumpInfo {
   schema: typeof INFO_SCHEMA;
   path: string;
@@ -132,6 +152,8 @@ export interface DumpInfo {
   /** Why the dump is not complete (empty when it is). */
   incomplete: string[];
   warnings: string[];
+  /** arm64 dumps only. */
+  arm64?: InfoArm64;
 }
 
 const STATUS_FLAGS: [number, string][] = [
@@ -279,7 +301,30 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
     complete: incomplete.length === 0,
     incomplete,
     warnings,
+    ...(vi && (vi.has('NUMBER(kimage_voffset)') || u.machine === 'aarch64') ? { arm64: arm64Info(vi) } : {}),
   };
+}
+
+function arm64Info(vi: Vmcoreinfo): InfoArm64 {
+  try {
+    const l = arm64LayoutFromVmcoreinfo(vi);
+    return {
+      vaBits: l.vaBits,
+      vaBitsActual: l.vaBitsActual,
+      levels: arm64Levels(l.vaBitsActual, l.pageShift),
+      layout: l.flipped ? '5.4+' : 'pre-5.4',
+      pageOffset: hex(l.pageOffset),
+      physOffset: l.physOffset === undefined ? null : hex(l.physOffset),
+      kimageVoffset: hex(l.kimageVoffset),
+      swapperPgDir: hex(l.pgdPhys),
+      pa52: l.lpa2 ? 'lpa2' : l.pa52 ? 'pa52' : null,
+      decidedBy: l.decidedBy,
+      error: null,
+    };
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+    return { vaBits: 0, vaBitsActual: 0, levels: 0, layout: '', pageOffset: '', physOffset: null, kimageVoffset: '', swapperPgDir: '', pa52: null, decidedBy: [], error: e.message };
+  }
 }
 
 function reportedOf(cls: Classification): InfoReported {

@@ -1,4 +1,4 @@
-/** Physical memory as runs of pfns, and the x86_64 zones they fall in. */
+/** Physical memory as runs of pfns, and the zones (x86_64 or arm64) they fall in. */
 import type { Bitmap } from '../io/bitmap.js';
 
 /** A run of pfns [start, end). */
@@ -31,11 +31,20 @@ export const ZONES = [
 ] as const;
 export type ZoneName = (typeof ZONES)[number]['name'];
 
+/**
+ * arm64 zones by physical address (6.12 without a firmware DMA limit): ZONE_DMA below 4 GiB
+ * (zone_dma_limit of 32 bits), ZONE_DMA32 empty, then Normal.
+ */
+export const ARM64_ZONES: readonly { name: ZoneName; endBytes: number }[] = [
+  { name: 'DMA', endBytes: 4 * 2 ** 30 },
+  { name: 'Normal', endBytes: Number.POSITIVE_INFINITY },
+];
+
 /** The zones as pfn ranges for `pageSize`, clipped to [0, maxMapnr); empty zones are left out. */
-export function zoneRanges(pageSize: number, maxMapnr: number): { name: ZoneName; start: number; end: number }[] {
+export function zoneRanges(pageSize: number, maxMapnr: number, arch: 'x86_64' | 'arm64' = 'x86_64'): { name: ZoneName; start: number; end: number }[] {
   const out: { name: ZoneName; start: number; end: number }[] = [];
   let start = 0;
-  for (const z of ZONES) {
+  for (const z of arch === 'arm64' ? ARM64_ZONES : ZONES) {
     const end = Math.min(maxMapnr, z.endBytes === Number.POSITIVE_INFINITY ? maxMapnr : Math.floor(z.endBytes / pageSize));
     if (end > start) out.push({ name: z.name, start, end });
     start = Math.max(start, end);

@@ -144,7 +144,7 @@ export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStat
     for (let p = s; p < e; p++) a[classOf[p]!]!++;
     return { name, startPfn: s, endPfn: e, start: physHex(s, ps), end: physHex(e, ps), pages: present.count(s, e), classes: countsOf(a) };
   };
-  const zones = zoneRanges(ps, maxMapnr).map((z) => area(z.name, z.start, z.end));
+  const zones = zoneRanges(ps, maxMapnr, reader.info.utsname.machine === 'aarch64' ? 'arm64' : 'x86_64').map((z) => area(z.name, z.start, z.end));
   const runs = bitmapRuns(present);
   const ranges = runs.ranges.map((r, i) => area(`#${i}`, r.start, r.end));
 

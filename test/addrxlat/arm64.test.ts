@@ -210,6 +210,17 @@ describe('arm64 layout from VMCOREINFO', () => {
     expect(l.pageOffset).toBe(0xfff0_0000_0000_0000n);
   });
 
+  it('52-bit kernel on 48-bit hardware: memstart_addr below 0 (as in a real Debian 6.12 dump)', () => {
+    // PHYS_OFFSET = 0x40000000 − (_PAGE_OFFSET(48) − _PAGE_OFFSET(52)), printed as u64
+    const l = arm64LayoutFromVmcoreinfo(
+      VI({ 'NUMBER(VA_BITS)': '52', 'NUMBER(PHYS_OFFSET)': '0xfff1000040000000', 'SYMBOL(swapper_pg_dir)': 'ffffd85a0b30f000', 'SYMBOL(_stext)': 'ffffd85a09610000', 'NUMBER(kimage_voffset)': '0xffffd859c9a00000' }),
+    );
+    expect(l.vaBitsActual).toBe(48);
+    expect(l.lpa2).toBe(false);
+    expect(arm64LinearToPhys(l, 0xffff_0000_0000_0000n)).toBe(0x4000_0000n);
+    expect(arm64PhysToLinear(l, 0x4000_0000n)).toBe(0xffff_0000_0000_0000n);
+  });
+
   it('swapper_pg_dir outside the dump is named', () => {
     expect(() => arm64KernelTranslatorFromVmcoreinfo(VI({}), () => undefined)).toThrow(/swapper_pg_dir at physical 0xc1a3c000 .* is not in the dump/);
   });

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLASSES, truthClassArray } from '../../src/sim/index.js';
-import { generationFixture } from '../../src/sim/fixtures-cli.js';
+import { ARM64_FIXTURES, generationFixture } from '../../src/sim/fixtures-cli.js';
 import { hintingOf } from '../../src/sim/generation.js';
 import { PROFILES, PROFILE_NAMES } from '../../src/mm/profiles.js';
 import { openDump } from '../../src/formats/probe.js';
@@ -64,13 +64,14 @@ function excludes(cls: PageClassName, level: number): boolean {
 
 function zeroPages(r: DumpReader): Uint8Array {
   const z = new Uint8Array(r.maxMapnr);
-  const buf = Buffer.alloc(256 * 4096);
-  const zero = Buffer.alloc(4096);
+  const ps = r.info.pageSize;
+  const buf = Buffer.alloc(256 * ps);
+  const zero = Buffer.alloc(ps);
   for (let p = r.present.nextSet(0); p >= 0 && p < r.maxMapnr; ) {
     const clear = r.present.nextClear(p);
     const end = Math.min(p + 256, clear < 0 ? r.maxMapnr : clear);
     r.readPages(p, end - p, buf);
-    for (let q = p; q < end; q++) if (buf.compare(zero, 0, 4096, (q - p) * 4096, (q - p + 1) * 4096) === 0) z[q] = 1;
+    for (let q = p; q < end; q++) if (buf.compare(zero, 0, ps, (q - p) * ps, (q - p + 1) * ps) === 0) z[q] = 1;
     p = end >= r.maxMapnr ? -1 : r.present.nextSet(end);
   }
   return z;
@@ -230,6 +231,55 @@ describe('generations the tool cannot fully decode', () => {
     } finally {
       r.close();
     }
+  });
+});
+
+// arm64 at every granule (Linux 6.12 layout and exports): translated through swapper_pg_dir,
+// decoded pfn by pfn at every dump level against the truth, and its golden fixture.
+describe.each(Object.entries(ARM64_FIXTURES))('arm64 %s', (name, row) => {
+  it('is translated through swapper_pg_dir and decoded pfn by pfn at every dump level', async () => {
+    const img = path.join(dir, `${name}.vmcore`);
+    const { simulate } = await import('../../src/sim/index.js');
+    const { truth } = await simulate(img, { kernel: row.kernel, seed: 7, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize });
+      expect(truth.counts.hugetlb).toBeGreaterThan(0);
+    const r = openDump(img);
+    try {
+      expect(r.info.pageSize).toBe(row.pageSize);
+      expect(r.info.utsname.machine).toBe('aarch64');
+      const c = classifyDump(r, { dumpLevel: 31 });
+      expect(c.reasons).toEqual({});
+      expect(truth.counts.free).toBeGreaterThan(0);
+      expect(truth.counts.hinted).toBeGreaterThan(0);
+      const want = truthClassArray(truth);
+      const mismatches: string[] = [];
+      for (let p = 0; p < r.maxMapnr && mismatches.length < 10; p++) {
+        const w = expectedClass(CLASSES[want[p]!]!);
+        const got = CLASS_NAMES[c.classOf[p]!]!;
+        if (w !== got) mismatches.push(`pfn ${p}: truth ${CLASSES[want[p]!]}, got ${got}`);
+      }
+      expect(mismatches).toEqual([]);
+      const zero = zeroPages(r);
+      for (let level = 0; level <= 31; level++) {
+        const bm = buildDumpableBitmap(c, level);
+        let excluded = 0;
+        let wrong = 0;
+        for (let p = 0; p < r.maxMapnr; p++) {
+          if (!r.present.get(p)) continue;
+          const keep = !excludes(expectedClass(CLASSES[want[p]!]!), level);
+          if (bm.get(p) !== keep) wrong++;
+          if (!keep || (level & 1 && zero[p])) excluded++;
+        }
+        expect(wrong, `level ${level}`).toBe(0);
+        expect(excluded, `level ${level}`).toBe(truth.excludeByLevel[level]);
+      }
+    } finally {
+      r.close();
+    }
+  });
+
+  it('matches its golden fixture', async () => {
+    const { text } = await generationFixture(name, dir);
+    await expect(text).toMatchFileSnapshot(path.join(FIXTURES, `${name}.txt`));
   });
 });
 

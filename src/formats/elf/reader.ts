@@ -196,7 +196,7 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
   }
 
   // Every pfn below is in the dump's own page size (4, 16 or 64 KiB on arm64).
-  const PAGE = dumpPageSize(vmcoreinfo, warnings);
+  const PAGE = dumpPageSize(vmcoreinfo, warnings, path);
 
   // PT_LOADs.
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
@@ -523,11 +523,11 @@ function headerInfo(
  * PAGESIZE from VMCOREINFO (4096 when there is none or it is malformed, with a warning); a
  * well-formed value that is not 4, 16 or 64 KiB is refused (E_VMCOREINFO naming the key).
  */
-export function dumpPageSize(vi: Vmcoreinfo | null, warnings: { code: string; message: string }[]): number {
+export function dumpPageSize(vi: Vmcoreinfo | null, warnings: { code: string; message: string }[], path: string): number {
   const v = tolerant(() => vi?.pageSize, warnings as ElfReaderWarning[]);
   if (v === undefined) return DEFAULT_PAGE;
   if (v !== 4096 && v !== 16384 && v !== 65536) {
-    throw new VmcoreError('E_VMCOREINFO', `PAGESIZE=${v} is not a page size this tool reads (4096, 16384 or 65536)`, { key: 'PAGESIZE' });
+    throw new VmcoreError('E_VMCOREINFO', `${path}: PAGESIZE=${v} is not a page size this tool reads (4096, 16384 or 65536)`, { key: 'PAGESIZE', path });
   }
   return v;
 }

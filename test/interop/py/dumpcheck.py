@@ -28,16 +28,18 @@ for i in range(phnum):
 
 
 def image_page(pfn):
-    pa = pfn << 12
+    pa = pfn * PAGE
     for (p, fsz, off) in loads:  # first PT_LOAD in header order wins, like makedumpfile
-        if p <= pa and pa + 4096 <= p + fsz:
+        if p <= pa and pa + PAGE <= p + fsz:
             f.seek(off + pa - p)
-            return f.read(4096)
+            return f.read(PAGE)
     return None
 
 
 k = kdumpfile.kdumpfile(dump)
 max_pfn = k.attr['max_pfn']
+# The dump's own page size (16/64 KiB on arm64), as libkdumpfile reads it from the dump.
+PAGE = k.attr['arch.page_size']
 if open(dump, 'rb').read(4) == b'\x7fELF':
     # libkdumpfile 0.5.1's ELF pagemap drops pages where PT_LOADs overlap (the kernel-text
     # segment) and its reads return zeros for the last page of a filesz < memsz tail (seen with
@@ -59,8 +61,8 @@ if open(dump, 'rb').read(4) == b'\x7fELF':
         t, fl, off, va, pa, fsz, msz, al = struct.unpack_from('<IIQQQQQQ', ph2, 56 * i)
         if t != 1:
             continue
-        first = (pa + 4095) >> 12
-        last = (pa + fsz) >> 12
+        first = (pa + PAGE - 1) // PAGE
+        last = (pa + fsz) // PAGE
         for pfn in range(first, min(last, max_pfn)):
             bm[pfn >> 3] |= 1 << (pfn & 7)
     raw = bytes(bm)
@@ -81,7 +83,7 @@ for byte_i, b in enumerate(raw):
             continue
         dumpable += 1
         try:
-            data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << 12, 4096)
+            data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * PAGE, PAGE)
         except Exception as e:
             if len(unreadable) < 10:
                 unreadable.append([pfn, str(e)])
