@@ -7,7 +7,6 @@ import { FileSource, borrowSource, type ByteSource } from '../io/file.js';
 import type { DumpReader } from './dump.js';
 import { looksLikeElf, openElfDump } from './elf/reader.js';
 import { KdumpReader, probeKdump } from './kdump/reader.js';
-import { inKernelPages } from './kdump/blocks.js';
 import { FlattenedSource } from './flattened/reader.js';
 import { hasFlatSignature } from './flattened/layout.js';
 import { decodeNotes, encodeNote } from './elf/layout.js';
@@ -102,7 +101,7 @@ export function openDumpSource(source: ByteSource, opts: OpenDumpOptions = {}): 
     for (const f of FORMATS) {
       if (opts.formats && !opts.formats.includes(f.name)) continue;
       const r = f.probe(head, source);
-      if (r.kind === 'mine') return inKernelPages(f.open(source));
+      if (r.kind === 'mine') return f.open(source);
       if (r.kind === 'error') errors.push(r.error);
     }
     if (errors.length) throw errors[0]!;

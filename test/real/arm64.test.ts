@@ -301,7 +301,7 @@ describe.each(ARM64_IDS)('real %s kernel (arm64)', (id) => {
     if (!m()) return;
     const kd = inDump(m()!, m()!.dumps.files.kdumpZlib);
     const info = JSON.parse(cli(['info', '--json', kd]).stdout);
-    expect([info.pageSize, info.kdump.blockSize, info.kernel.machine]).toEqual([g.pageSize, 65536, 'aarch64']);
+    expect([info.pageSize, info.kdump.blockSize]).toEqual([g.pageSize, 65536]);
     const a = JSON.parse(cli(['stats', '--json', '-d', '31', elf()]).stdout);
     const r = cli(['stats', '--json', '-d', '31', kd]);
     expect(r.status, r.stderr).toBe(0);
