@@ -201,7 +201,10 @@ function fetchDebugVmlinux(kernel, cache) {
   run('apt-get', ['download', `${pkg}=${kernel.version}`], { cwd: dir });
   const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'));
   const member = `./usr/lib/debug/boot/vmlinux-${kernel.kver}`;
-  execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "$3"`, 'sh', path.join(dir, deb), dir, member], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // --occurrence=1: tar stops at the vmlinux (the tenth member), not after decompressing the
+  // package's 6 GiB of module debug info (48 s down to 7 s for the arm64 one; dpkg-deb then
+  // complains of a broken pipe, and the pipeline's status is tar's).
+  execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x --occurrence=1 -C "$2" "$3"`, 'sh', path.join(dir, deb), dir, member], { stdio: ['ignore', 'ignore', 'pipe'] });
   fs.renameSync(path.join(dir, member), vmlinux + '.tmp');
   fs.renameSync(vmlinux + '.tmp', vmlinux);
   fs.rmSync(path.join(dir, deb));
