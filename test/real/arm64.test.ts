@@ -217,9 +217,14 @@ describe.each(ARM64_IDS)('real %s kernel (arm64)', (id) => {
     }
   });
 
-  it("free pages: ours are exactly the blocks on drgn's free lists, and nr_free sums to them", () => {
+  it("free pages: ours are exactly the blocks on drgn's free lists, and nr_free sums to them; drgn's huge pages are user data", () => {
     if (!m()) return;
-    const d = py<{ zones: { nr_free: number[] }[]; blocks: [number, number, number, number][]; reads: [string, string, string][] }>(['free', elf(), m()!.debugVmlinux!]);
+    const d = py<{
+      zones: { nr_free: number[] }[];
+      blocks: [number, number, number, number][];
+      hugetlb: { order: number; free: number[]; active: number[] };
+      reads: [string, string, string][];
+    }>(['free', elf(), m()!.debugVmlinux!]);
     const nrFree = d.zones.reduce((s, z) => s + z.nr_free.reduce((t, n, order) => t + n * 2 ** order, 0), 0);
     const onLists = new Set<number>();
     for (const [pfn, order, , misalign] of d.blocks) {
@@ -240,6 +245,16 @@ describe.each(ARM64_IDS)('real %s kernel (arm64)', (id) => {
     expect(ours).toBe(nrFree);
     // Free page reporting reported part of what the workload freed (at least pageblock order).
     expect(hinted).toBeGreaterThan(0);
+    // Every huge page on the hstate's lists is user data to us (excluded with -d 8): the pool's
+    // free ones hugetlb, the ones in use (mapped by the workload) user.
+    const n = 2 ** d.hugetlb.order;
+    expect(d.hugetlb.active.length).toBeGreaterThan(0);
+    expect(d.hugetlb.free.length).toBeGreaterThan(0);
+    for (const [list, want] of [[d.hugetlb.free, 'hugetlb'], [d.hugetlb.active, 'user']] as const) {
+      for (const head of list) {
+        for (let p = head; p < head + n; p++) if (CLASS_NAMES[cls.classOf[p]!] !== want) expect.fail(`pfn ${p} of the huge page at ${head}: ours ${CLASS_NAMES[cls.classOf[p]!]}, not ${want}`);
+      }
+    }
     // drgn's reads at DWARF-located addresses equal ours.
     const r = openDump(elf());
     try {

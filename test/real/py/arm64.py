@@ -8,7 +8,8 @@ usage:
   arm64.py xlat DUMP VA...               libkdumpfile's addrxlat: each kernel VA (hex) to a physical
                                          address, by DUMP's own page tables
   arm64.py free DUMP VMLINUX             drgn with the debug vmlinux: every zone's
-                                         free_area[order].nr_free and the blocks on its free lists
+                                         free_area[order].nr_free and the blocks on its free lists,
+                                         and the huge pages on the hstate's free and active lists
 All print one JSON object.
 """
 import json
@@ -150,6 +151,12 @@ def free(dump, vmlinux):
                     for page in list_for_each_entry('struct page', head.address_of_(), 'lru'):
                         off = page.value_() - vmemmap
                         blocks.append([off // sizeof_page, order, mt, off % sizeof_page])
+    # The default hstate's huge pages: the pool's free lists and the active list (in use).
+    h = prog['hstates'][int(prog['default_hstate_idx'])]
+    huge = {'order': int(h.order), 'free': [], 'active': []}
+    for head in h.hugepage_freelists:  # one per possible node, every one initialised
+        huge['free'] += [(f.value_() - vmemmap) // sizeof_page for f in list_for_each_entry('struct folio', head.address_of_(), 'lru')]
+    huge['active'] = [(f.value_() - vmemmap) // sizeof_page for f in list_for_each_entry('struct folio', h.hugepage_activelist.address_of_(), 'lru')]
     # Raw reads at addresses drgn finds from DWARF, to compare with ours byte for byte.
     reads = []
     uts = prog['init_uts_ns']
@@ -157,7 +164,7 @@ def free(dump, vmlinux):
     nd_addr = prog['node_data'][0].value_()
     reads.append(['*node_data[0]', hex(nd_addr), prog.read(nd_addr, 512).hex()])
     return {'sizeof_page': sizeof_page, 'memstart_addr': hex(memstart), 'vmemmap': hex(vmemmap),
-            'zones': zones, 'blocks': blocks, 'reads': reads}
+            'zones': zones, 'blocks': blocks, 'hugetlb': huge, 'reads': reads}
 
 
 if __name__ == '__main__':
