@@ -23,6 +23,7 @@ interface SimCliOpts {
   printk?: string;
   arch?: string;
   pageSize?: string;
+  vaBits?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -47,6 +48,10 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
   if (o.pageSize !== undefined && (pageSize === undefined || (arch === 'x86_64' && pageSize !== 4096))) {
     throw new VmcoreError('E_USAGE', `--page-size: "${o.pageSize}" is not ${arch === 'arm64' ? '4k, 16k or 64k' : '4k (x86_64)'}`, { option: '--page-size' });
   }
+  const vaBits = o.vaBits === undefined ? undefined : parseIntOption(o.vaBits, '--va-bits', 48, 52);
+  if (vaBits !== undefined && (arch !== 'arm64' || (vaBits !== 48 && vaBits !== 52))) {
+    throw new VmcoreError('E_USAGE', `--va-bits: ${o.vaBits} is not 48 or 52 with --arch arm64`, { option: '--va-bits' });
+  }
   const memBytes = parseSize(o.mem, '--mem');
   if (memBytes < 64 * 2 ** 20 || memBytes > 64 * 2 ** 30 || memBytes % (2 * 2 ** 20) !== 0) {
     throw new VmcoreError('E_USAGE', `--mem: ${o.mem} must be a multiple of 2 MiB between 64M and 64G`, { option: '--mem' });
@@ -63,7 +68,7 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
     // undefined: the profile's own format (log_buf before 5.10, the lockless ring from 5.10)
     printk: o.printk,
     // only when asked: x86_64 truths carry no arch/pageSize keys (their goldens stay as they were)
-    ...(arch === 'arm64' ? { arch, pageSize: pageSize ?? 4096 } : {}),
+    ...(arch === 'arm64' ? { arch, pageSize: pageSize ?? 4096, ...(vaBits ? { vaBits } : {}) } : {}),
   };
 }
 
@@ -74,6 +79,7 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
     .option('--l5', '5-level page tables')
     .option('--arch <arch>', 'x86_64 or arm64 (arm64: Linux 6.x layout, VA_BITS 48, RAM from 1 GiB)', 'x86_64')
     .option('--page-size <size>', 'page size: 4k (x86_64), 4k, 16k or 64k (arm64)')
+    .option('--va-bits <n>', 'arm64 VA_BITS, all in use: 48 (default) or 52 (LPA2 with 4k/16k pages, 52-bit PA with 64k)')
     .option('--kaslr', 'randomised kernel and direct-map bases')
     .option('--hinted-style <style>', 'how reported free pages are marked: combined (BUDDY&OFFLINE) or pg-reported', 'combined')
     .option('--cpus <n>', 'CPUs (NT_PRSTATUS notes)', '2')
@@ -84,7 +90,7 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
 
 export function registerSim(program: Command, setExit: (c: number) => void): void {
   addSimOptions(program.command('sim').argument('<out>', 'image to write (ELF64 vmcore)'), '512M')
-    .description('simulate an x86_64 Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
+    .description('simulate an x86_64 (or --arch arm64) Linux machine of one kernel generation (--kernel) and write its vmcore and ground truth')
     .option('--truth <file>', 'write the ground-truth JSON here')
     .option('-f, --force', 'overwrite existing files')
     .option('--json', 'print the result as JSON')

@@ -32,6 +32,12 @@ export class KernelMemory {
   ) {
     this.readable = readableBitmap(reader);
     this.pageSize = reader.info.pageSize;
+    const kernelPage = vi.pageSize;
+    if (kernelPage !== undefined && kernelPage !== this.pageSize) {
+      // struct pages describe the kernel's pages: a dump in other units cannot be matched to them
+      // (larger whole-multiple blocks are split by formats/blocks.ts before this point)
+      throw new VmcoreError('E_VMCOREINFO', `${reader.path}: the dump's pages are ${this.pageSize} bytes but PAGESIZE=${kernelPage}`, { key: 'PAGESIZE', path: reader.path });
+    }
     const cached = createPhysU64Reader(reader, 64, this.pageSize);
     this.readPhysU64 = cached.readU64;
     const kernelText = opts.kernelText ?? (reader as { kernelText?: KernelTextMapping }).kernelText;

@@ -25,11 +25,15 @@ export const FIXTURE_MEM = 96 << 20;
 export const FIXTURE_SEED = 7;
 
 /** The arm64 fixture rows: Linux 6.12 at each granule, named `arm64-<size>`. */
-export const ARM64_FIXTURES: Record<string, { kernel: string; pageSize: number; memBytes: number }> = {
+export const ARM64_FIXTURES: Record<string, { kernel: string; pageSize: number; memBytes: number; vaBits?: number }> = {
   'arm64-4k': { kernel: 'linux-6.12', pageSize: 4096, memBytes: FIXTURE_MEM },
   'arm64-16k': { kernel: 'linux-6.12', pageSize: 16384, memBytes: FIXTURE_MEM },
   // order-9 blocks are 32 MiB here: a larger machine, so hugetlb and hinted blocks exist
   'arm64-64k': { kernel: 'linux-6.12', pageSize: 65536, memBytes: 512 << 20 },
+  // VA_BITS 52 in use, as Debian's 6.12 arm64 kernels on a CPU with LPA2 / 52-bit PA
+  'arm64-4k-va52': { kernel: 'linux-6.12', pageSize: 4096, memBytes: FIXTURE_MEM, vaBits: 52 },
+  'arm64-16k-va52': { kernel: 'linux-6.12', pageSize: 16384, memBytes: 256 << 20, vaBits: 52 },
+  'arm64-64k-va52': { kernel: 'linux-6.12', pageSize: 65536, memBytes: 512 << 20, vaBits: 52 },
 };
 
 /**
@@ -42,7 +46,7 @@ export async function generationFixture(name: string, dir: string): Promise<{ te
   const profile = PROFILES[kernel];
   if (!profile) throw new Error(`unknown profile ${kernel}`);
   const img = path.join(dir, `${name}.vmcore`);
-  const extra = arm ? { arch: 'arm64' as const, pageSize: arm.pageSize } : {};
+  const extra = arm ? { arch: 'arm64' as const, pageSize: arm.pageSize, ...(arm.vaBits ? { vaBits: arm.vaBits } : {}) } : {};
   const { truth } = await simulate(img, { kernel, seed: FIXTURE_SEED, memBytes: arm?.memBytes ?? FIXTURE_MEM, ...extra });
   const r = openDump(img);
   let c: Classification;
@@ -59,7 +63,7 @@ export async function generationFixture(name: string, dir: string): Promise<{ te
   const lines: string[] = [];
   lines.push(`# vmcore-filter generation fixture: ${name} (${truth.layout.maxMapnr} pfns, seed ${FIXTURE_SEED}); regenerate with npm run fixtures`);
   lines.push(`osrelease ${profile.osrelease}`);
-  if (arm) lines.push(`arch arm64 page-size ${arm.pageSize} pt-levels ${truth.layout.ptLevels}`);
+  if (arm) lines.push(`arch arm64 page-size ${arm.pageSize}${arm.vaBits ? ` va-bits ${arm.vaBits}` : ''} pt-levels ${truth.layout.ptLevels}`);
   const pt = c.pageTypes;
   lines.push(`encoding ${pt?.scheme ?? 'none'}${pt?.base !== undefined ? ` base 0x${pt.base.toString(16)}` : ''}`);
   lines.push(`encoding-keys ${pt?.decidedBy.join(' ') || '-'}`);

@@ -26,9 +26,9 @@ const GAP_BYTES = 256 * MiB;
 export type SimArch = 'x86_64' | 'arm64';
 /** arm64: RAM (and memstart_addr, PHYS_OFFSET) starts at 1 GiB, as on QEMU's virt board. */
 export const ARM64_RAM_BASE = GiB;
-/** arm64 CONFIG_ARM64_VA_BITS of the simulated kernels. */
+/** arm64 CONFIG_ARM64_VA_BITS of the simulated kernels by default (`vaBits` 52: LPA2 / 52-bit PA). */
 export const ARM64_VA_BITS = 48;
-/** arm64 KIMAGE_VADDR (6.12): MODULES_END = _PAGE_END(48) + 2 GiB. */
+/** arm64 KIMAGE_VADDR (6.12) at VA_BITS 48: MODULES_END = _PAGE_END(48) + 2 GiB. */
 export const ARM64_KIMAGE_VADDR = 0xffff800080000000n;
 const U64 = (1n << 64n) - 1n;
 
@@ -86,8 +86,10 @@ export interface SimLayout {
   kimageVoffset: bigint;
   /** arm64 VMEMMAP_START (the struct page of PHYS_OFFSET); 0 on x86_64. */
   vmemmapStart: bigint;
-  /** arm64 CONFIG_ARM64_VA_BITS (0 on x86_64). */
+  /** arm64 CONFIG_ARM64_VA_BITS, all in use (0 on x86_64). */
   vaBits: number;
+  /** arm64 KIMAGE_VADDR = MODULES_END (0 on x86_64). */
+  kimageVaddr: bigint;
 }
 
 /** Compute the layout for a RAM size, paging mode and (with kaslr) seeded randomisation. */
@@ -99,8 +101,9 @@ export function computeLayout(
   arch: SimArch = 'x86_64',
   pageSize = PAGE_SIZE,
   structPageSize = 64,
+  vaBits = ARM64_VA_BITS,
 ): SimLayout {
-  if (arch === 'arm64') return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize);
+  if (arch === 'arm64') return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize, vaBits);
   if (!Number.isFinite(memBytesIn) || memBytesIn < 64 * MiB || memBytesIn > 64 * GiB) {
     throw new VmcoreError('E_USAGE', `simulated RAM size ${memBytesIn} is outside 64 MiB .. 64 GiB`, { option: 'memBytes' });
   }
@@ -204,6 +207,7 @@ export function computeLayout(
     kimageVoffset: START_KERNEL_MAP - physBase,
     vmemmapStart: 0n,
     vaBits: 0,
+    kimageVaddr: 0n,
   };
 }
 
@@ -236,15 +240,22 @@ function cutRanges(ram: PhysRange[], cuts: PhysRange[]): PhysRange[] {
 }
 
 /**
- * arm64 (Linux 6.12, VA_BITS=48): linear map at PAGE_OFFSET = −2^48 for PHYS_OFFSET = 1 GiB;
- * VMEMMAP_START = −1 GiB − VMEMMAP_SIZE with VMEMMAP_SIZE = (2^47 >> PAGE_SHIFT) · sizeof(struct
+ * arm64 (Linux 6.12 arch/arm64/include/asm/memory.h, all VA_BITS in use): linear map at
+ * PAGE_OFFSET = −2^VA_BITS for PHYS_OFFSET = 1 GiB, ending at PAGE_END = −2^(VA_BITS_MIN−1)
+ * (VA_BITS_MIN 48, 47 with 16K pages, when VA_BITS is 52); VMEMMAP_START = −1 GiB −
+ * VMEMMAP_SIZE with VMEMMAP_SIZE = ((PAGE_END − PAGE_OFFSET) >> PAGE_SHIFT) · sizeof(struct
  * page), vmemmap = VMEMMAP_START − (memstart_addr >> PAGE_SHIFT) struct pages; the image at
- * KIMAGE_VADDR (+ a 2 MiB-aligned KASLR offset), kimage_voffset = _text − phys(_text).
+ * KIMAGE_VADDR = PAGE_END + 2 GiB (+ a 2 MiB-aligned KASLR offset), kimage_voffset = _text −
+ * phys(_text). These give the values of a real Debian 6.12 VA_BITS=52 VMCOREINFO at 4 and 16 KiB.
  */
-function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSize: number, sp: number): SimLayout {
+function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSize: number, sp: number, vaBits: number): SimLayout {
   if (pageSize !== 4096 && pageSize !== 16384 && pageSize !== 65536) {
     throw new VmcoreError('E_USAGE', `arm64 page size ${pageSize} is not 4k, 16k or 64k`, { option: 'pageSize' });
   }
+  if (vaBits !== 48 && vaBits !== 52) throw new VmcoreError('E_USAGE', `arm64 VA_BITS ${vaBits} is not 48 or 52`, { option: 'vaBits' });
+  const vaBitsMin = vaBits > 48 ? (pageSize === 16384 ? 47 : 48) : vaBits;
+  const pageEnd = (U64 << BigInt(vaBitsMin - 1)) & U64;
+  const kimageVaddr = pageEnd + (2n << 30n);
   const memBytes = checkMem(memBytesIn);
   const base = ARM64_RAM_BASE;
   const pageShift = Math.log2(pageSize);
@@ -275,9 +286,9 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
   if (kernelPhys + KERNEL_IMAGE_BYTES > crashkernel.start) {
     throw new VmcoreError('E_USAGE', `no room for the kernel image below crashkernel with ${memBytes} bytes of RAM`);
   }
-  const text = ARM64_KIMAGE_VADDR + kernelOffset;
-  const pageOffset = (U64 << BigInt(ARM64_VA_BITS)) & U64;
-  const vmemmapSize = (1n << BigInt(ARM64_VA_BITS - 1 - pageShift)) * BigInt(sp);
+  const text = kimageVaddr + kernelOffset;
+  const pageOffset = (U64 << BigInt(vaBits)) & U64;
+  const vmemmapSize = ((pageEnd - pageOffset) >> BigInt(pageShift)) * BigInt(sp);
   const vmemmapStart = ((U64 << 30n) & U64) - vmemmapSize;
   const vmemmap = vmemmapStart - BigInt(base / pageSize) * BigInt(sp);
   const sectionBytes = 2 ** sectionSizeBits;
@@ -302,7 +313,7 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
     pageOffset,
     vmemmap,
     l5: false,
-    maxPhysmemBits: 48,
+    maxPhysmemBits: vaBits === 52 ? 52 : 48,
     ramEnd,
     maxMapnr: ramEnd / pageSize,
     nPfns: nSections * pagesPerSection,
@@ -315,6 +326,7 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
     physOffset: base,
     kimageVoffset: text - BigInt(kernelPhys),
     vmemmapStart,
-    vaBits: ARM64_VA_BITS,
+    vaBits,
+    kimageVaddr,
   };
 }

@@ -146,7 +146,7 @@ export function buildMachine(opts: SimOptions): Machine {
     throw new VmcoreError('E_USAGE', `x86_64 pages are 4096 bytes, not ${opts.pageSize}`, { option: 'pageSize' });
   }
   const sp = profile.layout.size;
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48);
   const rng = root.fork(2);
   const PAGE_SIZE = layout.pageSize;
   const PAGES_PER_SECTION = layout.pagesPerSection;
@@ -328,7 +328,7 @@ function buildArm64Tables(
   pteSection: number,
 ): Arm64PageTables {
   const P = layout.pageSize;
-  const pt = new Arm64PageTables(P, layout.vaBits, topPfn, allocTable, structural);
+  const pt = new Arm64PageTables(P, layout.vaBits, topPfn, allocTable, structural, layout.vaBits === 52 && P !== 65536);
   const lm = (pa: number) => layout.pageOffset + BigInt(pa - layout.physOffset);
   for (const r of layout.ram) {
     const first = Math.min(r.end - r.start, 2 ** pt.shiftOf(1));

@@ -64,6 +64,8 @@ export interface SimOptions {
   arch?: 'x86_64' | 'arm64';
   /** Page size: 4096 (default), or 16384 / 65536 on arm64. */
   pageSize?: number;
+  /** arm64 CONFIG_ARM64_VA_BITS, all in use: 48 (default) or 52 (LPA2 with 4/16 KiB pages, 52-bit PA with 64 KiB). */
+  vaBits?: number;
   /** 5-level paging (NUMBER(pgtable_l5_enabled)=1, MAX_PHYSMEM_BITS 52). */
   l5: boolean;
   /** Randomised PAGE_OFFSET / vmemmap base / kernel text VA / phys_base (seeded). */

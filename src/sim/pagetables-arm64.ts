@@ -10,6 +10,8 @@ import { VmcoreError, hex } from '../errors.js';
 const DESC_TABLE = 3n;
 /** Leaf attributes: AF | SH inner shareable | AttrIndx 0 (normal memory), valid. */
 const LEAF_ATTRS = (1n << 10n) | (3n << 8n);
+/** Bits 9:8: SH without LPA2, PA[51:50] with it (shareability then comes from TCR_EL1). */
+const SH = 3n << 8n;
 /** PXN | UXN: data, never executed. */
 const XN = (1n << 53n) | (1n << 54n);
 /** AP[2]: read-only (kernel text). */
@@ -31,6 +33,8 @@ export class Arm64PageTables {
     readonly topPfn: number,
     private readonly allocTable: () => number,
     private readonly pages: Map<number, Buffer>,
+    /** LPA2 descriptors (52-bit VA with 4/16 KiB pages): bits 9:8 are address, not SH. */
+    readonly lpa2 = false,
   ) {
     this.pageShift = Math.log2(pageSize);
     this.bitsPerLevel = this.pageShift - 3;
@@ -82,7 +86,7 @@ export class Arm64PageTables {
       const b = this.page(table);
       if (level === leafLevel) {
         if (b.readBigUInt64LE(idx * 8) !== 0n) throw new VmcoreError('E_INTERNAL', `arm64 page tables: ${hex(va)} mapped twice`);
-        b.writeBigUInt64LE(BigInt(pa) | attrs | (level === 0 ? 3n : 1n), idx * 8);
+        b.writeBigUInt64LE(BigInt(pa) | (this.lpa2 ? attrs & ~SH : attrs) | (level === 0 ? 3n : 1n), idx * 8);
         return;
       }
       let e = b.readBigUInt64LE(idx * 8);

@@ -4,7 +4,7 @@
  * the kernel profile — which keys its generation has (§2.3 "present" column) and its values —
  * and the machine's layout.
  */
-import { ARM64_KIMAGE_VADDR, KERNEL_IMAGE_SIZE } from './layout.js';
+import { KERNEL_IMAGE_SIZE } from './layout.js';
 import { MAX_NUMNODES, type Machine } from './machine.js';
 
 /** Offsets of struct vmap_area in 6.0 (not part of the shared profile: only VMCOREINFO needs them). */
@@ -30,7 +30,7 @@ export function buildVmcoreinfo(m: Machine): string {
   add('SYMBOL(node_online_map)', hex(s.node_online_map));
   add('SYMBOL(swapper_pg_dir)', hex(s.init_top_pgt));
   add('SYMBOL(_stext)', hex(s._stext));
-  const vmallocStart = arm64 ? ARM64_KIMAGE_VADDR : m.layout.l5 ? 0xffa0000000000000n : 0xffffc90000000000n;
+  const vmallocStart = arm64 ? m.layout.kimageVaddr : m.layout.l5 ? 0xffa0000000000000n : 0xffffc90000000000n;
   if (keys.vmallocStart) out.push(`NUMBER(VMALLOC_START)=0x${vmallocStart.toString(16)}`);
   else add('SYMBOL(vmap_area_list)', hex(s.vmap_area_list));
   if (keys.vmallocStart) add('SYMBOL(vmemmap)', hex(m.layout.vmemmap));
@@ -133,9 +133,9 @@ function arm64Lines(m: Machine): string[] {
   const vmemmapEnd = ((1n << 64n) - 1n) ^ ((1n << 30n) - 1n);
   return [
     `NUMBER(VA_BITS)=${L.vaBits}`,
-    `NUMBER(MODULES_VADDR)=${x(ARM64_KIMAGE_VADDR - (2n << 30n))}`,
-    `NUMBER(MODULES_END)=${x(ARM64_KIMAGE_VADDR)}`,
-    `NUMBER(VMALLOC_END)=${x(L.vmemmapStart - (256n << 20n))}`,
+    `NUMBER(MODULES_VADDR)=${x(L.kimageVaddr - (2n << 30n))}`,
+    `NUMBER(MODULES_END)=${x(L.kimageVaddr)}`,
+    `NUMBER(VMALLOC_END)=${x(L.vmemmapStart - (8n << 20n))}`, // VMEMMAP_START − SZ_8M
     `NUMBER(VMEMMAP_START)=${x(L.vmemmapStart)}`,
     `NUMBER(VMEMMAP_END)=${x(vmemmapEnd)}`,
     `NUMBER(kimage_voffset)=${x(L.kimageVoffset)}`,

@@ -240,7 +240,7 @@ describe.each(Object.entries(ARM64_FIXTURES))('arm64 %s', (name, row) => {
   it('is translated through swapper_pg_dir and decoded pfn by pfn at every dump level', async () => {
     const img = path.join(dir, `${name}.vmcore`);
     const { simulate } = await import('../../src/sim/index.js');
-    const { truth } = await simulate(img, { kernel: row.kernel, seed: 7, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize });
+    const { truth } = await simulate(img, { kernel: row.kernel, seed: 7, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize, vaBits: row.vaBits });
       expect(truth.counts.hugetlb).toBeGreaterThan(0);
     const r = openDump(img);
     try {

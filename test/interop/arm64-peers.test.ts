@@ -51,7 +51,7 @@ describe.each(Object.entries(ARM64_FIXTURES))('arm64 %s vs peers', (name, row) =
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), `vf-${name}-`));
     image = path.join(dir, 'vmcore.img');
-    truth = (await simulate(image, { kernel: row.kernel, seed: 3, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize, kaslr: true })).truth;
+    truth = (await simulate(image, { kernel: row.kernel, seed: 3, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize, vaBits: row.vaBits, kaslr: true })).truth;
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
