@@ -7,8 +7,11 @@
 // crashkernel=, loads a capture kernel with `kexec -p`, panics, and the capture kernel runs
 // vmcore-filter's makedumpfile drop-in and Debian's makedumpfile on /proc/vmcore, writing both
 // dumps to an ext4 disk the host reads back with debugfs (nothing is mounted on the host).
+// Debian's arm64 6.12 kernels (4K, 16K, and 4K on a CPU without LPA2) boot the same way under
+// `qemu-system-aarch64 -M virt -cpu max` with arm64 packages (busybox, kernel) and a cross-built
+// workload; they get the QMP dumps only (no capture, no boot without VMCOREINFO).
 //
-//   node scripts/real/build.mjs [--kernels 6.1,6.12] [--cache DIR] [--force] [--no-capture] [--no-install] [--no-dbg]
+//   node scripts/real/build.mjs [--kernels 6.1,6.12,arm64-6.12,arm64-6.12-16k,arm64-6.12-va48] [--cache DIR] [--force] [--no-capture] [--no-install] [--no-dbg]
 //
 // Results go to DIR (default .cache/real, or $VMCF_REAL_CACHE): DIR/<kernel>/manifest.json
 // names every file and records versions and timings. A kernel whose manifest matches this
@@ -28,8 +31,28 @@ const root = path.resolve(here, '../..');
 
 /** The kernels: Debian's meta package names them; the image package is what it depends on. */
 export const KERNELS = {
-  '6.1': { meta: 'linux-image-amd64' },
-  '6.12': { meta: 'linux-image-6.12-amd64' },
+  '6.1': { meta: 'linux-image-amd64', arch: 'x86_64' },
+  '6.12': { meta: 'linux-image-6.12-amd64', arch: 'x86_64' },
+  // Debian's arm64 kernels (4K and 16K pages; Debian builds no 64K flavour), fetched as arm64
+  // packages and unpacked, never installed. No capture boot: its tools disk is x86_64 programs.
+  'arm64-6.12': { meta: 'linux-image-6.12-arm64', arch: 'arm64' },
+  // 2.5 GiB: free page reporting starts only above low_wmark + 32 blocks of page_reporting_order
+  // (mm/page_reporting.c), and with 16K pages that order is 11 (32 MiB blocks): 1 GiB of free
+  // memory before the first report, so a 1 GiB guest never reports.
+  'arm64-6.12-16k': { meta: 'linux-image-6.12-arm64-16k', arch: 'arm64', hugepages: 4, memMiB: 2560 },
+  // The same 4K kernel on a CPU without FEAT_LPA2: it falls back to 48-bit VAs and four levels.
+  'arm64-6.12-va48': { meta: 'linux-image-6.12-arm64', arch: 'arm64', cpu: 'max,pauth-impdef=on,lpa2=off' },
+};
+
+/**
+ * What differs between the guest architectures: the QEMU binary and machine, the serial console,
+ * the Debian architecture of the packages (null: the host's own), and the compiler of the
+ * workload. -cpu max,pauth-impdef=on: QEMU's own pointer-authentication hash is several times
+ * faster under TCG than the architected QARMA one.
+ */
+const ARCHS = {
+  x86_64: { qemu: 'qemu-system-x86_64', machine: ['-machine', 'pc', '-cpu', 'qemu64'], console: 'ttyS0', deb: null, gcc: 'gcc' },
+  arm64: { qemu: 'qemu-system-aarch64', machine: ['-machine', 'virt', '-cpu', 'max,pauth-impdef=on'], console: 'ttyAMA0', deb: 'arm64', gcc: 'aarch64-linux-gnu-gcc' },
 };
 
 /** Guest shape, shared by every boot. */
@@ -52,6 +75,12 @@ const HOST_PACKAGES = {
   gcc: 'gcc',
   'dpkg-deb': 'dpkg',
 };
+/** Host tools only a guest architecture needs (static libc for the cross-built workload too). */
+const ARCH_PACKAGES = {
+  x86_64: {},
+  arm64: { 'qemu-system-aarch64': 'qemu-system-arm', 'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu' },
+};
+const CROSS_LIBC = { arm64: ['/usr/aarch64-linux-gnu/lib/libc.a', 'libc6-dev-arm64-cross'] };
 
 function log(msg) { process.stderr.write(`[real] ${msg}\n`); }
 
@@ -74,27 +103,32 @@ function sha256(...parts) {
 }
 
 /** Installs the host tools that are missing (root only), then checks every one is there. */
-function ensureHostTools(install) {
-  const missing = Object.keys(HOST_PACKAGES).filter((c) => !which(c));
-  if (missing.length && install && process.getuid?.() === 0) {
-    const pkgs = [...new Set(missing.map((c) => HOST_PACKAGES[c]))];
+function ensureHostTools(install, arches) {
+  const tools = Object.assign({}, HOST_PACKAGES, ...arches.map((a) => ARCH_PACKAGES[a]));
+  const libs = arches.map((a) => CROSS_LIBC[a]).filter(Boolean);
+  const missing = Object.keys(tools).filter((c) => !which(c));
+  const missingLibs = libs.filter(([f]) => !fs.existsSync(f)).map(([, pkg]) => pkg);
+  if ((missing.length || missingLibs.length) && install && process.getuid?.() === 0) {
+    const pkgs = [...new Set([...missing.map((c) => tools[c]), ...missingLibs])];
     log(`apt-get install ${pkgs.join(' ')}`);
     run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   }
-  const still = Object.keys(HOST_PACKAGES).filter((c) => !which(c));
-  if (still.length) throw new Error(`missing host tools: ${still.map((c) => `${c} (${HOST_PACKAGES[c]})`).join(', ')}`);
+  const still = Object.keys(tools).filter((c) => !which(c)).map((c) => `${c} (${tools[c]})`);
+  still.push(...libs.filter(([f]) => !fs.existsSync(f)).map(([f, pkg]) => `${f} (${pkg})`));
+  if (still.length) throw new Error(`missing host tools: ${still.join(', ')}`);
   const bb = fs.realpathSync(which('busybox'));
   if (!/statically linked|static-pie/.test(run('file', ['-L', bb]))) throw new Error(`${bb} is not static: install busybox-static`);
 }
 
 /** Resolves a kernel meta package to its image package and version, downloads and unpacks it. */
 function fetchKernel(id, cache) {
-  const meta = KERNELS[id].meta;
-  const deps = run('apt-cache', ['depends', '--important', meta]);
-  const m = /Depends: (linux-image-\S+)/.exec(deps);
-  if (!m) throw new Error(`apt-cache depends ${meta}: no linux-image dependency (run apt-get update)`);
+  const { meta, arch } = KERNELS[id];
+  const q = debQualifier(arch);
+  const deps = run('apt-cache', ['depends', '--important', meta + q]);
+  const m = /Depends: (linux-image-[^\s:]+)/.exec(deps);
+  if (!m) throw new Error(`apt-cache depends ${meta + q}: no linux-image dependency (run apt-get update${q ? `; dpkg --add-architecture ${ARCHS[arch].deb}` : ''})`);
   const pkg = m[1];
-  const policy = run('apt-cache', ['policy', pkg]);
+  const policy = run('apt-cache', ['policy', pkg + q]);
   const version = /Candidate: (\S+)/.exec(policy)?.[1];
   if (!version || version === '(none)') throw new Error(`${pkg}: no candidate version`);
   const dir = path.join(cache, 'kernels', `${pkg}_${version}`);
@@ -105,8 +139,8 @@ function fetchKernel(id, cache) {
     fs.mkdirSync(debs, { recursive: true });
     let deb = fs.readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
     if (!deb) {
-      log(`apt-get download ${pkg}=${version}`);
-      run('apt-get', ['download', `${pkg}=${version}`], { cwd: debs });
+      log(`apt-get download ${pkg}${q}=${version}`);
+      run('apt-get', ['download', `${pkg}${q}=${version}`], { cwd: debs });
       deb = fs.readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
     }
     fs.mkdirSync(dir, { recursive: true });
@@ -115,7 +149,41 @@ function fetchKernel(id, cache) {
   }
   const kver = fs.readdirSync(path.join(dir, 'lib', 'modules'))[0];
   if (!fs.existsSync(path.join(dir, 'lib', 'modules', kver, 'modules.dep'))) run('depmod', ['-b', dir, kver]);
-  return { id, meta, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
+  return { id, meta, arch, pkg, version, kver, dir, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`) };
+}
+
+/** The dump boot's memory: GUEST's unless the kernel says otherwise. */
+const guestMiB = (id) => KERNELS[id].memMiB ?? GUEST.memMiB;
+
+/** QEMU's -machine and -cpu for a kernel (its arch's, or a kernel's own -cpu). */
+function guestMachine(id) {
+  const { machine } = ARCHS[KERNELS[id].arch];
+  const cpu = KERNELS[id].cpu;
+  return cpu ? machine.map((a, i) => (machine[i - 1] === '-cpu' ? cpu : a)) : machine;
+}
+
+/** ':arm64' for a foreign architecture's packages, '' for the host's. */
+function debQualifier(arch) {
+  return ARCHS[arch].deb ? `:${ARCHS[arch].deb}` : '';
+}
+
+/** The guest's static busybox: the host's for x86_64, else unpacked from that architecture's busybox-static. */
+function guestBusybox(arch, cache) {
+  if (!ARCHS[arch].deb) return fs.realpathSync(which('busybox'));
+  const q = debQualifier(arch);
+  const version = /Candidate: (\S+)/.exec(run('apt-cache', ['policy', `busybox-static${q}`]))?.[1];
+  if (!version || version === '(none)') throw new Error(`busybox-static${q}: no candidate version (run apt-get update)`);
+  const dir = path.join(cache, 'busybox', `${ARCHS[arch].deb}_${version.replace(/:/g, '%3a')}`);
+  const bin = path.join(dir, 'bin', 'busybox');
+  if (fs.existsSync(bin)) return bin;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  log(`apt-get download busybox-static${q}=${version}`);
+  run('apt-get', ['download', `busybox-static${q}=${version}`], { cwd: dir });
+  const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'));
+  run('dpkg-deb', ['-x', path.join(dir, deb), dir]);
+  fs.rmSync(path.join(dir, deb));
+  return bin;
 }
 
 /**
@@ -128,12 +196,15 @@ function fetchDebugVmlinux(kernel, cache) {
   if (fs.existsSync(vmlinux)) return vmlinux;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const pkg = `${kernel.pkg.replace(/-unsigned$/, '')}-dbg`;
+  const pkg = `${kernel.pkg.replace(/-unsigned$/, '')}-dbg${debQualifier(kernel.arch)}`;
   log(`apt-get download ${pkg}=${kernel.version}`);
   run('apt-get', ['download', `${pkg}=${kernel.version}`], { cwd: dir });
   const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'));
   const member = `./usr/lib/debug/boot/vmlinux-${kernel.kver}`;
-  execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "$3"`, 'sh', path.join(dir, deb), dir, member], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // --occurrence=1: tar stops at the vmlinux (the tenth member), not after decompressing the
+  // package's 6 GiB of module debug info (48 s down to 7 s for the arm64 one; dpkg-deb then
+  // complains of a broken pipe, and the pipeline's status is tar's).
+  execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x --occurrence=1 -C "$2" "$3"`, 'sh', path.join(dir, deb), dir, member], { stdio: ['ignore', 'ignore', 'pipe'] });
   fs.renameSync(path.join(dir, member), vmlinux + '.tmp');
   fs.renameSync(vmlinux + '.tmp', vmlinux);
   fs.rmSync(path.join(dir, deb));
@@ -187,10 +258,10 @@ function packInitramfs(dir, out) {
   fs.writeFileSync(out, execFileSync('gzip', ['-1', '-n'], { input: cpio, maxBuffer: 1 << 30 }));
 }
 
-function baseRoot(dir) {
+function baseRoot(dir, busybox) {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['bin', 'sbin', 'proc', 'sys', 'dev', 'tmp', 'mnt', 'mods', 'boot', 'shm']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  fs.copyFileSync(fs.realpathSync(which('busybox')), path.join(dir, 'bin', 'busybox'));
+  fs.copyFileSync(busybox, path.join(dir, 'bin', 'busybox'));
   fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
 }
 
@@ -200,7 +271,7 @@ function baseRoot(dir) {
  */
 function initramfs(kernel, work, name, modules, init, fill = () => {}) {
   const r = path.join(work, `root-${name}`);
-  baseRoot(r);
+  baseRoot(r, kernel.busybox);
   copyModules(kernel, modules, path.join(r, 'mods'));
   fill(r);
   fs.writeFileSync(path.join(r, 'init'), init, { mode: 0o755 });
@@ -222,8 +293,9 @@ echo "VMCF: modules loaded"
 
 // The workload: page cache on ext4 (with buffer heads) and tmpfs, anonymous 4K pages, THP,
 // hugetlb pages in use and in the pool, then 300 MiB touched and freed, which free page
-// reporting hands to the host (reported blocks are at least pageblock order, 2 MiB).
-const WORKLOAD = `
+// reporting hands to the host (reported blocks are at least pageblock order, 2 MiB; 32 MiB with
+// 16K pages, whose huge pages are 32 MiB too, hence a smaller pool there).
+const workloadScript = (hugepages = 16) => `
 echo always > /sys/kernel/mm/transparent_hugepage/enabled
 mkdir -p /scratch /tmpfs
 if mount -t ext4 /dev/vda /scratch; then
@@ -232,7 +304,7 @@ if mount -t ext4 /dev/vda /scratch; then
 else echo "VMCF: no scratch disk"; fi
 mount -t tmpfs -o size=64m tmpfs /tmpfs
 dd if=/dev/urandom of=/tmpfs/blob bs=1M count=24 2>/dev/null
-echo 16 > /proc/sys/vm/nr_hugepages
+echo ${hugepages} > /proc/sys/vm/nr_hugepages
 /bin/workload hugetlb 8 &
 /bin/workload thp 64 &
 /bin/workload anon 48 &
@@ -247,12 +319,12 @@ for f in /proc/meminfo /proc/vmstat /proc/buddyinfo /proc/iomem /proc/cmdline /p
 echo "VMCF: facts end"
 `;
 
-function dumpInit() {
-  return PRELUDE + WORKLOAD + FACTS + `echo "VMCF: workload done"\nwhile true; do sleep 60; done\n`;
+function dumpInit(kernel) {
+  return PRELUDE + workloadScript(KERNELS[kernel.id].hugepages) + FACTS + `echo "VMCF: workload done"\nwhile true; do sleep 60; done\n`;
 }
 
 function captureFirstInit() {
-  return PRELUDE + WORKLOAD + FACTS + `
+  return PRELUDE + workloadScript() + FACTS + `
 kexec -p /boot/vmlinuz --initrd=/boot/capture.gz --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 rdinit=/init" || echo "VMCF: kexec failed"
 echo "VMCF: kexec_crash_loaded $(cat /sys/kernel/kexec_crash_loaded)"
 echo "VMCF: panic"
@@ -347,9 +419,9 @@ function scratchDisk(work) {
   return img;
 }
 
-function buildWorkload(work) {
+function buildWorkload(work, arch) {
   const out = path.join(work, 'workload');
-  run('gcc', ['-O2', '-static', '-o', out, path.join(here, 'workload.c')]);
+  run(ARCHS[arch].gcc, ['-O2', '-static', '-o', out, path.join(here, 'workload.c')]);
   return out;
 }
 
@@ -431,8 +503,10 @@ const QEMU_ARGS_VERSION = 'qemu-args-1';
 function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices = [], { memMiB = GUEST.memMiB, vmcoreinfo = true, balloon = true } = {}) {
   fs.rmSync(serial, { force: true });
   fs.rmSync(qmpSock, { force: true });
+  const { qemu } = ARCHS[kernel.arch];
+  const machine = guestMachine(kernel.id);
   const args = [
-    '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64', '-smp', '1', '-m', String(memMiB),
+    '-accel', 'tcg', ...machine, '-smp', '1', '-m', String(memMiB),
     '-nographic', '-no-reboot', '-display', 'none', '-monitor', 'none',
     '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
     '-serial', `file:${serial}`, '-qmp', `unix:${qmpSock},server=on,wait=off`,
@@ -441,7 +515,7 @@ function startQemu(kernel, initrd, append, disks, serial, qmpSock, extraDevices 
     ...extraDevices,
   ];
   disks.forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i}`));
-  const proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.stderr.on('data', (d) => process.stderr.write(`[qemu] ${d}`));
   return proc;
 }
@@ -463,17 +537,18 @@ const secs = (t0) => Math.round((Date.now() - t0) / 100) / 10;
 
 /** Boot 1: workload, balloon, ELF and kdump-zlib dumps over QMP. */
 async function buildDumps(kernel, out, work, workload) {
-  const initrd = initramfs(kernel, work, 'dump', FIRST_KERNEL_MODULES, dumpInit(), (r) => fs.copyFileSync(workload, path.join(r, 'bin', 'workload')));
+  const initrd = initramfs(kernel, work, 'dump', FIRST_KERNEL_MODULES, dumpInit(kernel), (r) => fs.copyFileSync(workload, path.join(r, 'bin', 'workload')));
   const disk = scratchDisk(work);
   const serial = path.join(out, 'serial-dump.log');
   const sock = path.join(work, 'qmp.sock');
   const t = { start: Date.now() };
-  const proc = startQemu(kernel, initrd, 'console=ttyS0 panic=-1', [disk], serial, sock);
+  const proc = startQemu(kernel, initrd, `console=${ARCHS[kernel.arch].console} panic=-1`, [disk], serial, sock, [], { memMiB: guestMiB(kernel.id) });
+  const x86 = kernel.arch === 'x86_64';
   try {
     const qmp = await Qmp.connect(sock);
     const text = await waitSerial(serial, 'VMCF: workload done', proc, 10 * 60_000);
     t.booted = secs(t.start);
-    const target = (GUEST.memMiB - GUEST.balloonMiB) * 1024 * 1024;
+    const target = (guestMiB(kernel.id) - GUEST.balloonMiB) * 1024 * 1024;
     const t1 = Date.now();
     await qmp.execute('balloon', { value: target });
     let actual = 0;
@@ -493,17 +568,30 @@ async function buildDumps(kernel, out, work, workload) {
     await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${elf}` });
     t.dumpElf = secs(t2);
     const t3 = Date.now();
-    await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${kdump}`, format: 'kdump-zlib' });
+    // QEMU's kdump writer may refuse a guest (its page size against the dump's): recorded, not
+    // fatal, off x86_64.
+    let kdumpRefused = null;
+    try {
+      await qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${kdump}`, format: 'kdump-zlib' });
+    } catch (e) {
+      if (x86) throw e;
+      kdumpRefused = e instanceof Error ? e.message : String(e);
+      fs.rmSync(kdump, { force: true });
+    }
     t.dumpKdump = secs(t3);
     await qmp.execute('quit').catch(() => {});
     qmp.close();
     await new Promise((res) => (proc.exitCode !== null ? res() : proc.once('exit', res)));
-    const t4 = Date.now();
-    const fixed = path.join(out, 'vmcore.phdr64.elf');
-    movePhdrsTo64(elf, fixed);
-    t.phdr64 = secs(t4);
+    const files = { elf: 'vmcore.elf', kdumpZlib: kdumpRefused ? null : 'vmcore.kdump-zlib', elfPhdr64: null, serial: 'serial-dump.log' };
+    // makedumpfile's PT_LOAD-first copy is only for Debian's makedumpfile, an x86_64 build.
+    if (x86) {
+      const t4 = Date.now();
+      movePhdrsTo64(elf, path.join(out, 'vmcore.phdr64.elf'));
+      t.phdr64 = secs(t4);
+      files.elfPhdr64 = 'vmcore.phdr64.elf';
+    }
     t.total = secs(t.start);
-    return { balloonActual: actual, facts: facts(text), timings: t, files: { elf: 'vmcore.elf', kdumpZlib: 'vmcore.kdump-zlib', elfPhdr64: 'vmcore.phdr64.elf', serial: 'serial-dump.log' } };
+    return { balloonActual: actual, facts: facts(text), timings: t, files, ...(kdumpRefused ? { kdumpRefused } : {}) };
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
   }
@@ -606,39 +694,44 @@ export function cacheDir() {
 
 /** Builds (or finds cached) dumps for the given kernels; returns their manifests. */
 export async function buildReal({ kernels = Object.keys(KERNELS), cache = cacheDir(), force = false, capture = true, install = true, debug = true } = {}) {
-  ensureHostTools(install);
+  for (const id of kernels) if (!KERNELS[id]) throw new Error(`unknown kernel ${id} (known: ${Object.keys(KERNELS).join(', ')})`);
+  const arches = [...new Set(kernels.map((id) => KERNELS[id].arch))];
+  ensureHostTools(install, arches);
   fs.mkdirSync(cache, { recursive: true });
   // Cache keys follow what each boot's result depends on (not this file's whole text, so that
   // editing one step does not rebuild the others).
   const baseHash = sha256(QEMU_ARGS_VERSION, JSON.stringify(GUEST), fs.readFileSync(path.join(here, 'workload.c')));
   const manifests = {};
   for (const id of kernels) {
-    if (!KERNELS[id]) throw new Error(`unknown kernel ${id} (known: ${Object.keys(KERNELS).join(', ')})`);
     const kernel = fetchKernel(id, cache);
+    kernel.busybox = guestBusybox(kernel.arch, cache);
+    const x86 = kernel.arch === 'x86_64';
     const out = path.join(cache, id);
     const work = path.join(cache, 'work', id);
     fs.mkdirSync(out, { recursive: true });
     fs.mkdirSync(work, { recursive: true });
     const mfile = path.join(out, 'manifest.json');
     let m = fs.existsSync(mfile) ? JSON.parse(fs.readFileSync(mfile, 'utf8')) : null;
-    const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')));
+    // (The x86_64 key is left as it was before arm64 came, so adding it rebuilt nothing.)
+    const archKey = x86 ? [] : [JSON.stringify(guestMachine(id)), kernel.busybox, String(guestMiB(id))];
+    const dumpKey = sha256(baseHash, kernel.pkg, kernel.version, dumpInit(kernel), fs.readFileSync(path.join(here, 'elf-phdr64.mjs')), ...archKey);
     // Compiled only when a boot needs it (most calls find everything cached).
     let built;
-    const workloadPath = () => (built ??= buildWorkload(work));
+    const workloadPath = () => (built ??= buildWorkload(work, kernel.arch));
     if (force || !m || m.dumpKey !== dumpKey || !fs.existsSync(path.join(out, 'vmcore.elf'))) {
       log(`${id}: booting ${kernel.pkg} ${kernel.version} for the QMP dumps`);
       const dumps = await buildDumps(kernel, out, work, workloadPath());
-      m = { kernel: { id, meta: kernel.meta, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: GUEST, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
+      m = { kernel: { id, meta: kernel.meta, arch: kernel.arch, pkg: kernel.pkg, version: kernel.version, kver: kernel.kver }, guest: { ...GUEST, memMiB: guestMiB(id) }, dumpKey, dumps, capture: m?.capture ?? null, noVmcoreinfo: m?.noVmcoreinfo ?? null };
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
       log(`${id}: dumps in ${dumps.timings.total} s`);
     }
     const noviKey = sha256(baseHash, kernel.pkg, kernel.version, NO_VMCOREINFO_INIT);
-    if (force || m.noVmcoreinfo?.key !== noviKey || !fs.existsSync(path.join(out, 'vmcore.no-vmcoreinfo.elf'))) {
+    if (x86 && (force || m.noVmcoreinfo?.key !== noviKey || !fs.existsSync(path.join(out, 'vmcore.no-vmcoreinfo.elf')))) {
       log(`${id}: booting without -device vmcoreinfo`);
       m.noVmcoreinfo = { key: noviKey, ...(await buildNoVmcoreinfo(kernel, out, work)) };
       fs.writeFileSync(mfile, JSON.stringify(m, null, 2) + '\n');
     }
-    if (capture) {
+    if (capture && x86) {
       seaBinary();
       // What the capture's programs are made of: the bundle and the single executable's own
       // modules (tsc output, deterministic; not the blobs its build leaves beside them).

@@ -1,7 +1,8 @@
 /**
  * The real-kernel dumps of scripts/real/build.mjs, built once per test run and cached under
  * .cache/real (or $VMCF_REAL_CACHE). Building boots Debian's kernels under QEMU (TCG), so it
- * needs qemu-system-x86 and friends: without them the tests skip locally and fail with CI=true.
+ * needs qemu-system-x86 (qemu-system-arm for the arm64 ones) and friends: without them the tests
+ * skip locally and fail with CI=true.
  * Vitest runs test files in several processes; an atomic mkdir lock makes one build and the
  * others wait for it.
  */
@@ -21,13 +22,16 @@ export interface ToolRun {
 
 export interface Manifest {
   dir: string;
-  kernel: { id: string; meta: string; pkg: string; version: string; kver: string };
+  kernel: { id: string; meta: string; arch?: 'x86_64' | 'arm64'; pkg: string; version: string; kver: string };
   guest: { memMiB: number; balloonMiB: number; crashkernelMiB: number };
   dumps: {
     balloonActual: number;
     facts: Record<string, string>;
     timings: Record<string, number>;
+    /** elfPhdr64 is null for arm64 (only Debian's x86_64 makedumpfile wants it); kdumpZlib is null where QEMU refused. */
     files: { elf: string; kdumpZlib: string; elfPhdr64: string; serial: string };
+    /** Why QEMU's kdump-zlib writer refused this guest, when it did. */
+    kdumpRefused?: string;
   };
   capture: null | {
     timings: Record<string, number>;
@@ -41,8 +45,10 @@ export interface Manifest {
 }
 
 export const KERNEL_IDS = ['6.1', '6.12'] as const;
+/** Debian's arm64 6.12 kernels under qemu-system-aarch64: 4K pages with LPA2 (52-bit VAs), 16K, and 4K without LPA2. */
+export const ARM64_IDS = ['arm64-6.12', 'arm64-6.12-16k', 'arm64-6.12-va48'] as const;
 
-let pending: Promise<Record<string, Manifest> | null> | null = null;
+const pending = new Map<string, Promise<Record<string, Manifest> | null>>();
 
 function pidAlive(pid: number): boolean {
   try {
@@ -75,28 +81,38 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Why the real dumps cannot be built here, or null. */
-export function realProblem(): string | null {
-  const r = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'qemu-system-x86_64 not found (apt-get install qemu-system-x86)';
+const QEMU: Record<string, [string, string]> = {
+  x86_64: ['qemu-system-x86_64', 'qemu-system-x86'],
+  arm64: ['qemu-system-aarch64', 'qemu-system-arm'],
+};
+
+/** Why the real dumps of these kernels cannot be built here, or null. */
+export function realProblem(ids: readonly string[] = KERNEL_IDS): string | null {
+  const [qemu, pkg] = QEMU[ids.some((id) => id.startsWith('arm64')) ? 'arm64' : 'x86_64']!;
+  const r = spawnSync('sh', ['-c', `command -v ${qemu}`], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${qemu} not found (apt-get install ${pkg})`;
 }
 
 /**
- * The manifests of both kernels (building what is missing), or null when QEMU is not here and
- * CI is not set (the caller skips). With CI=true a missing tool or a failed build throws.
+ * The manifests of the kernels (building what is missing; both x86_64 ones by default), or null
+ * when QEMU is not here and CI is not set (the caller skips). With CI=true a missing tool or a
+ * failed build throws.
  */
-export function realDumps(): Promise<Record<string, Manifest> | null> {
-  if (pending) return pending;
-  pending = (async () => {
-    const problem = realProblem();
+export function realDumps(ids: readonly string[] = KERNEL_IDS): Promise<Record<string, Manifest> | null> {
+  const key = ids.join(',');
+  const had = pending.get(key);
+  if (had) return had;
+  const p = (async () => {
+    const problem = realProblem(ids);
     if (problem) {
       if (process.env.CI === 'true') throw new Error(`real-kernel dumps are required with CI=true: ${problem}`);
       console.warn(`skipping real-kernel tests: ${problem}`);
       return null;
     }
-    return withLock(async () => (await buildReal({ kernels: [...KERNEL_IDS], capture: true, install: process.env.CI === 'true' })) as Record<string, Manifest>);
+    return withLock(async () => (await buildReal({ kernels: [...ids], capture: true, install: process.env.CI === 'true' })) as Record<string, Manifest>);
   })();
-  return pending;
+  pending.set(key, p);
+  return p;
 }
 
 /** Path of a file named in a manifest. */
