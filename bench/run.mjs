@@ -26,7 +26,13 @@ async function imageFor(dir, name, log) {
     const r = await ensureImage(dir, name, log);
     return { ...r, mdfFile: r.file };
   }
-  const m = (await buildReal({ kernels: [real[1]], capture: false, debug: false }))[real[1]];
+  // Dumps already in the cache are only read: the benchmark needs no boot, download or key check
+  // (and may then point VMCF_REAL_CACHE at a cache it must not write to).
+  const cache = process.env.VMCF_REAL_CACHE ? path.resolve(process.env.VMCF_REAL_CACHE) : path.join(root, '.cache', 'real');
+  const mfile = path.join(cache, real[1], 'manifest.json');
+  const cached = fs.existsSync(mfile) ? { ...JSON.parse(fs.readFileSync(mfile, 'utf8')), dir: path.dirname(mfile) } : null;
+  const have = (m) => m?.dumps?.files && fs.existsSync(path.join(m.dir, m.dumps.files.elf)) && fs.existsSync(path.join(m.dir, m.dumps.files.elfPhdr64));
+  const m = have(cached) ? cached : (await buildReal({ kernels: [real[1]], capture: false, debug: false }))[real[1]];
   return { file: path.join(m.dir, m.dumps.files.elf), mdfFile: path.join(m.dir, m.dumps.files.elfPhdr64), truth: {} };
 }
 

@@ -47,7 +47,10 @@ fs.writeFileSync(path.join(out, 'package.json'), '{ "type": "commonjs" }\n');
 // Training run: a small simulated dump filtered once through the launcher, which writes the
 // bytecode of everything that run compiled (module set-up, option parsing, reader, classifier,
 // writer, the lzo codec) to main.js.cache.
+// Without a cache the program runs as well, only slower to start: a failed training run (say, a
+// codec package that did not install) is reported, not fatal.
 const bin = path.join(root, 'bin', 'vmcore-filter.js');
+const cacheFile = path.join(out, 'main.js.cache');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vmcf-cache-'));
 try {
   const run = (args, env = {}) => {
@@ -56,7 +59,10 @@ try {
   };
   const img = path.join(tmp, 'train.elf');
   run(['sim', '--mem', '64M', img]);
-  run(['filter', '-d', '31', '-l', '--num-threads', '1', img, path.join(tmp, 'train.kdump')], { VMCORE_FILTER_CODE_CACHE_OUT: path.join(out, 'main.js.cache') });
+  run(['filter', '-d', '31', '-l', '--num-threads', '1', img, path.join(tmp, 'train.kdump')], { VMCORE_FILTER_CODE_CACHE_OUT: cacheFile });
+} catch (e) {
+  fs.rmSync(cacheFile, { force: true });
+  console.warn(`scripts/bundle.mjs: no code cache (start-up will be slower): ${e.message.split('\n')[0]}`);
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
