@@ -26,7 +26,7 @@ import type { WorkerError, WorkerReply, WorkerRequest, WorkerSetup } from './pro
 import { READ_PAGES, compressRunsInto, type ReadPages } from './runs.js';
 
 export interface CompressPoolOptions {
-  /** Worker threads (≥ 1). */
+  /** Compressing threads (≥ 1): workers, and with `local` this thread among them. */
   threads: number;
   /** Most pages in one batch. */
   maxPages: number;
