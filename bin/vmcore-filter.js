@@ -13,7 +13,9 @@ const file = path.join(__dirname, '..', 'dist', 'bundle', 'main.js');
 const cacheFile = file + '.cache';
 let cachedData;
 try {
-  cachedData = fs.readFileSync(cacheFile);
+  // V8 checks a cache against the source's length only: one older than the bundle (an edited
+  // bundle) is not used.
+  if (fs.statSync(cacheFile).mtimeMs >= fs.statSync(file).mtimeMs) cachedData = fs.readFileSync(cacheFile);
 } catch {
   // no cache (not built yet, or removed): compile from source
 }
