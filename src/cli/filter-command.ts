@@ -38,7 +38,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('-F', 'write makedumpfile flattened format to stdout')
     .option('-f, --force', 'overwrite an existing output')
     .option('--split', 'write the dump as several kdump-compressed files, one per output, by pfn range')
-    .option('--num-threads <n>', 'worker threads compressing pages (default: the number of cores; 1 = none)')
+    .option('--num-threads <n>', 'threads compressing pages, this one and n-1 workers (default: the number of cores; 1 = no workers)')
     .option('--keep-incomplete', 'on a full disk, keep what was written as a dump marked incomplete (still exit 7)')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
     .option('--reported-bit <n>', REPORTED_BIT_HELP)

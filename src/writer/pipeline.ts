@@ -96,6 +96,8 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
         maxPages: BATCH_PAGES,
         pageSize: reader.info.pageSize,
         source: { path: input, ...(opts.vmcoreinfoOverride !== undefined ? { vmcoreinfo: opts.vmcoreinfoOverride } : {}) },
+        // This thread is one of the compressors: one worker fewer to start (see CompressPool).
+        local: { codec, readPages: (pfn, n, buf, off) => reader.readPages(pfn, n, buf, off) },
       });
     }
     const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });

@@ -119,6 +119,39 @@ describe('byte-identical output whatever the thread count', () => {
   });
 });
 
+describe('the main thread as a compressor (local)', () => {
+  test('its share of the batches is stored exactly as a worker stores it; with one thread, no worker starts', async () => {
+    const img = path.join(dir, 'sim.img');
+    if (!fs.existsSync(img)) await simulate(img, { memBytes: 128 * 2 ** 20, seed: 3 });
+    const { openDump } = await import('../../src/formats/probe.js');
+    const reader = openDump(img);
+    const local = { codec: loadCodec('zlib'), readPages: (p: number, n: number, b: Uint8Array, o: number) => reader.readPages(p, n, b, o) };
+    const workersOnly = CompressPool.start('zlib', { threads: 2, maxPages: 256, pageSize: PAGE, source: { path: img } });
+    const mixed = CompressPool.start('zlib', { threads: 2, maxPages: 256, pageSize: PAGE, source: { path: img }, local });
+    const alone = CompressPool.start('zlib', { threads: 1, maxPages: 256, pageSize: PAGE, source: { path: img }, local });
+    try {
+      await Promise.all([workersOnly.ready, mixed.ready, alone.ready]);
+      const first = reader.present.nextSet(1000);
+      const batches = [0, 1, 2, 3].map((k) => [first + 256 * k, 200, first + 256 * k + 210, 56]);
+      const stored = async (pool: CompressPool) =>
+        Promise.all(batches.map((runs) => pool.compressRuns!(runs, 256, true))).then((rs) => rs.map((r) => Buffer.from(r.data.subarray(0, r.dataLen)).toString('hex')));
+      const ref = await stored(workersOnly);
+      expect(await stored(mixed)).toEqual(ref);
+      expect(await stored(alone)).toEqual(ref);
+      // One of mixed's two compressors is this thread: a single worker; alone has none.
+      expect((mixed as unknown as { workers: unknown[] }).workers.length).toBe(1);
+      expect((alone as unknown as { workers: unknown[] }).workers.length).toBe(0);
+      const hole = reader.present.nextClear(0);
+      const err = await alone.compressRuns!([hole, 1], 1, true).catch((e) => e);
+      expect(err).toBeInstanceOf(VmcoreError);
+      expect(err.code).toBe('E_FORMAT');
+    } finally {
+      reader.close();
+      await Promise.all([workersOnly.close(), mixed.close(), alone.close()]);
+    }
+  });
+});
+
 describe('bounded queues', () => {
   test('never more batches outstanding than the compressor capacity', async () => {
     const pool = CompressPool.start('lzo', { threads: 2, maxPages: 256, pageSize: PAGE, depth: 2 });

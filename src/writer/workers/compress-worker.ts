@@ -3,7 +3,7 @@
  * batches it is sent with the same {@link compressBatch} the main thread uses, so the output does
  * not depend on where a batch was compressed. A batch comes as page bytes (transferred both
  * ways), or as pfn runs that the worker reads itself from its own reader of the input, 128 KiB
- * at a time, compressing each piece while it is still in this core's cache.
+ * at a time ({@link compressRunsInto}), compressing each piece while it is still in this core's cache.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { VmcoreError } from '../../errors.js';
@@ -13,11 +13,10 @@ import type { CodecName, PageCodec } from '../../compress/codec.js';
 import { openDump } from '../../formats/probe.js';
 import type { DumpReader } from '../../formats/dump.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
+import { READ_PAGES, compressRunsInto } from './runs.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
-/** Pages read (and then compressed) at a time from the worker's reader: 128 KiB of 4 KiB pages. */
-const READ_PAGES = 32;
 
 function describe(e: unknown): { code: string; message: string; data: Record<string, unknown> } {
   if (e instanceof VmcoreError) {
@@ -47,24 +46,8 @@ port.on('message', (m: WorkerRequest) => {
     if (m.runs) {
       if (!reader) throw new VmcoreError('E_INTERNAL', 'a compression worker without a reader was sent pfn runs');
       chunk ??= new Uint8Array(READ_PAGES * m.pageSize);
-      result.count = 0;
-      result.dataLen = 0;
-      let n = 0;
-      for (let r = 0; r < m.runs.length; r += 2) {
-        const end = m.runs[r]! + m.runs[r + 1]!;
-        for (let pfn = m.runs[r]!; pfn < end; ) {
-          const k = Math.min(end - pfn, READ_PAGES - n);
-          reader.readPages(pfn, k, chunk, n * m.pageSize);
-          n += k;
-          pfn += k;
-          if (n === READ_PAGES) {
-            compressBatch(chunk, n, m.pageSize, codec, m.detectZero, result, true);
-            n = 0;
-          }
-        }
-      }
-      if (n > 0) compressBatch(chunk, n, m.pageSize, codec, m.detectZero, result, true);
-      if (result.count !== m.count) throw new VmcoreError('E_INTERNAL', `worker read ${result.count} pages for a batch of ${m.count}`);
+      const r = reader;
+      compressRunsInto((pfn, count, buf, off) => r.readPages(pfn, count, buf, off), m.runs, m.count, m.pageSize, codec, m.detectZero, result, chunk);
       const reply: WorkerReply = { type: 'done', seq: m.seq, out: m.out, count: result.count, dataLen: result.dataLen };
       port.postMessage(reply, [m.out]);
       return;
