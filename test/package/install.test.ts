@@ -96,9 +96,10 @@ describe('npm install of the tarball without a compiler', () => {
       if (process.env.CI === 'true') throw new Error(installed.why);
       return ctx.skip();
     }
-    // What npm ci reads from a clone: the manifest, the lock, the prepare script, the launcher.
+    // What npm ci reads from a clone: the manifest, the lock, the prepare script, the launcher (and
+    // bin/package.json, which makes the launcher CommonJS).
     const clone = path.join(dir, 'clone');
-    for (const f of ['package.json', 'package-lock.json', 'scripts/prepare.mjs', 'bin/vmcore-filter.js']) {
+    for (const f of ['package.json', 'package-lock.json', 'scripts/prepare.mjs', 'bin/vmcore-filter.js', 'bin/package.json']) {
       fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
       fs.copyFileSync(path.join(ROOT, f), path.join(clone, f));
     }
