@@ -471,7 +471,10 @@ function seaBinary() {
 }
 
 function bundleHash() {
-  return dirHash(path.join(root, 'dist', 'bundle'));
+  // The code and its package.json, not main.js.cache: V8's code cache differs from build to build
+  // (the same bundle, other bytecode addresses), and a key over it would redo the capture on every
+  // `npm run build`.
+  return dirHash(path.join(root, 'dist', 'bundle'), /\.(js|json)$/);
 }
 
 /** Hash of a build output directory's files (what the capture's programs are made of). */
