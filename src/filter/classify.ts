@@ -20,11 +20,12 @@
  * are `unknown` with the reason counted: they are kept, never dropped on a guess.
  */
 import { VmcoreError } from '../errors.js';
-import { readableBitmap, type DumpReader } from '../formats/dump.js';
-import type { Bitmap } from '../io/bitmap.js';
+import { readablePfns, type DumpReader } from '../formats/dump.js';
+import { Bitmap } from '../io/bitmap.js';
+import { windowBits, type PfnSet } from '../io/pfn-set.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { KernelMemory } from '../memory/kernel.js';
-import { locateMemMap, type MemMap, type MemoryModel, type UnreadableRange } from '../mm/memmap.js';
+import { locateMemMap, type MemMap, type MemoryModel, type UnreadableRange, type UnusableSection } from '../mm/memmap.js';
 import {
   pageFlagBitsFromVmcoreinfo,
   structPageLayoutFromVmcoreinfo,
@@ -109,6 +110,12 @@ export interface Classification {
   warnings: string[];
 }
 
+/** A classification without the per-pfn array: what a windowed walk reports. */
+export type ClassSummary = Omit<Classification, 'classOf'>;
+
+/** The reasons the struct-page scan finds (registered first: the report keeps this order). */
+const SCAN_REASONS: readonly UnknownReason[] = ['invalid_order', 'orphan_tail', 'struct_page_unmapped', 'struct_page_not_in_dump'];
+
 /** Record `count` zero-filled pages starting at `pfn` (called by whoever reads page data). */
 export function recordZeroPages(c: Classification, pfn: number, count = 1): void {
   for (let p = pfn; p < pfn + count; p++) {
@@ -123,11 +130,13 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
   return r;
 };
 
-/** Classify every pfn of `reader`. Never throws for dump content: undecidable pages are `unknown`. */
+/**
+ * Classify every pfn of `reader` into one whole-dump array (max_mapnr bytes: for `info`,
+ * `stats` and `map`; the filter walks windows, see {@link prepareClassifier}). Never throws
+ * for dump content: undecidable pages are `unknown`.
+ */
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
-  if (opts.reportedBit !== undefined && opts.reportedBit !== null && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
-    throw new VmcoreError('E_USAGE', `reported bit ${opts.reportedBit} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
-  }
+  const k = prepareClassifier(reader, opts);
   const maxMapnr = reader.maxMapnr;
   let classOf: Uint8Array;
   try {
@@ -136,12 +145,26 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
     if (!(e instanceof RangeError)) throw e;
     throw new VmcoreError('E_LIMIT', `classifying ${maxMapnr} pfns needs ${maxMapnr} bytes, more than this process can allocate`);
   }
+  const w = k.walk();
+  w.window(0, maxMapnr, classOf);
+  return { ...w.finish(), classOf };
+}
+
+/**
+ * Everything decided before the first struct page is read (what the dump lets us decide, where
+ * mem_map is, the free lists), and the walk over mem_map that classifies one pfn window at a
+ * time: memory is the window, not max_mapnr. Never throws for dump content.
+ */
+export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Classifier {
+  if (opts.reportedBit !== undefined && opts.reportedBit !== null && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
+    throw new VmcoreError('E_USAGE', `reported bit ${opts.reportedBit} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
+  }
+  const maxMapnr = reader.maxMapnr;
   // Pages an earlier filter excluded (a kdump input's 1st-but-not-2nd bitmap) have no data:
   // like holes, they cannot be written, so they are classed `hole` too.
-  const present = readableBitmap(reader);
-  const c: Classification = {
+  const present = readablePfns(reader);
+  const c: ClassSummary = {
     maxMapnr,
-    classOf,
     counts: emptyCounts(),
     reasons: {},
     anomalies: {},
@@ -159,49 +182,10 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   };
   c.decidable.hole = true;
   c.decidable.unknown = true;
-  const reasonCounts = new Float64Array(32);
-  const reasonIds = new Map<UnknownReason, number>();
-  const reasonNames: UnknownReason[] = [];
-  const rid = (r: UnknownReason) => {
-    let id = reasonIds.get(r);
-    if (id === undefined) {
-      id = reasonNames.length;
-      reasonIds.set(r, id);
-      reasonNames.push(r);
-    }
-    return id;
-  };
-
-  /** Mark present pfns of [s, e) unknown with `reason`. */
-  const markUnknown = (s: number, e: number, reason: UnknownReason) => {
-    const id = rid(reason);
-    for (let p = present.nextSet(s, e); p >= 0; p = present.nextSet(p + 1, e)) {
-      classOf[p] = PageClass.unknown;
-      reasonCounts[id]!++;
-    }
-  };
-  const finish = () => {
-    const counts = new Float64Array(NR_CLASSES);
-    const part = new Int32Array(NR_CLASSES);
-    // Holes (class 0) fill most of a sparse or corrupt pfn space: zero words are skipped four pfns at a time.
-    const words = classOf.byteOffset % 4 === 0 ? new Uint32Array(classOf.buffer, classOf.byteOffset, Math.floor(maxMapnr / 4)) : null;
-    // In int32 blocks of 2^30 pfns, which cannot overflow, added up in doubles.
-    for (let s = 0; s < maxMapnr; s += 2 ** 30) {
-      part.fill(0);
-      countClasses(classOf, words, s, Math.min(maxMapnr, s + 2 ** 30), part);
-      for (let k = 0; k < NR_CLASSES; k++) counts[k]! += part[k]!;
-    }
-    for (let i = 0; i < NR_CLASSES; i++) c.counts[CLASS_NAMES[i]!] = counts[i]!;
-    reasonNames.forEach((r, i) => {
-      if (reasonCounts[i]! > 0) c.reasons[r] = reasonCounts[i]!;
-    });
-    return c;
-  };
   const giveUp = (reason: UnknownReason, why: string) => {
     c.warnings.push(why);
     for (const n of CLASS_NAMES) if (!c.decidable[n]) c.undecidable[n] = why;
-    markUnknown(0, maxMapnr, reason);
-    return finish();
+    return new Classifier(c, null, present, [{ s: 0, e: maxMapnr, reason }], 0);
   };
 
   // --- What this dump lets us decide. ---
@@ -315,65 +299,232 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   c.decidedBy = decidingKeys(c, vi, compound);
   if (compound.orderBy === null && flags.headMask !== 0n) c.warnings.push('no compound order available: compound heads are treated as order 0');
 
-  // --- The scan. ---
-  const scan = new Scanner(c, layout, flags, pt, compound, memmap, present, reportedBit, nrOrders, freeLists, rid, reasonCounts);
-  let next = 0; // first pfn not yet handled
-  const unusable = memmap.unusable;
-  // Memory with no struct page: pfns above the kernel's memory map (past the last section that
-  // is present, whether or not its mem_map could be read), where mem_section says nothing is.
-  // The kernel never managed them as RAM: in a hypervisor's dump these are device memory and
-  // firmware (QEMU's VGA framebuffer at 0xfd000000, the BIOS ROM below 4 GiB); /proc/vmcore has
-  // no such PT_LOAD at all, and makedumpfile 1.7.2 leaves them out of max_mapnr. They are
-  // excluded at every level. A section marked not present *between* present ones stays
-  // undecided and kept: a flipped present bit must not lose RAM. For the same reason a run of
-  // the input's memory that crosses managedEnd (RAM whose last section lost its present bit)
-  // stays undecided up to its end: only memory in ranges wholly above the map is not RAM.
+  const plan: ScanPlan = { layout, flags, pt, compound, memmap, reportedBit, nrOrders, freeLists };
+  const managedEnd = managedEndOf(memmap, present, maxMapnr);
+  return new Classifier(c, plan, present, segmentsOf(memmap, present, maxMapnr, 2 ** (nrOrders - 1)), managedEnd);
+}
+
+/** A pfn range of the walk: a usable section to scan (reason null), or pfns kept for `reason`. */
+interface Segment {
+  s: number;
+  e: number;
+  reason: UnknownReason | null;
+}
+
+/** What the struct-page scan needs, decided once per dump. */
+interface ScanPlan {
+  layout: StructPageLayout;
+  flags: PageFlagBits;
+  pt: PageTypeDecoder;
+  compound: CompoundDecoder;
+  memmap: MemMap;
+  reportedBit: number | undefined;
+  nrOrders: number;
+  freeLists: FreeListResult | null;
+}
+
+/**
+ * End of the kernel's memory map. Memory with no struct page: pfns above it (past the last
+ * section that is present, whether or not its mem_map could be read), where mem_section says
+ * nothing is. The kernel never managed them as RAM: in a hypervisor's dump these are device
+ * memory and firmware (QEMU's VGA framebuffer at 0xfd000000, the BIOS ROM below 4 GiB);
+ * /proc/vmcore has no such PT_LOAD at all, and makedumpfile 1.7.2 leaves them out of max_mapnr.
+ * They are excluded at every level. A section marked not present *between* present ones stays
+ * undecided and kept: a flipped present bit must not lose RAM. For the same reason a run of the
+ * input's memory that crosses managedEnd (RAM whose last section lost its present bit) stays
+ * undecided up to its end: only memory in ranges wholly above the map is not RAM.
+ */
+function managedEndOf(memmap: MemMap, present: PfnSet, maxMapnr: number): number {
   let managedEnd = 0;
   for (const sec of memmap.sections) managedEnd = Math.max(managedEnd, sec.endPfn);
-  for (const u of unusable) if (u.reason !== 'section_not_present') managedEnd = Math.max(managedEnd, u.endPfn);
+  for (const u of memmap.unusable) if (u.reason !== 'section_not_present') managedEnd = Math.max(managedEnd, u.endPfn);
   if (managedEnd > 0 && managedEnd < maxMapnr && present.get(managedEnd - 1) && present.get(managedEnd)) {
     const runEnd = present.nextClear(managedEnd);
     managedEnd = runEnd < 0 ? maxMapnr : runEnd;
   }
+  return managedEnd;
+}
+
+/**
+ * The walk's ranges in pfn order: usable sections and the gaps and unusable sections between
+ * them. Bounded by the number of sections the dump has (unusable runs are merged, see memmap.ts).
+ */
+function segmentsOf(memmap: MemMap, present: PfnSet, maxMapnr: number, lookahead: number): Segment[] {
+  const out: Segment[] = [];
   const gap = (s: number, e: number, reason: UnknownReason) => {
-    // Pfns of [s, e) without usable struct pages: a pending head range still decides them.
-    if (s < scan.pendingEnd) {
-      const pe = Math.min(e, scan.pendingEnd);
-      for (let p = present.nextSet(s, pe); p >= 0; p = present.nextSet(p + 1, pe)) classOf[p] = scan.pendingClass;
-      s = pe;
-    }
-    if (managedEnd > 0 && (reason === 'section_not_present' || reason === 'no_mem_map') && e > managedEnd) {
-      const from = Math.max(s, managedEnd);
-      for (let p = present.nextSet(from, e); p >= 0; p = present.nextSet(p + 1, e)) classOf[p] = PageClass.no_struct_page;
-      e = from;
-    }
-    if (s < e) markUnknown(s, e, reason);
+    if (e > s) out.push({ s, e, reason });
   };
-  const lookahead = 2 ** (nrOrders - 1);
+  let next = 0; // first pfn not yet handled
+  const unusable = memmap.unusable;
   let ui = 0;
-  for (const sec of memmap.sections) {
-    while (ui < unusable.length && unusable[ui]!.startPfn < sec.startPfn) {
-      const u = unusable[ui++]!;
-      if (u.startPfn > next) gap(next, u.startPfn, 'no_mem_map');
-      gap(Math.max(next, u.startPfn), u.endPfn, u.reason);
-      next = Math.max(next, u.endPfn);
-    }
-    if (sec.startPfn > next) gap(next, sec.startPfn, 'no_mem_map');
-    // A section without present pfns is still read when present pfns follow closely: a free
-    // block headed in it may continue into them.
-    const first = present.nextSet(sec.startPfn, sec.endPfn + lookahead);
-    if (first >= 0) scan.section(sec.startPfn, sec.endPfn);
-    next = Math.max(next, sec.endPfn);
-  }
-  while (ui < unusable.length) {
-    const u = unusable[ui++]!;
+  const takeUnusable = (u: UnusableSection) => {
     if (u.startPfn > next) gap(next, u.startPfn, 'no_mem_map');
     gap(Math.max(next, u.startPfn), u.endPfn, u.reason);
     next = Math.max(next, u.endPfn);
+  };
+  for (const sec of memmap.sections) {
+    while (ui < unusable.length && unusable[ui]!.startPfn < sec.startPfn) takeUnusable(unusable[ui++]!);
+    if (sec.startPfn > next) gap(next, sec.startPfn, 'no_mem_map');
+    // A section without present pfns is still read when present pfns follow closely: a free
+    // block headed in it may continue into them.
+    if (present.nextSet(sec.startPfn, sec.endPfn + lookahead) >= 0) out.push({ s: sec.startPfn, e: sec.endPfn, reason: null });
+    next = Math.max(next, sec.endPfn);
   }
+  while (ui < unusable.length) takeUnusable(unusable[ui++]!);
   if (next < maxMapnr) gap(next, maxMapnr, 'no_mem_map');
-  for (const [k, v] of Object.entries(scan.anomalies)) c.anomalies[k] = v;
-  return finish();
+  return out;
+}
+
+/** A dump's decisions ({@link summary}) and the means to walk its pfns window by window. */
+export class Classifier {
+  constructor(
+    /** Everything but the counts (filled by a walk's {@link ClassWalk.finish}). */
+    readonly summary: ClassSummary,
+    private readonly plan: ScanPlan | null,
+    readonly readable: PfnSet,
+    private readonly segments: readonly Segment[],
+    private readonly managedEnd: number,
+  ) {}
+  /** Pfns per section of the memory model (windows are best cut at section boundaries). */
+  get pagesPerSection(): number {
+    return this.plan?.memmap.pagesPerSection ?? 32768;
+  }
+  /** A new walk from pfn 0 (its own scan state and counts). */
+  walk(): ClassWalk {
+    const p = this.plan;
+    const scan = p
+      ? new Scanner(p.layout, p.flags, p.pt, p.compound, p.memmap, this.readable, this.summary.maxMapnr, p.reportedBit, p.nrOrders, p.freeLists)
+      : null;
+    return new ClassWalk(this.summary, scan, this.readable, this.segments, this.managedEnd);
+  }
+}
+
+/**
+ * One walk over the pfns in ascending, adjacent windows. Pass by pass per window: decode struct
+ * pages and decide by page-type scheme (the {@link Scanner}: typed pages, compound heads and
+ * buddy blocks whose range runs into the next window carry over), pfns without usable struct
+ * pages ({@link gap}), then counting ({@link count}).
+ */
+export class ClassWalk {
+  /** Unknown pages by reason, in the order reasons were first met (the report keeps it). */
+  private readonly reasons = new Map<UnknownReason, number>();
+  private readonly counts = new Float64Array(NR_CLASSES);
+  /** Highest pfn whose class is neither `hole` nor `no_struct_page` (-1: none yet). */
+  lastKept = -1;
+  private si = 0;
+  private nextPfn = 0;
+  private readonly scratch = { bytes: new Uint8Array(0) };
+  private out: Uint8Array = new Uint8Array(0);
+  private base = 0;
+  private wp: Bitmap = new Bitmap(0);
+
+  constructor(
+    private readonly c: ClassSummary,
+    private readonly scan: Scanner | null,
+    private readonly readable: PfnSet,
+    private readonly segments: readonly Segment[],
+    private readonly managedEnd: number,
+  ) {
+    if (scan) for (const r of SCAN_REASONS) this.reasons.set(r, 0);
+  }
+
+  /** Classify [base, end) into out[0 .. end - base) (base a multiple of 8, = the previous end). */
+  window(base: number, end: number, out: Uint8Array): void {
+    if (base !== this.nextPfn || base % 8 !== 0 || end < base || end > this.c.maxMapnr || out.length < end - base) {
+      throw new VmcoreError('E_INTERNAL', `window [${base}, ${end}) does not follow ${this.nextPfn} or does not fit`);
+    }
+    out.fill(PageClass.hole, 0, end - base);
+    this.out = out;
+    this.base = base;
+    this.wp = windowBits(this.readable, base, end, this.scratch);
+    this.scan?.setWindow(base, out, this.wp);
+    while (this.si < this.segments.length) {
+      const g = this.segments[this.si]!;
+      if (g.s >= end) break;
+      const s = Math.max(g.s, base);
+      const e = Math.min(g.e, end);
+      if (e > s) {
+        if (g.reason === null) this.scan!.section(s, e);
+        else this.gap(s, e, g.reason);
+      }
+      if (g.e > end) break;
+      this.si++;
+    }
+    this.count(end - base);
+    this.nextPfn = end;
+  }
+
+  /** Pfns of [s, e) (inside the window) without usable struct pages. */
+  private gap(s: number, e: number, reason: UnknownReason): void {
+    const scan = this.scan;
+    // A pending head range still decides them.
+    if (scan && s < scan.pendingEnd) {
+      const pe = Math.min(e, scan.pendingEnd);
+      this.setPresent(s, pe, scan.pendingClass);
+      s = pe;
+    }
+    if (this.managedEnd > 0 && (reason === 'section_not_present' || reason === 'no_mem_map') && e > this.managedEnd) {
+      const from = Math.max(s, this.managedEnd);
+      this.setPresent(from, e, PageClass.no_struct_page);
+      e = from;
+    }
+    if (s < e) {
+      const n = this.setPresent(s, e, PageClass.unknown);
+      this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
+    }
+  }
+
+  /** Class `cls` for the present pfns of [s, e); returns how many. */
+  private setPresent(s: number, e: number, cls: number): number {
+    const wp = this.wp;
+    const le = e - this.base;
+    let n = 0;
+    for (let p = wp.nextSet(s - this.base, le); p >= 0; ) {
+      const q = wp.nextClear(p, le);
+      this.out.fill(cls, p, q);
+      n += q - p;
+      if (q >= le) break;
+      p = wp.nextSet(q, le);
+    }
+    return n;
+  }
+
+  /** Add the window's classes to the counts. */
+  private count(n: number): void {
+    const out = this.out;
+    const part = new Int32Array(NR_CLASSES);
+    // Holes (class 0) fill most of a sparse or corrupt pfn space: zero words are skipped four pfns at a time.
+    const words = out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, Math.floor(n / 4)) : null;
+    // In int32 blocks of 2^30 pfns, which cannot overflow, added up in doubles.
+    for (let s = 0; s < n; s += 2 ** 30) {
+      part.fill(0);
+      countClasses(out, words, s, Math.min(n, s + 2 ** 30), part);
+      for (let k = 0; k < NR_CLASSES; k++) this.counts[k]! += part[k]!;
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const k = out[i]!;
+      if (k !== PageClass.hole && k !== PageClass.no_struct_page) {
+        this.lastKept = this.base + i;
+        break;
+      }
+    }
+  }
+
+  /** The summary with this walk's counts (call after the last window). */
+  finish(): ClassSummary {
+    const c: ClassSummary = { ...this.c, counts: emptyCounts(), reasons: {}, anomalies: { ...this.c.anomalies }, hintedBy: { combined: 0, reported: 0 } };
+    for (let i = 0; i < NR_CLASSES; i++) c.counts[CLASS_NAMES[i]!] = this.counts[i]!;
+    // The pfns below max_mapnr not walked (a caller that stopped early) are holes.
+    c.counts.hole += Math.max(0, this.c.maxMapnr - this.nextPfn);
+    const reasons = new Map(this.reasons);
+    if (this.scan) {
+      for (const [k, v] of Object.entries(this.scan.anomalies)) c.anomalies[k] = v;
+      c.hintedBy = { ...this.scan.hintedBy };
+      SCAN_REASONS.forEach((r, i) => reasons.set(r, this.scan!.reasonCounts[i]!));
+    }
+    for (const [r, n] of reasons) if (n > 0) c.reasons[r] = n;
+    return c;
+  }
 }
 
 /**
@@ -403,7 +554,7 @@ function countClasses(classOf: Uint8Array, words: Uint32Array | null, s: number,
 }
 
 /** The keys that decide each decidable class of this dump (for `info` and the report). */
-function decidingKeys(c: Classification, vi: Vmcoreinfo, compound: CompoundDecoder): Partial<Record<PageClassName, string[]>> {
+function decidingKeys(c: ClassSummary, vi: Vmcoreinfo, compound: CompoundDecoder): Partial<Record<PageClassName, string[]>> {
   const has = (...ks: string[]) => ks.filter((k) => vi.has(k));
   const keys: Partial<Record<PageClassName, string[]>> = {
     free:
@@ -540,6 +691,14 @@ class Scanner {
   pendingEnd = 0;
   pendingClass: number = PageClass.kernel;
   readonly anomalies: Record<string, number> = {};
+  /** Present pages of hinted blocks, by rule (see Classification.hintedBy). */
+  readonly hintedBy = { combined: 0, reported: 0 };
+  /** Unknown pages by reason, indexed like {@link SCAN_REASONS}. */
+  readonly reasonCounts = new Float64Array(SCAN_REASONS.length);
+  /** The window: its first pfn, its classes (indexed from it) and its readable pfns. */
+  private base = 0;
+  private out: Uint8Array = new Uint8Array(0);
+  private wp: Bitmap = new Bitmap(0);
   private readonly size: number;
   private readonly fo: number;
   private readonly cho: number;
@@ -590,18 +749,16 @@ class Scanner {
   private tailOff = -1;
 
   constructor(
-    private readonly c: Classification,
     layout: StructPageLayout,
     flags: PageFlagBits,
     pt: PageTypeDecoder,
     private readonly compound: CompoundDecoder,
     private readonly memmap: MemMap,
-    private readonly present: Bitmap,
+    private readonly readable: PfnSet,
+    private readonly maxMapnr: number,
     reportedBit: number | undefined,
     private readonly nrOrders: number,
     private readonly freeLists: FreeListResult | null,
-    rid: (r: UnknownReason) => number,
-    private readonly reasonCounts: Float64Array,
   ) {
     this.size = layout.size;
     this.fo = layout.flags;
@@ -631,36 +788,47 @@ class Scanner {
     this.unacceptedT = t('unaccepted');
     this.hintedT = pt.canEncodeHinted ? t('offline') : NEVER;
     this.hugetlbT = compound.hugetlbBy === 'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)' ? t('hugetlb') : NEVER;
-    this.ridInvalidOrder = rid('invalid_order');
-    this.ridOrphan = rid('orphan_tail');
-    this.ridUnmapped = rid('struct_page_unmapped');
-    this.ridNotInDump = rid('struct_page_not_in_dump');
+    this.ridInvalidOrder = SCAN_REASONS.indexOf('invalid_order');
+    this.ridOrphan = SCAN_REASONS.indexOf('orphan_tail');
+    this.ridUnmapped = SCAN_REASONS.indexOf('struct_page_unmapped');
+    this.ridNotInDump = SCAN_REASONS.indexOf('struct_page_not_in_dump');
+  }
+
+  /** The window the next {@link section} calls classify into (see ClassWalk.window). */
+  setWindow(base: number, out: Uint8Array, readable: Bitmap): void {
+    this.base = base;
+    this.out = out;
+    this.wp = readable;
   }
 
   private anomaly(k: string): void {
     this.anomalies[k] = (this.anomalies[k] ?? 0) + 1;
   }
 
-  /** Class `cls` for the present pfns of [s, e). */
+  /** Class `cls` for the present pfns of [s, e) (inside the window). */
   private fill(s: number, e: number, cls: number): void {
-    const classOf = this.c.classOf;
-    const pb = this.present.bytes;
-    if (e - s < 64) {
-      for (let p = s; p < e; p++) if ((pb[p >>> 3]! & (1 << (p & 7))) !== 0) classOf[p] = cls;
+    const out = this.out;
+    const wp = this.wp;
+    const pb = wp.bytes;
+    const ls = s - this.base;
+    const le = e - this.base;
+    if (le - ls < 64) {
+      for (let p = ls; p < le; p++) if ((pb[p >>> 3]! & (1 << (p & 7))) !== 0) out[p] = cls;
       return;
     }
-    for (let p = this.present.nextSet(s, e); p >= 0; ) {
-      const q = this.present.nextClear(p, e);
-      classOf.fill(cls, p, q);
-      if (q >= e) break;
-      p = this.present.nextSet(q, e);
+    for (let p = wp.nextSet(ls, le); p >= 0; ) {
+      const q = wp.nextClear(p, le);
+      out.fill(cls, p, q);
+      if (q >= le) break;
+      p = wp.nextSet(q, le);
     }
   }
 
   /** Count pfn `pfn` unknown for `rid` if present. */
   private unknown(pfn: number, rid: number): void {
-    if ((this.present.bytes[pfn >>> 3]! & (1 << (pfn & 7))) !== 0) {
-      this.c.classOf[pfn] = PageClass.unknown;
+    const i = pfn - this.base;
+    if ((this.wp.bytes[i >>> 3]! & (1 << (i & 7))) !== 0) {
+      this.out[i] = PageClass.unknown;
       this.reasonCounts[rid]!++;
     }
   }
@@ -777,8 +945,9 @@ class Scanner {
     this.bad = batch.unreadable;
     this.bi = 0;
     const { stride, wf, wch, wmap, wmc } = this;
-    const classOf = this.c.classOf;
-    const pb = this.present.bytes;
+    const classOf = this.out;
+    const pb = this.wp.bytes;
+    const base = this.base;
     // Everything goes the slow way when the batch has unreadable struct pages or free blocks
     // come from the free lists (a head is any pfn then).
     const allSlow = batch.unreadable.length !== 0 || this.freeLists !== null;
@@ -828,7 +997,8 @@ class Scanner {
         ((w[b + wmap]! & 1) !== 0 ? S_ANON : 0) |
         ((((lruH ? f1 : f0) & lruM) | swapCache) !== 0 ? S_CACHE : 0) |
         (((privH ? f1 : f0) & privM) !== 0 ? S_PRIVATE : 0);
-      classOf[pfn] = simple[key]! & -((pb[pfn >>> 3]! >>> (pfn & 7)) & 1);
+      const li = pfn - base;
+      classOf[li] = simple[key]! & -((pb[li >>> 3]! >>> (li & 7)) & 1);
     }
     return pfn;
   }
@@ -836,8 +1006,9 @@ class Scanner {
   /** Classify pfn `pfn` of the current batch [cs, ce) by every rule (see the file's header). */
   private slow(pfn: number, cs: number, ce: number): void {
     const w = this.words;
-    const classOf = this.c.classOf;
-    const here = (this.present.bytes[pfn >>> 3]! & (1 << (pfn & 7))) !== 0;
+    const classOf = this.out;
+    const li = pfn - this.base;
+    const here = (this.wp.bytes[li >>> 3]! & (1 << (li & 7))) !== 0;
     const bad = this.bad;
     if (this.bi < bad.length) {
       while (this.bi < bad.length && bad[this.bi]!.end <= pfn) this.bi++;
@@ -887,14 +1058,14 @@ class Scanner {
           this.unknown(pfn, this.ridInvalidOrder);
           return;
         }
-        if (here) classOf[pfn] = cls;
+        if (here) classOf[li] = cls;
         this.pendingEnd = pfn + pow2(blockOrder);
         this.pendingClass = cls;
         if (cls === PageClass.hinted) {
           // The block's present pages (the ones its class is counted for).
-          const n = this.present.count(pfn, Math.min(this.pendingEnd, this.c.maxMapnr));
-          if (combined) this.c.hintedBy.combined += n;
-          if (reported) this.c.hintedBy.reported += n;
+          const n = this.readable.count(pfn, Math.min(this.pendingEnd, this.maxMapnr));
+          if (combined) this.hintedBy.combined += n;
+          if (reported) this.hintedBy.reported += n;
         }
         return;
       }
@@ -922,7 +1093,7 @@ class Scanner {
       else if (slab) cls = PageClass.slab;
       else cls = PageClass.kernel;
     }
-    if (here) classOf[pfn] = cls;
+    if (here) classOf[li] = cls;
     if (order > 0) {
       this.pendingEnd = pfn + pow2(order);
       this.pendingClass = cls;

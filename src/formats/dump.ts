@@ -4,6 +4,7 @@
  * flattened) implement {@link DumpReader}; writers consume {@link PageWriterInput}.
  */
 import type { Bitmap } from '../io/bitmap.js';
+import type { PfnSet } from '../io/pfn-set.js';
 
 export interface Utsname {
   sysname: string;
@@ -54,8 +55,13 @@ export interface DumpReader {
   readonly vmcoreinfoText: string | null;
   /** One past the highest pfn the dump describes. */
   readonly maxMapnr: number;
-  /** Pfns whose data the input holds (1st bitmap). */
+  /**
+   * Pfns whose data the input holds (1st bitmap). An ELF reader builds it on first use (it
+   * costs max_mapnr/8 bytes): the filter reads {@link presentSet} instead.
+   */
   readonly present: Bitmap;
+  /** The same pfns as a bounded set (an ELF input's runs); absent: use `present`. */
+  readonly presentSet?: PfnSet;
   /**
    * Pfns whose page data can actually be read, when that is fewer than `present` (a kdump
    * input's 2nd bitmap: pages excluded by an earlier filter are in the 1st bitmap but have no
@@ -92,4 +98,14 @@ export interface PageWriterInput {
 /** Pfns of `r` whose page data can be read: its `dumpable` bitmap if it has one, else `present`. */
 export function readableBitmap(r: Pick<DumpReader, 'present' | 'dumpable'>): Bitmap {
   return r.dumpable ?? r.present;
+}
+
+/** Pfns the input holds, without building a whole-dump bitmap when the reader has runs. */
+export function presentPfns(r: Pick<DumpReader, 'present' | 'presentSet'>): PfnSet {
+  return r.presentSet ?? r.present;
+}
+
+/** Pfns whose page data can be read (see {@link readableBitmap}), as a {@link PfnSet}. */
+export function readablePfns(r: Pick<DumpReader, 'present' | 'presentSet' | 'dumpable'>): PfnSet {
+  return r.dumpable ?? presentPfns(r);
 }
