@@ -93,6 +93,26 @@ export interface PageWriterInput {
   dumpLevel: number;
   /** Read `count` consecutive dumpable pages starting at `pfn`. */
   readPages(pfn: number, count: number, buf: Uint8Array, bufOff?: number): void;
+  /**
+   * The bitmaps one pfn window at a time (the windowed filter), instead of `present` and
+   * `dumpable` whole: writers that support it use only this (the kdump writer, not --split).
+   */
+  windows?: PfnWindows;
+}
+
+/** One window of the bitmaps: bit i of each is pfn `start + i` (start a multiple of 8). */
+export interface PfnWindow {
+  start: number;
+  end: number;
+  present: Bitmap;
+  dumpable: Bitmap;
+}
+
+/** Ascending, adjacent windows covering [0, max_mapnr), and how many pfns they make dumpable. */
+export interface PfnWindows {
+  numDumpable: number;
+  /** Each window's bitmaps are valid until the next one is taken. */
+  windows(): Iterable<PfnWindow>;
 }
 
 /** Pfns of `r` whose page data can be read: its `dumpable` bitmap if it has one, else `present`. */
