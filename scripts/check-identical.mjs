@@ -10,7 +10,9 @@
  *
  * Options: --dir DIR (default /tmp/wt12-ref), --real (add /work/main/.cache/real/{6.1,6.12}/vmcore.elf,
  * or VMCF_REAL_CACHE), --only SUBSTR (cases whose name contains it), --extra ARGS (appended to
- * every filter command, e.g. "--cyclic-buffer 64" to check that a small window changes nothing).
+ * every filter command, e.g. "--cyclic-buffer 4" to check that a small window changes nothing; the
+ * flattened stream's record order then differs, so only the file it reassembles to is compared),
+ * --bin PATH (another build's bin/vmcore-filter.js).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,12 +21,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.join(here, '..', 'bin', 'vmcore-filter.js');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
+// --bin: another build's launcher (e.g. a copy of the start commit's bin/ + dist/).
+const bin = opt('--bin', path.join(here, '..', 'bin', 'vmcore-filter.js'));
 const save = args.includes('--save');
 const dir = opt('--dir', '/tmp/wt12-ref');
 const only = opt('--only', '');
@@ -123,7 +126,17 @@ for (const [iname, ipath] of inputs) {
   // Flattened stream to stdout.
   {
     const r = run(['filter', '-F', '-d', '31', '-c', ...extra, ipath, '-']);
-    results[`${name}/d31-flattened`] = r.status === 0 ? { sha256: sha(r.stdout) } : { status: r.status, stderr: r.stderr };
+    // The stream's record order follows the windows; the file it reassembles to must not.
+    const o = path.join(out, 'r.dump');
+    const f = path.join(out, 'f.flat');
+    fs.writeFileSync(f, r.stdout);
+    const fd = fs.openSync(f, 'r');
+    const rr = r.status === 0 ? run(['makedumpfile', '-R', o], { stdio: [fd, 'pipe', 'pipe'] }) : null;
+    fs.closeSync(fd);
+    fs.rmSync(f, { force: true });
+    results[`${name}/d31-flattened-reassembled`] = rr?.status === 0 ? { sha256: shaFile(o) } : { status: rr?.status ?? r.status, stderr: (rr ?? r).stderr };
+    if (!extra.length) results[`${name}/d31-flattened`] = r.status === 0 ? { sha256: sha(r.stdout) } : { status: r.status, stderr: r.stderr };
+    fs.rmSync(o, { force: true });
   }
   // --split into three parts.
   {

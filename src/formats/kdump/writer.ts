@@ -480,9 +480,11 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     let runs: number[] = [];
     let first = true;
     for (const w of source.windows()) {
-      // The window's part of both bitmaps, then its pages.
-      await writeBitmapWindow(put, w.present, w.start, w.end, maxMapnr, layout.bitmap1Offset, layout.bitmapBytes);
-      await writeBitmapWindow(put, w.dumpable, w.start, w.end, maxMapnr, layout.bitmap2Offset, layout.bitmapBytes);
+      // The window's part of both bitmaps, then its pages. On the write chain: after the
+      // previous window's data (a flattened stream takes one write at a time, in order).
+      const ordered = (pos: number, data: Uint8Array) => chain.write(pos, data);
+      await writeBitmapWindow(ordered, w.present, w.start, w.end, maxMapnr, layout.bitmap1Offset, layout.bitmapBytes);
+      await writeBitmapWindow(ordered, w.dumpable, w.start, w.end, maxMapnr, layout.bitmap2Offset, layout.bitmapBytes);
       if (first && opts.zeroPages) writeZeroPage();
       first = false;
       const dumpable = w.dumpable;
