@@ -234,7 +234,7 @@ export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Cl
     if (!(e instanceof VmcoreError)) throw e;
     return giveUp('no_mem_map', `${e.message}: every page is kept`);
   }
-  c.memMap = { model: memmap.model, sections: memmap.sections.length, unusableSections: memmap.unusable.length, decidedBy: memmap.decidedBy };
+  c.memMap = { model: memmap.model, sections: memmap.sections.length, unusableSections: memmap.unusableSections, decidedBy: memmap.decidedBy };
   // Not one section's mem_map can be read: say why, once. A VMCOREINFO from another boot (KASLR
   // moves the kernel) or another kernel points mem_section at memory this dump does not hold.
   // (A truncated input says why in its own warning.)
@@ -417,6 +417,9 @@ export class ClassWalk {
   private out: Uint8Array = new Uint8Array(0);
   private base = 0;
   private wp: Bitmap = new Bitmap(0);
+  /** A buffer known to hold only holes in its first cleanLen bytes (skipped windows). */
+  private cleanOut: Uint8Array | null = null;
+  private cleanLen = 0;
 
   constructor(
     private readonly c: ClassSummary,
@@ -433,6 +436,19 @@ export class ClassWalk {
     if (base !== this.nextPfn || base % 8 !== 0 || end < base || end > this.c.maxMapnr || out.length < end - base) {
       throw new VmcoreError('E_INTERNAL', `window [${base}, ${end}) does not follow ${this.nextPfn} or does not fit`);
     }
+    this.nextPfn = end;
+    if (this.readable.nextSet(base, end) < 0) {
+      // No readable pfn: all holes, whatever the sections say. A sparse 2^34-pfn space is
+      // mostly such windows: neither scanned nor counted pfn by pfn.
+      while (this.si < this.segments.length && this.segments[this.si]!.e <= end) this.si++;
+      if (this.cleanOut !== out || this.cleanLen < end - base) out.fill(PageClass.hole, 0, end - base);
+      this.cleanOut = out;
+      this.cleanLen = Math.max(this.cleanLen, end - base);
+      this.counts[PageClass.hole]! += end - base;
+      return;
+    }
+    this.cleanOut = null;
+    this.cleanLen = 0;
     out.fill(PageClass.hole, 0, end - base);
     this.out = out;
     this.base = base;
@@ -451,7 +467,6 @@ export class ClassWalk {
       this.si++;
     }
     this.count(end - base);
-    this.nextPfn = end;
   }
 
   /** Pfns of [s, e) (inside the window) without usable struct pages. */
