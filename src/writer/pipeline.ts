@@ -9,7 +9,7 @@ import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import { presentPfns, type DumpReader, type PageWriterInput, type PfnWindow, type PfnWindows } from '../formats/dump.js';
 import { buildDumpableBitmap, excludedClasses, prepareClassifier, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
-import { windowBits } from '../io/pfn-set.js';
+import { PfnRanges, windowBits } from '../io/pfn-set.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
 import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
@@ -181,6 +181,13 @@ async function writeOnce(
   // makedumpfile measures -L by the bytes written for a stream or a dry run, else by file offset.
   if (opts.sizeLimit !== undefined) sink = new SizeLimitSink(sink, opts.sizeLimit, opts.flattened || opts.dryRun ? 'stream' : 'offset', out?.finalPath ?? sink.path);
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
+  if (opts.format === 'elf' && !job.single) {
+    // Windowed: the pfns to dump as runs (zero pages cleared window by window), then written.
+    const { dumpable, zeroPages, count } = await job.elfDumpable(level, opts.onProgress);
+    const r = await writeElfOutput(reader, { ...job.writerInput(level), dumpable }, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
+    await sink.finish();
+    return { bytes: r.bytesWritten, zeroPages, dumpable: count };
+  }
   if (opts.format === 'elf') {
     const input = writerInput(reader, job.whole(), level);
     const dumpable = input.dumpable;
@@ -352,6 +359,10 @@ function reportedOfReport(cls: ClassSummary): FilterReport['pageTypes']['reporte
  */
 interface WindowedJob {
   summary: ClassSummary;
+  /** The dump fits one window (its classes are kept from pass 1). */
+  single: boolean;
+  /** ELF output: the pfns `level` dumps as runs, zero pages excluded when `level` says so. */
+  elfDumpable(level: number, onProgress?: FilterOptions['onProgress']): Promise<{ dumpable: PfnRanges; zeroPages: number; count: number }>;
   /** The kdump writer's input for `level`, window by window. */
   writerInput(level: number): PageWriterInput;
   /** The whole-dump classes (ELF output and --split: max_mapnr bytes, as before windows). */
@@ -371,8 +382,34 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
   let whole: (Classification & { lastKept: number }) | null = single ? { ...summary, classOf: buf, lastKept } : null;
   const outMax = outputMaxMapnr(summary, lastKept);
   const present = presentPfns(reader);
+  const windowsAt = (level: number) => (single ? [singleWindow(whole!, level, present, outMax)] : passTwo(k, level, present, size, outMax, buf));
   return {
     summary,
+    single,
+    async elfDumpable(level, onProgress) {
+      const runs: [number, number][] = [];
+      let zeroPages = 0;
+      let count = 0;
+      for (const w of windowsAt(level)) {
+        const d = w.dumpable;
+        const n = w.end - w.start;
+        if (level & 1) {
+          const at = w.start;
+          const input: PageWriterInput = { info: reader.info, maxMapnr: n, present: w.present, dumpable: d, dumpLevel: level, readPages: (p, c, b, o) => reader.readPages(at + p, c, b, o) };
+          zeroPages += await excludeZeroPages(input, onProgress);
+        }
+        for (let p = d.nextSet(0, n); p >= 0; ) {
+          const q = d.nextClear(p, n);
+          const last = runs[runs.length - 1];
+          if (last && last[1] === w.start + p) last[1] = w.start + q;
+          else runs.push([w.start + p, w.start + q]);
+          count += q - p;
+          if (q >= n) break;
+          p = d.nextSet(q, n);
+        }
+      }
+      return { dumpable: new PfnRanges(outMax, runs), zeroPages, count };
+    },
     whole() {
       if (!whole) {
         const classOf = allocClasses(maxMapnr);
@@ -387,7 +424,7 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       for (const [name, n] of Object.entries(summary.counts)) if (name !== 'hole' && !ex.has(name as never)) numDumpable += n;
       const windows: PfnWindows = {
         numDumpable,
-        windows: () => (single ? [singleWindow(whole!, level, present, outMax)] : passTwo(k, level, present, size, outMax, buf)),
+        windows: () => windowsAt(level),
       };
       return {
         info: reader.info,
