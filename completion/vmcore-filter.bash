@@ -20,7 +20,7 @@ _vmcore_filter() {
     -d|--seed|--mem|--cpus|--sample|--columns|--num-threads) return ;;
   esac
   case $cmd in
-    filter) opts="-d -c -l -p -z -E -F -f --force --split --num-threads --keep-incomplete --json --reported-bit --message-level --vmcoreinfo -h --help" ;;
+    filter) opts="-d -c -l -p -z -E -F -f --force --split --num-threads --cyclic-buffer --keep-incomplete --json --reported-bit --message-level --vmcoreinfo -h --help" ;;
     sim) opts="--seed --mem --l5 --arch --page-size --va-bits --kaslr --hinted-style --cpus --free-content --kernel --printk --truth -f --force --json -h --help" ;;
     demo) opts="--seed --mem --l5 --arch --page-size --va-bits --kaslr --hinted-style --cpus --free-content --kernel --printk --keep --json -h --help" ;;
     reassemble) opts="-f --force --json -h --help" ;;

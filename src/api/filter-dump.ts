@@ -41,6 +41,7 @@ const CHECK: { [K in keyof FilterDumpOptions]-?: (v: unknown) => unknown } = {
   reportedBit: (v) => (v === null || v === undefined ? v : int(v, 'reportedBit', 0, 63)),
   elfMinHolePages: (v) => int(v, 'elfMinHolePages', 1, 2 ** 31),
   numThreads: (v) => int(v, 'numThreads', 1, 256),
+  cyclicBufferKiB: (v) => int(v, 'cyclicBufferKiB', 1, 2 ** 31),
   sizeLimit: (v) => int(v, 'sizeLimit', 1, Number.MAX_SAFE_INTEGER),
   splitOutputs: (v) => {
     if (!Array.isArray(v) || v.length < 2 || !v.every((p) => typeof p === 'string' && p !== '')) throw bad('splitOutputs', 'must be two or more file names');

@@ -21,6 +21,7 @@ interface FilterCliOpts {
   keepIncomplete?: boolean;
   split?: boolean;
   numThreads?: string;
+  cyclicBuffer?: string;
 }
 
 export function registerFilter(program: Command, setExit: (c: number) => void): void {
@@ -39,6 +40,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
     .option('-f, --force', 'overwrite an existing output')
     .option('--split', 'write the dump as several kdump-compressed files, one per output, by pfn range')
     .option('--num-threads <n>', 'threads compressing pages, this one and n-1 workers (default: the number of cores; 1 = no workers)')
+    .option('--cyclic-buffer <KiB>', 'classify and write in pfn windows of KiB x 8192 pfns (makedumpfile\'s option; bounds memory; default 4096)')
     .option('--keep-incomplete', 'on a full disk, keep what was written as a dump marked incomplete (still exit 7)')
     .option('--json', 'print the report as one JSON object (schema vmcore-filter/report@1)')
     .option('--reported-bit <n>', REPORTED_BIT_HELP)
@@ -62,6 +64,7 @@ export function registerFilter(program: Command, setExit: (c: number) => void): 
         flattened: !!o.F,
         splitOutputs: o.split ? outputs : undefined,
         numThreads: o.numThreads === undefined ? undefined : parseIntOption(o.numThreads, '--num-threads', 1, 256),
+        cyclicBufferKiB: o.cyclicBuffer === undefined ? undefined : parseIntOption(o.cyclicBuffer, '--cyclic-buffer', 1, 2 ** 31),
         reportedBit: parseReportedBit(o.reportedBit),
         vmcoreinfoOverride: (o as { vmcoreinfoText?: string }).vmcoreinfoText, // from main's --vmcoreinfo hook
       };

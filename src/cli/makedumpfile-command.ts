@@ -195,6 +195,7 @@ export type MakedumpfilePlan =
       checkOnly: boolean;
       /** `--num-threads N`: compression threads (0, makedumpfile's "none", is 1); the dump is the same for any N. */
       numThreads?: number;
+      cyclicBufferKiB?: number;
       /** `--dry-run`: the whole job and its messages, no file written. */
       dryRun: boolean;
       /** `-L SIZE`: bytes the dump file may not exceed; reaching it leaves an incomplete dump (as a full disk does). */
@@ -210,7 +211,7 @@ const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'config', 'eppic', 'vtop', 'dis
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
 const NOT_YET = new Set(['partial-dmesg']);
 /** Tuning options that do not change the dump: accepted and ignored. */
-const IGNORED = new Set(['b', 'cyclic-buffer', 'work-dir', 'non-mmap', 'splitblock-size']);
+const IGNORED = new Set(['b', 'work-dir', 'non-mmap', 'splitblock-size']);
 
 const CODEC_OF: Record<string, CodecName> = { c: 'zlib', l: 'lzo', p: 'snappy', z: 'zstd' };
 
@@ -277,6 +278,7 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   let dmesg = false;
   let dryRun = false;
   let sizeLimit: number | undefined;
+  let cyclicBufferKiB: number | undefined;
   const ignored: string[] = [];
   for (const o of parsed.options) {
     if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
@@ -341,6 +343,10 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
         sizeLimit = v;
         break;
       }
+      case 'cyclic-buffer':
+        // KiB of bitmap per cycle, as makedumpfile: windows of KiB x 8192 pfns.
+        cyclicBufferKiB = Math.max(1, intArg(o, 0, 2 ** 31));
+        break;
       case 'num-threads':
         numThreads = Math.max(1, intArg(o, 0, 256));
         threads = true;
@@ -404,10 +410,11 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   if (flattened) equivalent.push('-F');
   if (force) equivalent.push('-f');
   if (numThreads !== undefined) equivalent.push('--num-threads', String(numThreads));
+  if (cyclicBufferKiB !== undefined) equivalent.push('--cyclic-buffer', String(cyclicBufferKiB));
   if (split) equivalent.push('--split');
   if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
   equivalent.push(input, ...(splitOutputs ?? [output]));
-  return { kind: 'filter', input, output, splitOutputs, numThreads, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, dryRun, sizeLimit, ignored, equivalent };
+  return { kind: 'filter', input, output, splitOutputs, numThreads, cyclicBufferKiB, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, dryRun, sizeLimit, ignored, equivalent };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,7 +492,8 @@ abbreviated long options). Supported: -d, -c, -l, -p, -z, -E, -F, -f, -i, -D, -R
 --reassemble, --dump-dmesg, --num-threads, --message-level, --show-stats, --check-params,
 --dry-run, -L SIZE (one dump file; not with -F, --split, -R, --reassemble, --dump-dmesg),
 -h/--help, -v. Accepted and ignored (they only tune makedumpfile's memory use or speed): -b,
---cyclic-buffer, --work-dir, --non-mmap, --splitblock-size.
+--work-dir, --non-mmap, --splitblock-size. --cyclic-buffer KiB is honoured: pages are classified and
+written in windows of KiB x 8192 pfns, bounding memory (the dump is the same).
 --num-threads N compresses with N threads (the dump is the same). --dry-run does the whole job
 and prints the same messages and report without writing. -L SIZE stops the dump file at SIZE
 bytes (K, M, G, ... suffixes) like a full disk: the next -d level is tried, then the dump is kept,
@@ -547,6 +555,7 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
   // numThreads is FilterOptions' (threaded compression); typed here so this file does not depend on when it landed.
   const opts: FilterOptions & { numThreads?: number } = {
     numThreads: plan.numThreads,
+    cyclicBufferKiB: plan.cyclicBufferKiB,
     dumpLevels: plan.dumpLevels,
     format: plan.elf ? 'elf' : 'kdump',
     codec: plan.codec,

@@ -2,6 +2,10 @@
 export { CLASS_NAMES, PageClass, NR_CLASSES, emptyCounts, type PageClassName } from './classes.js';
 export {
   classifyDump,
+  prepareClassifier,
+  Classifier,
+  ClassWalk,
+  type ClassSummary,
   recordZeroPages,
   reportedKeys,
   type Classification,

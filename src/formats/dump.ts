@@ -4,6 +4,7 @@
  * flattened) implement {@link DumpReader}; writers consume {@link PageWriterInput}.
  */
 import type { Bitmap } from '../io/bitmap.js';
+import type { PfnSet } from '../io/pfn-set.js';
 
 export interface Utsname {
   sysname: string;
@@ -54,8 +55,13 @@ export interface DumpReader {
   readonly vmcoreinfoText: string | null;
   /** One past the highest pfn the dump describes. */
   readonly maxMapnr: number;
-  /** Pfns whose data the input holds (1st bitmap). */
+  /**
+   * Pfns whose data the input holds (1st bitmap). An ELF reader builds it on first use (it
+   * costs max_mapnr/8 bytes): the filter reads {@link presentSet} instead.
+   */
   readonly present: Bitmap;
+  /** The same pfns as a bounded set (an ELF input's runs); absent: use `present`. */
+  readonly presentSet?: PfnSet;
   /**
    * Pfns whose page data can actually be read, when that is fewer than `present` (a kdump
    * input's 2nd bitmap: pages excluded by an earlier filter are in the 1st bitmap but have no
@@ -87,9 +93,39 @@ export interface PageWriterInput {
   dumpLevel: number;
   /** Read `count` consecutive dumpable pages starting at `pfn`. */
   readPages(pfn: number, count: number, buf: Uint8Array, bufOff?: number): void;
+  /**
+   * The bitmaps one pfn window at a time (the windowed filter), instead of `present` and
+   * `dumpable` whole: writers that support it use only this (the kdump writer, not --split).
+   */
+  windows?: PfnWindows;
+}
+
+/** One window of the bitmaps: bit i of each is pfn `start + i` (start a multiple of 8). */
+export interface PfnWindow {
+  start: number;
+  end: number;
+  present: Bitmap;
+  dumpable: Bitmap;
+}
+
+/** Ascending, adjacent windows covering [0, max_mapnr), and how many pfns they make dumpable. */
+export interface PfnWindows {
+  numDumpable: number;
+  /** Each window's bitmaps are valid until the next one is taken. */
+  windows(): Iterable<PfnWindow>;
 }
 
 /** Pfns of `r` whose page data can be read: its `dumpable` bitmap if it has one, else `present`. */
 export function readableBitmap(r: Pick<DumpReader, 'present' | 'dumpable'>): Bitmap {
   return r.dumpable ?? r.present;
+}
+
+/** Pfns the input holds, without building a whole-dump bitmap when the reader has runs. */
+export function presentPfns(r: Pick<DumpReader, 'present' | 'presentSet'>): PfnSet {
+  return r.presentSet ?? r.present;
+}
+
+/** Pfns whose page data can be read (see {@link readableBitmap}), as a {@link PfnSet}. */
+export function readablePfns(r: Pick<DumpReader, 'present' | 'presentSet' | 'dumpable'>): PfnSet {
+  return r.dumpable ?? presentPfns(r);
 }

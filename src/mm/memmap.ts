@@ -53,8 +53,14 @@ export interface MemMap {
   structPageSize: number;
   /** Usable sections in pfn order. */
   sections: MemMapSection[];
-  /** Sections that exist in pfn space below max_mapnr but cannot be read, in pfn order. */
+  /**
+   * Sections that exist in pfn space below max_mapnr but cannot be read, in pfn order; adjacent
+   * ones with the same reason are one entry (the first's nr and detail), so a sparse pfn space
+   * of 2^34 pfns costs a few entries, not one per section.
+   */
   unusable: UnusableSection[];
+  /** Sections in {@link unusable} (before merging). */
+  unusableSections: number;
   /** The keys that decided the model. */
   decidedBy: string[];
   /** Section holding `pfn`, if usable. */
@@ -69,6 +75,22 @@ export interface MemMap {
   readStructPages(startPfn: number, count: number, buf?: Uint8Array): StructPageBatch;
 }
 
+/** Unusable sections, adjacent ones with the same reason merged as they are pushed. */
+class UnusableRuns extends Array<UnusableSection> {
+  sectionCount = 0;
+  static override get [Symbol.species]() {
+    return Array;
+  }
+  override push(...items: UnusableSection[]): number {
+    for (const u of items) {
+      this.sectionCount++;
+      const last = this[this.length - 1];
+      if (last && last.reason === u.reason && last.endPfn === u.startPfn) last.endPfn = u.endPfn;
+      else super.push({ ...u });
+    }
+    return this.length;
+  }
+}
 const U64 = (1n << 64n) - 1n;
 
 /** Locate mem_map; throws E_MEMMAP only when no memory model can be recognised at all. */
@@ -85,7 +107,7 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
   const msOff = vi.offset('mem_section.section_mem_map');
   let model: MemoryModel;
   let sections: MemMapSection[] = [];
-  let unusable: UnusableSection[] = [];
+  let unusable: UnusableRuns = new UnusableRuns();
   const decidedBy: string[] = [];
   let pagesPerSection: number;
 
@@ -117,9 +139,9 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
     // 0x1f would not (FORMATS.md §5.3, deliberate deviation).
     const flagMask = size % 64 === 0 ? 0x3fn : 0x1fn;
 
-    const decodeAll = (rootsVa: bigint): { ok: MemMapSection[]; bad: UnusableSection[] } => {
+    const decodeAll = (rootsVa: bigint): { ok: MemMapSection[]; bad: UnusableRuns } => {
       const ok: MemMapSection[] = [];
-      const bad: UnusableSection[] = [];
+      const bad = new UnusableRuns();
       const range = (nr: number) => ({ startPfn: nr * pagesPerSection, endPfn: Math.min(maxMapnr, (nr + 1) * pagesPerSection) });
       const decodeEntry = (nr: number, entry: bigint) => {
         const r = range(nr);
@@ -339,7 +361,8 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
     pagesPerSection,
     structPageSize: size,
     sections,
-    unusable,
+    unusable: [...unusable],
+    unusableSections: unusable.sectionCount,
     decidedBy,
     sectionOf: (pfn) => byNr.get(Math.floor(pfn / pagesPerSection)),
     pfnOfStructPage,

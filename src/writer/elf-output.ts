@@ -5,7 +5,8 @@
  * pfns, with direct-map virtual addresses (PAGE_OFFSET from the dump if known, else the
  * x86_64 4-level default; on arm64 the linear map VMCOREINFO describes).
  */
-import type { DumpReader, PageWriterInput } from '../formats/dump.js';
+import { presentPfns, type DumpReader, type PageWriterInput } from '../formats/dump.js';
+import type { PfnSet } from '../io/pfn-set.js';
 import type { ElfDumpReader } from '../formats/elf/reader.js';
 import { writeElf, type ElfLoad, type ElfWriteStats } from '../formats/elf/writer.js';
 import type { DumpSink } from '../formats/kdump/sink.js';
@@ -17,7 +18,7 @@ const DEFAULT_PAGE_OFFSET = 0xffff888000000000n;
 
 export async function writeElfOutput(
   reader: DumpReader,
-  input: PageWriterInput,
+  input: Omit<PageWriterInput, 'dumpable'> & { dumpable: PfnSet },
   sink: DumpSink,
   opts: { minHolePages: number; onProgress?: (d: number, t: number) => void },
 ): Promise<ElfWriteStats> {
@@ -62,11 +63,12 @@ function linearMap(reader: DumpReader): ((pa: bigint) => bigint) | null {
 
 function presentRuns(reader: DumpReader): [number, number][] {
   const runs: [number, number][] = [];
-  let p = reader.present.nextSet(0);
+  const present = presentPfns(reader);
+  let p = present.nextSet(0);
   while (p >= 0 && p < reader.maxMapnr) {
-    const e = Math.min(reader.present.nextClear(p), reader.maxMapnr);
+    const e = Math.min(present.nextClear(p), reader.maxMapnr);
     runs.push([p, e]);
-    p = reader.present.nextSet(e);
+    p = present.nextSet(e);
   }
   return runs;
 }

@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
-import type { DumpReader, PageWriterInput } from '../formats/dump.js';
-import { classifyDump, buildDumpableBitmap, excludedClasses, PageClass as ClassId, type Classification } from '../filter/index.js';
+import { presentPfns, type DumpReader, type PageWriterInput, type PfnWindow, type PfnWindows } from '../formats/dump.js';
+import { buildDumpableBitmap, excludedClasses, prepareClassifier, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
+import { PfnRanges, windowBits } from '../io/pfn-set.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
 import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
@@ -67,7 +68,16 @@ export interface FilterOptions {
    * full disk (E_NO_SPACE): retry at the next `-d` level, then `keepIncomplete` applies.
    */
   sizeLimit?: number;
+  /**
+   * makedumpfile's `--cyclic-buffer` (KiB): pfns are classified and written in windows of
+   * KiB × 8192 pfns (one bitmap byte per 8 pfns), so memory is bounded by the window, not by
+   * max_mapnr. Default {@link DEFAULT_CYCLIC_BUFFER_KIB}. The output is the same whatever the size.
+   */
+  cyclicBufferKiB?: number;
 }
+
+/** 4 MiB of bitmap: windows of 2^25 pfns (128 GiB of 4 KiB pages), about 40 MiB of window state. */
+export const DEFAULT_CYCLIC_BUFFER_KIB = 4096;
 
 /** Filter `input` into `output`. */
 export async function filterDump(input: string, output: string, opts: FilterOptions): Promise<FilterReport> {
@@ -100,14 +110,15 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
         local: { codec, readPages: (pfn, n, buf, off) => reader.readPages(pfn, n, buf, off) },
       });
     }
-    const cls = classifyDump(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
+    const job = classifyInWindows(reader, opts);
+    const cls = job.summary;
     const warnings = [...cls.warnings, ...(reader.warnings ?? []).map((w) => w.message)];
     let lastError: VmcoreError | undefined;
     for (let i = 0; i < opts.dumpLevels.length; i++) {
       const level = opts.dumpLevels[i]!;
       if (opts.splitOutputs) {
         try {
-          const written = await writeSplit(reader, cls, level, opts.splitOutputs, opts, codec, input);
+          const written = await writeSplit(reader, job.whole(), level, opts.splitOutputs, opts, codec, input);
           return buildReport(input, opts.splitOutputs.join(','), reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
         } catch (e) {
           if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && i + 1 < opts.dumpLevels.length) {
@@ -121,7 +132,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
       const out = opts.flattened || opts.dryRun ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
       try {
         if (pool) await pool.ready;
-        const written = await writeOnce(reader, cls, level, out, opts, codec, pool);
+        const written = await writeOnce(reader, job, level, out, opts, codec, pool);
         out?.commit();
         return buildReport(input, output, reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
       } catch (e) {
@@ -157,15 +168,13 @@ interface Written {
 
 async function writeOnce(
   reader: DumpReader,
-  cls: Classification,
+  job: WindowedJob,
   level: number,
   out: AtomicOutput | null,
   opts: FilterOptions,
   codec: ReturnType<typeof loadCodec> | undefined,
   pool: CompressPool | null,
 ): Promise<Written> {
-  const input = writerInput(reader, cls, level);
-  const dumpable = input.dumpable;
   let sink: DumpSink = opts.flattened
     ? new FlattenedSink((opts.dryRun ? discardStream() : (opts.stdout ?? process.stdout)) as never)
     : opts.dryRun
@@ -174,14 +183,24 @@ async function writeOnce(
   // makedumpfile measures -L by the bytes written for a stream or a dry run, else by file offset.
   if (opts.sizeLimit !== undefined) sink = new SizeLimitSink(sink, opts.sizeLimit, opts.flattened || opts.dryRun ? 'stream' : 'offset', out?.finalPath ?? sink.path);
   const progress = opts.onProgress ? (d: number, t: number) => opts.onProgress!('Copying data', d, t) : undefined;
+  if (opts.format === 'elf' && !job.single) {
+    // Windowed: the pfns to dump as runs (zero pages cleared window by window), then written.
+    const { dumpable, zeroPages, count } = await job.elfDumpable(level, opts.onProgress);
+    const r = await writeElfOutput(reader, { ...job.writerInput(level), dumpable }, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
+    await sink.finish();
+    return { bytes: r.bytesWritten, zeroPages, dumpable: count };
+  }
   if (opts.format === 'elf') {
+    const input = writerInput(reader, job.whole(), level);
+    const dumpable = input.dumpable;
     let zeroPages = 0;
     if (level & 1) zeroPages = await excludeZeroPages(input, opts.onProgress);
     const r = await writeElfOutput(reader, input, sink, { minHolePages: opts.elfMinHolePages ?? 1, onProgress: progress });
     await sink.finish();
     return { bytes: r.bytesWritten, zeroPages, dumpable: dumpable.count() };
   }
-  const numDumpable = dumpable.count();
+  const input = job.writerInput(level);
+  const numDumpable = input.windows!.numDumpable;
   const stats = await writeKdump(input, sink, { codec: codec ?? null, zeroPages: (level & 1) !== 0, onProgress: progress, compressor: pool });
   await sink.finish();
   return { bytes: stats.bytesWritten, zeroPages: (level & 1) !== 0 ? stats.zeroPages : 0, dumpable: numDumpable };
@@ -189,7 +208,7 @@ async function writeOnce(
 
 async function writeSplit(
   reader: DumpReader,
-  cls: Classification,
+  cls: Classification & { lastKept: number },
   level: number,
   outputs: string[],
   opts: FilterOptions,
@@ -215,13 +234,13 @@ async function writeSplit(
 }
 
 /** What the writers need: the dump's pages and which of them `level` keeps. */
-function writerInput(reader: DumpReader, cls: Classification, level: number): PageWriterInput {
+function writerInput(reader: DumpReader, cls: Classification & { lastKept: number }, level: number): PageWriterInput {
   const dumpable = buildDumpableBitmap(cls, level);
   // A pfn the input does not hold can never be dumped, whatever its class says.
   andInPlace(dumpable.bytes, reader.present.bytes);
   return {
     info: reader.info,
-    maxMapnr: outputMaxMapnr(cls),
+    maxMapnr: outputMaxMapnr(cls, cls.lastKept),
     present: reader.present,
     dumpable,
     dumpLevel: level,
@@ -234,14 +253,11 @@ function writerInput(reader: DumpReader, cls: Classification, level: number): Pa
  * (and holes). Those pages are never written, and makedumpfile 1.7.2, which ends its own
  * max_mapnr at the kernel's memory map, fails to refilter a dump whose max_mapnr reaches past it
  * (seen on QEMU dumps: "makedumpfile Failed." after "Excluding unnecessary pages").
+ * `lastKept`: the highest pfn of another class (-1: none).
  */
-function outputMaxMapnr(cls: Classification): number {
+function outputMaxMapnr(cls: ClassSummary, lastKept: number): number {
   if (cls.counts.no_struct_page === 0) return cls.maxMapnr;
-  let end = cls.maxMapnr;
-  const hole = ClassId.hole;
-  const nsp = ClassId.no_struct_page;
-  while (end > 0 && (cls.classOf[end - 1] === hole || cls.classOf[end - 1] === nsp)) end--;
-  return end;
+  return lastKept + 1;
 }
 
 function andInPlace(a: Uint8Array, b: Uint8Array): void {
@@ -255,7 +271,7 @@ function buildReport(
   input: string,
   output: string,
   reader: DumpReader,
-  cls: Classification,
+  cls: ClassSummary,
   level: number,
   w: Written,
   warnings: string[],
@@ -313,7 +329,7 @@ function buildReport(
 }
 
 /** How hinted (reported) free pages are recognised in this dump, for the report. */
-function hintedRule(cls: Classification): string {
+function hintedRule(cls: ClassSummary): string {
   const pt = cls.pageTypes;
   const r = cls.reported;
   const rules: string[] = [];
@@ -326,7 +342,7 @@ function hintedRule(cls: Classification): string {
 }
 
 /** The PG_reported decision as the report carries it (pageTypes.reported). */
-function reportedOfReport(cls: Classification): FilterReport['pageTypes']['reported'] {
+function reportedOfReport(cls: ClassSummary): FilterReport['pageTypes']['reported'] {
   const r = cls.reported;
   if (r === null) return { bit: null, by: 'none', keys: [], description: 'no usable VMCOREINFO: PG_reported not tested' };
   return {
@@ -335,4 +351,131 @@ function reportedOfReport(cls: Classification): FilterReport['pageTypes']['repor
     keys: r.by === 'vmcoreinfo' || r.by === 'unknown' ? [...r.keys] : [],
     description: describeReportedBit(r),
   };
+}
+
+/**
+ * The classification of a filter job, pass 1 of makedumpfile's cyclic mode: every window is
+ * classified once for the counts (the report, the number of dumpable pages that places the
+ * data area, the output's max_mapnr). Pass 2 classifies each window again while writing it;
+ * a dump that fits one window keeps its classes instead.
+ */
+interface WindowedJob {
+  summary: ClassSummary;
+  /** The dump fits one window (its classes are kept from pass 1). */
+  single: boolean;
+  /** ELF output: the pfns `level` dumps as runs, zero pages excluded when `level` says so. */
+  elfDumpable(level: number, onProgress?: FilterOptions['onProgress']): Promise<{ dumpable: PfnRanges; zeroPages: number; count: number }>;
+  /** The kdump writer's input for `level`, window by window. */
+  writerInput(level: number): PageWriterInput;
+  /** The whole-dump classes (ELF output and --split: max_mapnr bytes, as before windows). */
+  whole(): Classification & { lastKept: number };
+}
+
+function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob {
+  const k = prepareClassifier(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
+  const maxMapnr = reader.maxMapnr;
+  const size = windowPfns(opts.cyclicBufferKiB ?? DEFAULT_CYCLIC_BUFFER_KIB, k.pagesPerSection);
+  const single = maxMapnr <= size;
+  const buf = allocClasses(single ? maxMapnr : size);
+  const w1 = k.walk();
+  for (let base = 0; base < maxMapnr; base += size) w1.window(base, Math.min(maxMapnr, base + size), buf);
+  const summary = w1.finish();
+  const lastKept = w1.lastKept;
+  let whole: (Classification & { lastKept: number }) | null = single ? { ...summary, classOf: buf, lastKept } : null;
+  const outMax = outputMaxMapnr(summary, lastKept);
+  const present = presentPfns(reader);
+  const windowsAt = (level: number) => (single ? [singleWindow(whole!, level, present, outMax)] : passTwo(k, level, present, size, outMax, buf));
+  return {
+    summary,
+    single,
+    async elfDumpable(level, onProgress) {
+      const runs: [number, number][] = [];
+      let zeroPages = 0;
+      let count = 0;
+      for (const w of windowsAt(level)) {
+        const d = w.dumpable;
+        const n = w.end - w.start;
+        if (level & 1) {
+          const at = w.start;
+          const input: PageWriterInput = { info: reader.info, maxMapnr: n, present: w.present, dumpable: d, dumpLevel: level, readPages: (p, c, b, o) => reader.readPages(at + p, c, b, o) };
+          zeroPages += await excludeZeroPages(input, onProgress);
+        }
+        for (let p = d.nextSet(0, n); p >= 0; ) {
+          const q = d.nextClear(p, n);
+          const last = runs[runs.length - 1];
+          if (last && last[1] === w.start + p) last[1] = w.start + q;
+          else runs.push([w.start + p, w.start + q]);
+          count += q - p;
+          if (q >= n) break;
+          p = d.nextSet(q, n);
+        }
+      }
+      return { dumpable: new PfnRanges(outMax, runs), zeroPages, count };
+    },
+    whole() {
+      if (!whole) {
+        const classOf = allocClasses(maxMapnr);
+        k.walk().window(0, maxMapnr, classOf);
+        whole = { ...summary, classOf, lastKept };
+      }
+      return whole;
+    },
+    writerInput(level) {
+      const ex = excludedClasses(level);
+      let numDumpable = 0;
+      for (const [name, n] of Object.entries(summary.counts)) if (name !== 'hole' && !ex.has(name as never)) numDumpable += n;
+      const windows: PfnWindows = {
+        numDumpable,
+        windows: () => windowsAt(level),
+      };
+      return {
+        info: reader.info,
+        maxMapnr: outMax,
+        // Whole bitmaps are not built: the writer takes windows.
+        present: null as never,
+        dumpable: null as never,
+        windows,
+        dumpLevel: level,
+        readPages: (pfn, count, b, off) => reader.readPages(pfn, count, b, off),
+      };
+    },
+  };
+}
+
+/** Window size in pfns for a cyclic buffer of `kib` KiB: whole sections when it holds one. */
+export function windowPfns(kib: number, pagesPerSection: number): number {
+  const pfns = Math.max(64, Math.floor(kib) * 1024 * 8);
+  return pfns >= pagesPerSection ? Math.floor(pfns / pagesPerSection) * pagesPerSection : pfns;
+}
+
+function allocClasses(n: number): Uint8Array {
+  try {
+    return new Uint8Array(n);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `classifying ${n} pfns needs ${n} bytes, more than this process can allocate (lower --cyclic-buffer)`);
+  }
+}
+
+/** The one window of a dump that fits: its classes from pass 1. */
+function singleWindow(cls: Classification, level: number, present: ReturnType<typeof presentPfns>, outMax: number): PfnWindow {
+  const p = windowBits(present, 0, cls.maxMapnr);
+  const dumpable = buildDumpableBitmap(cls, level);
+  // A pfn the input does not hold can never be dumped, whatever its class says.
+  andInPlace(dumpable.bytes, p.bytes);
+  return { start: 0, end: outMax, present: p, dumpable };
+}
+
+/** Pass 2: each window classified again, its 2nd bitmap built, handed to the writer. */
+function* passTwo(k: Classifier, level: number, present: ReturnType<typeof presentPfns>, size: number, outMax: number, buf: Uint8Array): Generator<PfnWindow> {
+  const walk = k.walk();
+  const scratch = { bytes: new Uint8Array(0) };
+  for (let base = 0; base < outMax; base += size) {
+    const end = Math.min(k.summary.maxMapnr, base + size);
+    walk.window(base, end, buf);
+    const p = windowBits(present, base, end, scratch);
+    const dumpable = buildDumpableBitmap({ maxMapnr: end - base, classOf: buf }, level);
+    andInPlace(dumpable.bytes, p.bytes);
+    yield { start: base, end: Math.min(end, outMax), present: p, dumpable };
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { VmcoreError, hex } from '../../errors.js';
 import { Bitmap } from '../../io/bitmap.js';
+import { PfnRanges } from '../../io/pfn-set.js';
 import type { ByteSource } from '../../io/file.js';
 import { LIMITS } from '../../io/limits.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../../vmcoreinfo/parse.js';
@@ -244,19 +245,27 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} exceeds ${LIMITS.maxMapnr}`, { path });
   }
   const pieces = resolveFirstWins(spans);
-  let present: Bitmap;
-  try {
-    present = new Bitmap(maxMapnr);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} needs a ${Math.ceil(maxMapnr / 8)}-byte bitmap, more than this process can allocate`, { path });
-  }
-  // A pfn is present when its whole page has file data (a partial page at a truncation point is not).
+  // A pfn is present when its whole page has file data (a partial page at a truncation point is
+  // not). Kept as runs (bounded by the PT_LOADs); the whole-dump bitmap only when asked for.
+  const runs: [number, number][] = [];
   for (const r of mergedRanges(pieces)) {
     const s = Math.ceil(r.start / PAGE);
-    const e = Math.floor(r.end / PAGE);
-    if (e > s) present.setRange(s, Math.min(e, maxMapnr));
+    const e = Math.min(Math.floor(r.end / PAGE), maxMapnr);
+    if (e > s) runs.push([s, e]);
   }
+  const presentSet = new PfnRanges(maxMapnr, runs);
+  let presentBitmap: Bitmap | undefined;
+  const present = (): Bitmap => {
+    if (presentBitmap) return presentBitmap;
+    try {
+      presentBitmap = new Bitmap(maxMapnr);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} needs a ${Math.ceil(maxMapnr / 8)}-byte bitmap, more than this process can allocate`, { path });
+    }
+    for (const [s, e] of runs) presentBitmap.setRange(s, e);
+    return presentBitmap;
+  };
 
   // Kernel-text mapping and PAGE_OFFSET, as makedumpfile derives them.
   let kernelText: KernelTextMapping | undefined;
@@ -295,7 +304,10 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     vmcoreinfoText,
     vmcoreinfo,
     maxMapnr,
-    present,
+    get present() {
+      return present();
+    },
+    presentSet,
     loads,
     noteSegment: notePhdrs.length ? { phdr: notePhdrs[0]!, data: notes } : null,
     pieces,
@@ -306,8 +318,8 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     readPages(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {
       if (count <= 0) return;
       // allPresent looks at `count` bits only (nextClear would scan to the end of the run: quadratic).
-      if (pfn < 0 || pfn + count > maxMapnr || !allPresent(present, pfn, pfn + count)) {
-        const bad = pfn < 0 || pfn >= maxMapnr ? pfn : Math.min(present.nextClear(pfn), pfn + count - 1);
+      if (pfn < 0 || pfn + count > maxMapnr || !presentSet.has(pfn, pfn + count)) {
+        const bad = pfn < 0 || pfn >= maxMapnr ? pfn : Math.min(presentSet.nextClear(pfn), pfn + count - 1);
         throw new VmcoreError('E_FORMAT', `${path}: pfn ${hex(bad)} is not in the dump`, { path, pfn: bad });
       }
       readPhysBytes(pfn * PAGE, count * PAGE, buf, bufOff);
@@ -315,16 +327,6 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     close: () => source.close(),
   };
   return reader;
-}
-
-/** True if every bit of `bm` in [start, end) is set; looks at those bits only (whole bytes at once). */
-function allPresent(bm: Bitmap, start: number, end: number): boolean {
-  const b = bm.bytes;
-  let i = start;
-  for (; i < end && (i & 7) !== 0; i++) if (!(b[i >>> 3]! & (1 << (i & 7)))) return false;
-  for (; i + 8 <= end; i += 8) if (b[i >>> 3] !== 0xff) return false;
-  for (; i < end; i++) if (!(b[i >>> 3]! & (1 << (i & 7)))) return false;
-  return true;
 }
 
 /** Resolve overlapping file-data spans: the first in header order wins; adjacent pieces with contiguous file data merge. */

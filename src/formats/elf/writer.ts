@@ -27,7 +27,7 @@
  * one section header placed right after the program headers (as makedumpfile writes it).
  */
 import { VmcoreError, hex } from '../../errors.js';
-import type { Bitmap } from '../../io/bitmap.js';
+import type { PfnSet } from '../../io/pfn-set.js';
 import type { PageWriterInput } from '../dump.js';
 import { SequentialWriter, TrackedSink, markIncomplete, yieldToEventLoop, type DumpSink } from '../kdump/sink.js';
 import {
@@ -50,7 +50,9 @@ export interface ElfLoad {
   flags: number;
 }
 
-export interface ElfWriterInput extends PageWriterInput {
+export interface ElfWriterInput extends Omit<PageWriterInput, 'dumpable'> {
+  /** Pfns to dump: a bitmap, or (the windowed filter) runs bounded by their number. */
+  dumpable: PfnSet;
   /** The input's PT_LOADs, in program-header order. */
   loads: ElfLoad[];
   /** The input's note segment, copied verbatim. */
@@ -103,7 +105,7 @@ function toNumber(v: bigint, what: string): number {
 }
 
 /** The PT_LOADs that load `li` becomes, in address order. */
-function* planLoad(li: number, load: ElfLoad, dumpable: Bitmap, ps: number, minHole: number): Generator<Piece> {
+function* planLoad(li: number, load: ElfLoad, dumpable: PfnSet, ps: number, minHole: number): Generator<Piece> {
   const start = toNumber(load.paddr, `PT_LOAD ${li} p_paddr`);
   const end = start + load.memsz;
   if (load.memsz === 0) {

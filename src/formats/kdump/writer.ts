@@ -22,7 +22,7 @@ import { VmcoreError, hex } from '../../errors.js';
 import type { Bitmap } from '../../io/bitmap.js';
 import { allocCompressedBatch, compressBatch, packRawBatch, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { PageCodec } from '../../compress/codec.js';
-import type { PageWriterInput } from '../dump.js';
+import type { PageWriterInput, PfnWindows } from '../dump.js';
 import {
   DUMP_DH_COMPRESSED_INCOMPLETE,
   DiskDumpHeader,
@@ -100,12 +100,45 @@ export const IN_PROCESS_BATCH_PAGES = 32;
 /** The writers give the event loop a turn this often (ms), so a signal handler can run. */
 const YIELD_MS = 25;
 
+/** The whole-dump bitmaps as one window (split parts, and callers without windows). */
+function wholeDumpWindow(input: PageWriterInput): PfnWindows {
+  const d = input.dumpable;
+  return {
+    numDumpable: d.count(0, Math.min(input.maxMapnr, d.nbits)),
+    windows: () => [{ start: 0, end: input.maxMapnr, present: input.present, dumpable: d }],
+  };
+}
+
+/**
+ * Write the bytes of one window of a bitmap (bit i of `bm` = pfn `start + i`) at their place in
+ * the bitmap at `base`: chunks of at most BITMAP_CHUNK bytes cut at absolute multiples of it (a
+ * single window writes what the whole-dump writer wrote, chunk for chunk), the last window up
+ * to the block padding.
+ */
+async function writeBitmapWindow(
+  put: (pos: number, data: Uint8Array) => Promise<void>,
+  bm: Bitmap,
+  start: number,
+  end: number,
+  maxMapnr: number,
+  base: number,
+  bitmapLen: number,
+): Promise<void> {
+  const from = start / 8;
+  const to = end >= maxMapnr ? bitmapLen : end / 8;
+  for (let off = from; off < to; ) {
+    const len = Math.min(to, (Math.floor(off / BITMAP_CHUNK) + 1) * BITMAP_CHUNK) - off;
+    await put(base + off, bitmapBytes(bm, maxMapnr - start, off - from, len));
+    off += len;
+  }
+}
+
 /** Copy `bm` (nbits ≥ maxMapnr) into a block-padded buffer, clearing bits ≥ maxMapnr. */
 function bitmapBytes(bm: Bitmap, maxMapnr: number, from: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   const have = Math.ceil(maxMapnr / 8);
   const end = Math.min(have, from + len);
-  if (end > from) out.set(bm.bytes.subarray(from, Math.min(end, bm.bytes.length)), 0);
+  if (end > from && from < bm.bytes.length) out.set(bm.bytes.subarray(from, Math.min(end, bm.bytes.length)), 0);
   // Bits past max_mapnr in the last byte must read 0.
   const lastByte = have - 1;
   if (maxMapnr % 8 !== 0 && lastByte >= from && lastByte < from + len) {
@@ -298,9 +331,10 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
   if (split && !(split.startPfn >= 0 && split.startPfn <= split.endPfn && split.endPfn <= maxMapnr)) {
     throw new VmcoreError('E_INTERNAL', `split range [${hex(split.startPfn)}, ${hex(split.endPfn)}) is outside [0, ${hex(maxMapnr)})`);
   }
-  const dumpable = input.dumpable;
-  const numDumpable = dumpable.count(0, Math.min(maxMapnr, dumpable.nbits));
-  const total = dumpable.count(start, Math.min(end, dumpable.nbits));
+  if (split && input.windows) throw new VmcoreError('E_INTERNAL', 'a --split part is written from whole bitmaps, not windows');
+  const source = input.windows ?? wholeDumpWindow(input);
+  const numDumpable = source.numDumpable;
+  const total = split ? input.dumpable.count(start, Math.min(end, input.dumpable.nbits)) : numDumpable;
   const dataStart = layout.pdOffset + PAGE_DESC_SIZE * numDumpable;
   const status = codec ? codec.flag : 0;
 
@@ -349,17 +383,6 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     sub.set(notes, KdumpSubHeader.size);
     await put(ps, sub);
 
-    // Bitmaps, whole blocks each, in chunks.
-    for (const [bm, base] of [
-      [input.present, layout.bitmap1Offset],
-      [dumpable, layout.bitmap2Offset],
-    ] as const) {
-      for (let off = 0; off < layout.bitmapBytes; off += BITMAP_CHUNK) {
-        const len = Math.min(BITMAP_CHUNK, layout.bitmapBytes - off);
-        await put(base + off, bitmapBytes(bm, maxMapnr, off, len));
-      }
-    }
-
     // Descriptors and data: batches of pages are read (main thread), compressed (here or in the
     // compressor's workers, several batches ahead), then their data and descriptors are queued
     // on the write chain, which writes while the next batches are read.
@@ -367,11 +390,12 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     descQueue = descs;
     let dataPos = dataStart;
     const zeroDesc = new Uint8Array(PAGE_DESC_SIZE);
-    if (opts.zeroPages) {
+    // Written after the first window's bitmaps (where the whole-dump writer wrote it).
+    const writeZeroPage = () => {
       PageDesc.encode({ offset: BigInt(dataStart), size: ps, flags: 0, pageFlags: 0n }, zeroDesc, 0);
       void chain.write(dataStart, zeroBlock(ps));
       dataPos += ps;
-    }
+    };
     const compressor = codec && opts.compressor ? opts.compressor : null;
     if (compressor && compressor.codec !== codec!.name) {
       throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec!.name}`);
@@ -454,11 +478,23 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
     let pfn = start;
     let lastYield = performance.now();
     let runs: number[] = [];
-    const limit = Math.min(end, dumpable.nbits);
-    while (pfn < limit) {
-      const runStart = dumpable.nextSet(pfn);
-      if (runStart < 0 || runStart >= limit) break;
-      const runEnd = Math.min(dumpable.nextClear(runStart), limit);
+    let first = true;
+    for (const w of source.windows()) {
+      // The window's part of both bitmaps, then its pages. On the write chain: after the
+      // previous window's data (a flattened stream takes one write at a time, in order).
+      const ordered = (pos: number, data: Uint8Array) => chain.write(pos, data);
+      await writeBitmapWindow(ordered, w.present, w.start, w.end, maxMapnr, layout.bitmap1Offset, layout.bitmapBytes);
+      await writeBitmapWindow(ordered, w.dumpable, w.start, w.end, maxMapnr, layout.bitmap2Offset, layout.bitmapBytes);
+      if (first && opts.zeroPages) writeZeroPage();
+      first = false;
+      const dumpable = w.dumpable;
+      const wEnd = Math.min(end, w.end, w.start + dumpable.nbits);
+      pfn = Math.max(pfn, w.start);
+    while (pfn < wEnd) {
+      const local = dumpable.nextSet(pfn - w.start, wEnd - w.start);
+      if (local < 0) break;
+      const runStart = w.start + local;
+      const runEnd = w.start + dumpable.nextClear(local, wEnd - w.start);
       for (let p = runStart; p < runEnd; ) {
         if (n === 0 && slot.written) {
           // This slot's previous batch may still be on its way to the disk.
@@ -484,6 +520,8 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       }
       pfn = runEnd;
     }
+    }
+    if (first && opts.zeroPages) writeZeroPage();
     if (n > 0) await submit(slot, n, runs);
     while (pending.length) await emitOldest();
     stats.dataBytes = dataPos - dataStart;
