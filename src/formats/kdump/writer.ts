@@ -178,6 +178,66 @@ export function encodeDiskDumpHeader(input: PageWriterInput, layout: KdumpLayout
   return b;
 }
 
+/** The kdump_sub_header blocks: the sub-header, then the input's notes copied verbatim. */
+function encodeSubHeaderBlocks(input: PageWriterInput, layout: KdumpLayout, part: { start: number; end: number } | null): Uint8Array {
+  const ps = input.info.pageSize;
+  const notes = input.info.notes;
+  const split = part !== null;
+  const start = part?.start ?? 0;
+  const end = part?.end ?? 0;
+  const sub = new Uint8Array(layout.subHdrSize * ps);
+  const vi = input.info.vmcoreinfo;
+  KdumpSubHeader.encode(
+    {
+      physBase: BigInt.asUintN(64, input.info.physBase),
+      dumpLevel: input.dumpLevel,
+      split: split ? 1 : 0,
+      startPfn: split ? BigInt(Math.min(start, 0xffffffff)) : 0n,
+      endPfn: split ? BigInt(Math.min(end, 0xffffffff)) : 0n,
+      offsetVmcoreinfo: vi ? BigInt(layout.offsetNote + vi.offsetInNotes) : 0n,
+      sizeVmcoreinfo: vi ? BigInt(vi.size) : 0n,
+      offsetNote: BigInt(layout.offsetNote),
+      sizeNote: BigInt(notes.length),
+      offsetEraseinfo: 0n,
+      sizeEraseinfo: 0n,
+      startPfn64: split ? BigInt(start) : 0n,
+      endPfn64: split ? BigInt(end) : 0n,
+      maxMapnr64: BigInt(input.maxMapnr),
+    },
+    sub,
+    0,
+  );
+  sub.set(notes, KdumpSubHeader.size);
+  return sub;
+}
+
+/**
+ * After a full disk: write the buffered descriptors of pages already on disk (so a reader can
+ * use them) and mark the header incomplete (not for a flattened stream).
+ */
+async function onNoSpace(
+  e: VmcoreError,
+  input: PageWriterInput,
+  layout: KdumpLayout,
+  status: number,
+  sink: DumpSink,
+  tracked: TrackedSink,
+  stats: KdumpWriteStats,
+  descQueue: DescriptorQueue | null,
+): Promise<void> {
+  const keep = sink.writeSync && !sink.flattened ? descQueue?.salvage(tracked.onDisk) : null;
+  if (keep) {
+    // The descriptor area lies before the data, inside the file's size: this usually fits
+    // even on a full disk (and always under a size limit). Best effort.
+    try {
+      tracked.writeSync!(keep.pos, keep.bytes);
+    } catch {
+      /* the header still says incomplete */
+    }
+  }
+  await markIncomplete(e, sink, stats, tracked.highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
+}
+
 /** A page buffer and what is still using it. */
 interface Slot {
   /** BATCH_PAGES pages; replaced by the view a compressor hands back (the buffer travelled). */
@@ -358,30 +418,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
   try {
     // Block 0: header. Block 1..: sub header and the notes copy.
     await put(0, encodeDiskDumpHeader(input, layout, status));
-    const sub = new Uint8Array(layout.subHdrSize * ps);
-    const vi = input.info.vmcoreinfo;
-    KdumpSubHeader.encode(
-      {
-        physBase: BigInt.asUintN(64, input.info.physBase),
-        dumpLevel: input.dumpLevel,
-        split: split ? 1 : 0,
-        startPfn: split ? BigInt(Math.min(start, 0xffffffff)) : 0n,
-        endPfn: split ? BigInt(Math.min(end, 0xffffffff)) : 0n,
-        offsetVmcoreinfo: vi ? BigInt(layout.offsetNote + vi.offsetInNotes) : 0n,
-        sizeVmcoreinfo: vi ? BigInt(vi.size) : 0n,
-        offsetNote: BigInt(layout.offsetNote),
-        sizeNote: BigInt(notes.length),
-        offsetEraseinfo: 0n,
-        sizeEraseinfo: 0n,
-        startPfn64: split ? BigInt(start) : 0n,
-        endPfn64: split ? BigInt(end) : 0n,
-        maxMapnr64: BigInt(maxMapnr),
-      },
-      sub,
-      0,
-    );
-    sub.set(notes, KdumpSubHeader.size);
-    await put(ps, sub);
+    await put(ps, encodeSubHeaderBlocks(input, layout, split ? { start, end } : null));
 
     // Descriptors and data: batches of pages are read (main thread), compressed (here or in the
     // compressor's workers, several batches ahead), then their data and descriptors are queued
@@ -533,19 +570,7 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
   } catch (e) {
     // Writes still queued finish (or fail) before the header is touched again.
     await chain.settle();
-    if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
-      const keep = sink.writeSync && !sink.flattened ? descQueue?.salvage(tracked.onDisk) : null;
-      if (keep) {
-        // The descriptor area lies before the data, inside the file's size: this usually fits
-        // even on a full disk (and always under a size limit). Best effort.
-        try {
-          tracked.writeSync!(keep.pos, keep.bytes);
-        } catch {
-          /* the header still says incomplete */
-        }
-      }
-      await markIncomplete(e, sink, stats, tracked.highWater, encodeDiskDumpHeader(input, layout, status | DUMP_DH_COMPRESSED_INCOMPLETE));
-    }
+    if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') await onNoSpace(e, input, layout, status, sink, tracked, stats, descQueue);
     throw e;
   }
   stats.bytesWritten = sink.bytesWritten;
