@@ -139,6 +139,8 @@ describe('interruption', () => {
     }
     expect(sawTemp, `no temporary appeared: ${stderr}`).toBe(true);
     await new Promise((r) => setTimeout(r, 300)); // let it write for a while
+    // A run that ended on its own before the signal tests nothing: say how it ended.
+    expect(child.exitCode, `the filter ended before ${sig}: ${stderr}`).toBe(null);
     const sent = Date.now();
     child.kill(sig);
     const res = await exited;
@@ -160,7 +162,7 @@ describe('interruption', () => {
   }, 120_000);
   it('SIGKILL leaves no file under the final name (only a dot-named temporary)', async () => {
     const r = await interrupt('SIGKILL', 'kill');
-    expect(r.signal).toBe('SIGKILL');
+    expect(r.signal, `exit ${r.code}: ${r.stderr}`).toBe('SIGKILL');
     expect(finalFiles(r.d, 'out.dump')).toEqual([]);
     expect(temps(r.d).every((t) => t.startsWith('.out.dump.'))).toBe(true);
   }, 120_000);
