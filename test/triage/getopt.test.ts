@@ -92,11 +92,12 @@ describe('planMakedumpfile: makedumpfile options → vmcore-filter job', () => {
     expect(plan('--show-stats -D a b')).toMatchObject({ messageLevel: 31 });
     expect(plan('--message-level 0 --show-stats a b')).toMatchObject({ messageLevel: 16 });
   });
-  it('tuning options are accepted and listed as ignored', () => {
+  it('tuning options are accepted: --cyclic-buffer honoured, the others listed as ignored', () => {
     expect(plan('--num-threads 4 -b 8 --cyclic-buffer 1024 --non-mmap --work-dir /tmp -l a b')).toMatchObject({
       kind: 'filter',
       numThreads: 4,
-      ignored: ['-b 8', '--cyclic-buffer 1024', '--non-mmap', '--work-dir /tmp'],
+      cyclicBufferKiB: 1024,
+      ignored: ['-b 8', '--non-mmap', '--work-dir /tmp'],
     });
     expect(plan('--num-threads=0 a b')).toMatchObject({ numThreads: 1 });
   });
