@@ -9,7 +9,7 @@
  */
 import { VmcoreError, hex } from '../errors.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
-import { XlatFailure, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
+import { XlatFailure, cachedEntryReader, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
 
 const U64 = (1n << 64n) - 1n;
 /** Names by distance from the leaf level; the top level is always PGD. */
@@ -77,17 +77,7 @@ export function createArm64Translator(opts: Arm64TranslatorOptions): Arm64Transl
   // Level 1 blocks exist for every granule; level 2 blocks for 4 KiB (1 GiB) and, with 52-bit
   // output addresses, for 16/64 KiB (64 GiB / 4 TiB) (Arm ARM D8.2, pgtable-hwdef.h).
   const blockAllowed = (level: number) => level === 1 || (level === 2 && (pageShift === 12 || !!opts.lpa2 || !!opts.pa52));
-  const cacheAddr: (bigint | undefined)[] = new Array(levels).fill(undefined);
-  const cacheVal: bigint[] = new Array(levels).fill(0n);
-
-  function readEntry(level: number, addr: bigint): bigint | undefined {
-    if (cacheAddr[level] === addr) return cacheVal[level];
-    const v = readPhysU64(addr);
-    if (v === undefined) return undefined;
-    cacheAddr[level] = addr;
-    cacheVal[level] = v;
-    return v;
-  }
+  const readEntry = cachedEntryReader(levels, readPhysU64);
 
   function walkInner(va: bigint): XlatResult | XlatFailure {
     if (va < 0n || va > U64) return new XlatFailure('address is not a 64-bit value', 'PGD', 1n);

@@ -117,3 +117,20 @@ export function translatorOps(walkInner: WalkFn): TranslatorOps {
     translateRangeSparse,
   };
 }
+
+/**
+ * Reads table entries through a one-entry cache per level: consecutive addresses share their
+ * upper levels, so a walk over mem_map reads each upper entry once.
+ */
+export function cachedEntryReader(levels: number, readPhysU64: ReadPhysU64): (level: number, addr: bigint) => bigint | undefined {
+  const cacheAddr: (bigint | undefined)[] = new Array(levels).fill(undefined);
+  const cacheVal: bigint[] = new Array(levels).fill(0n);
+  return (level, addr) => {
+    if (cacheAddr[level] === addr) return cacheVal[level];
+    const v = readPhysU64(addr);
+    if (v === undefined) return undefined;
+    cacheAddr[level] = addr;
+    cacheVal[level] = v;
+    return v;
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { VmcoreError, hex } from '../errors.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
-import { XlatFailure, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
+import { XlatFailure, cachedEntryReader, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
 
 /** `__START_KERNEL_map`: base of the kernel-image mapping. */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
@@ -44,18 +44,7 @@ export function createX86_64Translator(opts: X86_64TranslatorOptions): X86_64Tra
   const { readPhysU64, topPgtPhys, l5 } = opts;
   const entryMask = PTE_PFN_MASK & ~(opts.smeMask ?? 0n);
   const topLevel = l5 ? 4 : 3;
-  // Cache of the last entry read at each level: consecutive addresses share upper levels.
-  const cacheAddr: (bigint | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
-  const cacheVal: bigint[] = [0n, 0n, 0n, 0n, 0n];
-
-  function readEntry(level: number, addr: bigint): bigint | undefined {
-    if (cacheAddr[level] === addr) return cacheVal[level];
-    const v = readPhysU64(addr);
-    if (v === undefined) return undefined;
-    cacheAddr[level] = addr;
-    cacheVal[level] = v;
-    return v;
-  }
+  const readEntry = cachedEntryReader(5, readPhysU64);
 
   function canonical(va: bigint): boolean {
     const bits = l5 ? 57n : 48n;

@@ -154,22 +154,7 @@ export function computeLayout(
     vmemmap += BigInt(GiB) * BigInt(rng.int(1024));
   }
 
-  const loads: PhysRange[] = [];
-  for (const r of ram) {
-    let pieces: PhysRange[] = [{ ...r }];
-    for (const cut of [low, crashkernel]) {
-      const next: PhysRange[] = [];
-      for (const p of pieces) {
-        if (cut.end <= p.start || cut.start >= p.end) next.push(p);
-        else {
-          if (p.start < cut.start) next.push({ start: p.start, end: cut.start });
-          if (cut.end < p.end) next.push({ start: cut.end, end: p.end });
-        }
-      }
-      pieces = next;
-    }
-    loads.push(...pieces);
-  }
+  const loads = cutRanges(ram, [low, crashkernel]);
   const sectionBytes = 2 ** SECTION_SIZE_BITS;
   const nSections = Math.ceil(ramEnd / sectionBytes);
   const presentSections: number[] = [];

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLASSES, truthClassArray } from '../../src/sim/index.js';
+import { CLASSES, truthClassArray, type GroundTruth } from '../../src/sim/index.js';
 import { ARM64_FIXTURES, generationFixture } from '../../src/sim/fixtures-cli.js';
 import { hintingOf } from '../../src/sim/generation.js';
 import { PROFILES, PROFILE_NAMES } from '../../src/mm/profiles.js';
@@ -77,6 +77,40 @@ function zeroPages(r: DumpReader): Uint8Array {
   return z;
 }
 
+/**
+ * The classes pfn by pfn against the truth, then at every level the excluded set, pfn by pfn,
+ * against the truth's classes and the pages' zero content (bit 1), and its size against the
+ * truth's count.
+ */
+function expectTruthAtEveryLevel(r: DumpReader, c: ReturnType<typeof classifyDump>, truth: GroundTruth): void {
+  const want = truthClassArray(truth);
+  const mismatches: string[] = [];
+  for (let p = 0; p < r.maxMapnr && mismatches.length < 10; p++) {
+    const w = expectedClass(CLASSES[want[p]!]!);
+    const got = CLASS_NAMES[c.classOf[p]!]!;
+    if (w !== got) mismatches.push(`pfn ${p}: truth ${CLASSES[want[p]!]}, got ${got}`);
+  }
+  expect(mismatches).toEqual([]);
+
+  // Every level: the excluded set, pfn by pfn, against the truth's classes and the pages'
+  // zero content (bit 1); and its size against the truth's count.
+  const zero = zeroPages(r);
+  for (let level = 0; level <= 31; level++) {
+    const bm = buildDumpableBitmap(c, level);
+    let excluded = 0;
+    let wrong = 0;
+    for (let p = 0; p < r.maxMapnr; p++) {
+      if (!r.present.get(p)) continue;
+      const cls = expectedClass(CLASSES[want[p]!]!);
+      const keep = !excludes(cls, level);
+      if (bm.get(p) !== keep) wrong++;
+      if (!keep || (level & 1 && zero[p])) excluded++;
+    }
+    expect(wrong, `level ${level}`).toBe(0);
+    expect(excluded, `level ${level}`).toBe(truth.excludeByLevel[level]);
+  }
+}
+
 describe.each(PROFILE_NAMES.map((n) => [n]))('kernel generation %s', (name) => {
   const profile = PROFILES[name]!;
   it('is detected from its exports and decoded pfn by pfn at every dump level', async () => {
@@ -102,32 +136,7 @@ describe.each(PROFILE_NAMES.map((n) => [n]))('kernel generation %s', (name) => {
       if (style !== 'none') expect(truth.counts.hinted).toBeGreaterThan(0);
       if (profile.unaccepted) expect(truth.counts.unaccepted).toBeGreaterThan(0);
 
-      const want = truthClassArray(truth);
-      const mismatches: string[] = [];
-      for (let p = 0; p < r.maxMapnr && mismatches.length < 10; p++) {
-        const w = expectedClass(CLASSES[want[p]!]!);
-        const got = CLASS_NAMES[c.classOf[p]!]!;
-        if (w !== got) mismatches.push(`pfn ${p}: truth ${CLASSES[want[p]!]}, got ${got}`);
-      }
-      expect(mismatches).toEqual([]);
-
-      // Every level: the excluded set, pfn by pfn, against the truth's classes and the pages'
-      // zero content (bit 1); and its size against the truth's count.
-      const zero = zeroPages(r);
-      for (let level = 0; level <= 31; level++) {
-        const bm = buildDumpableBitmap(c, level);
-        let excluded = 0;
-        let wrong = 0;
-        for (let p = 0; p < r.maxMapnr; p++) {
-          if (!r.present.get(p)) continue;
-          const cls = expectedClass(CLASSES[want[p]!]!);
-          const keep = !excludes(cls, level);
-          if (bm.get(p) !== keep) wrong++;
-          if (!keep || (level & 1 && zero[p])) excluded++;
-        }
-        expect(wrong, `level ${level}`).toBe(0);
-        expect(excluded, `level ${level}`).toBe(truth.excludeByLevel[level]);
-      }
+      expectTruthAtEveryLevel(r, c, truth);
 
       // The decoder never looks at OSRELEASE: another release string decodes the same.
       const renamed = r.vmcoreinfoText!.replace(/^OSRELEASE=.*$/m, 'OSRELEASE=2.6.32-not-this-kernel');
@@ -241,7 +250,7 @@ describe.each(Object.entries(ARM64_FIXTURES))('arm64 %s', (name, row) => {
     const img = path.join(dir, `${name}.vmcore`);
     const { simulate } = await import('../../src/sim/index.js');
     const { truth } = await simulate(img, { kernel: row.kernel, seed: 7, memBytes: row.memBytes, arch: 'arm64', pageSize: row.pageSize, vaBits: row.vaBits });
-      expect(truth.counts.hugetlb).toBeGreaterThan(0);
+    expect(truth.counts.hugetlb).toBeGreaterThan(0);
     const r = openDump(img);
     try {
       expect(r.info.pageSize).toBe(row.pageSize);
@@ -250,28 +259,7 @@ describe.each(Object.entries(ARM64_FIXTURES))('arm64 %s', (name, row) => {
       expect(c.reasons).toEqual({});
       expect(truth.counts.free).toBeGreaterThan(0);
       expect(truth.counts.hinted).toBeGreaterThan(0);
-      const want = truthClassArray(truth);
-      const mismatches: string[] = [];
-      for (let p = 0; p < r.maxMapnr && mismatches.length < 10; p++) {
-        const w = expectedClass(CLASSES[want[p]!]!);
-        const got = CLASS_NAMES[c.classOf[p]!]!;
-        if (w !== got) mismatches.push(`pfn ${p}: truth ${CLASSES[want[p]!]}, got ${got}`);
-      }
-      expect(mismatches).toEqual([]);
-      const zero = zeroPages(r);
-      for (let level = 0; level <= 31; level++) {
-        const bm = buildDumpableBitmap(c, level);
-        let excluded = 0;
-        let wrong = 0;
-        for (let p = 0; p < r.maxMapnr; p++) {
-          if (!r.present.get(p)) continue;
-          const keep = !excludes(expectedClass(CLASSES[want[p]!]!), level);
-          if (bm.get(p) !== keep) wrong++;
-          if (!keep || (level & 1 && zero[p])) excluded++;
-        }
-        expect(wrong, `level ${level}`).toBe(0);
-        expect(excluded, `level ${level}`).toBe(truth.excludeByLevel[level]);
-      }
+      expectTruthAtEveryLevel(r, c, truth);
     } finally {
       r.close();
     }
