@@ -109,6 +109,18 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
         // This thread is one of the compressors: one worker fewer to start (see CompressPool).
         local: { codec, readPages: (pfn, n, buf, off) => reader.readPages(pfn, n, buf, off) },
       });
+    } else if (!codec && threads > 1 && opts.format === 'kdump' && !opts.splitOutputs && !opts.dryRun && reader.format === 'elf') {
+      // Uncompressed: one worker reads (and zero-checks) the pages while this thread writes the
+      // previous batch. The two copies of each page (file to buffer, buffer to file) then run on
+      // two cores; its ~40 ms start overlaps classification. (ELF input only: a kdump input's
+      // pages may be compressed, and its refilter is rare enough to keep on one thread.)
+      pool = CompressPool.start('none', {
+        threads: 1,
+        maxPages: BATCH_PAGES,
+        pageSize: reader.info.pageSize,
+        depth: 4,
+        source: { path: input, ...(opts.vmcoreinfoOverride !== undefined ? { vmcoreinfo: opts.vmcoreinfoOverride } : {}) },
+      });
     }
     const job = classifyInWindows(reader, opts);
     const cls = job.summary;

@@ -119,6 +119,68 @@ describe('byte-identical output whatever the thread count', () => {
   });
 });
 
+describe('reading workers for uncompressed output (codec none)', () => {
+  test('filterDump without a codec: 1 and 2 threads give the same file, at several levels and windows', async () => {
+    const img = path.join(dir, 'sim.img');
+    if (!fs.existsSync(img)) await simulate(img, { memBytes: 128 * 2 ** 20, seed: 3 });
+    for (const [level, cyclicBufferKiB] of [[31, undefined], [0, undefined], [1, 1]] as const) {
+      const outs = [1, 2].map((n) => path.join(dir, `raw-${level}-${n}.kdump`));
+      for (const [i, out] of outs.entries()) {
+        const rep = await filterDump(img, out, { dumpLevels: [level], format: 'kdump', force: true, numThreads: i + 1, ...(cyclicBufferKiB ? { cyclicBufferKiB } : {}) });
+        expect(rep.output.codec).toBe('none');
+      }
+      expect(fs.readFileSync(outs[1]!).equals(fs.readFileSync(outs[0]!)), `-d ${level}`).toBe(true);
+    }
+  });
+
+  test('a batch of runs comes back raw, zero pages marked and squeezed out, as packRawBatch stores it in process', async () => {
+    const img = path.join(dir, 'sim.img');
+    if (!fs.existsSync(img)) await simulate(img, { memBytes: 128 * 2 ** 20, seed: 3 });
+    const { openDump } = await import('../../src/formats/probe.js');
+    const { packRawBatch, allocCompressedBatch } = await import('../../src/compress/batch.js');
+    const reader = openDump(img);
+    const pool = CompressPool.start('none', { threads: 1, maxPages: 256, pageSize: PAGE, source: { path: img } });
+    try {
+      await pool.ready;
+      const first = reader.present.nextSet(1000);
+      // A zero page among them (the sim's free pages read as zero), so some pages are squeezed out.
+      const one = new Uint8Array(PAGE);
+      let zero = first + 400;
+      for (; zero < reader.maxMapnr; zero++) {
+        if (!reader.present.get(zero)) continue;
+        reader.readPages(zero, 1, one, 0);
+        if (one.every((b) => b === 0)) break;
+      }
+      const runs = [first, 3, first + 10, 100, zero, 1, first + 300, 152];
+      const pages = new Uint8Array(256 * PAGE);
+      for (let i = 0, at = 0; i < runs.length; i += 2) {
+        reader.readPages(runs[i]!, runs[i + 1]!, pages, at * PAGE);
+        at += runs[i + 1]!;
+      }
+      const want = packRawBatch(pages, 256, PAGE, true, allocCompressedBatch(256, PAGE, false));
+      const got = await pool.compressRuns!(runs, 256, true);
+      expect(got.count).toBe(256);
+      expect(got.dataLen).toBe(want.dataLen);
+      expect(want.zero.some((z) => z === 1)).toBe(true);
+      expect(Buffer.from(got.zero).equals(Buffer.from(want.zero))).toBe(true);
+      expect(Buffer.from(got.sizes).equals(Buffer.from(want.sizes))).toBe(true);
+      expect([...got.flags].every((f) => f === 0)).toBe(true);
+      expect(Buffer.from(got.data.subarray(0, got.dataLen)).equals(Buffer.from(want.data.subarray(0, want.dataLen)))).toBe(true);
+      // Pages it was not sent: refused as the main thread's reader refuses them.
+      const err = await pool.compress(pages, 1, PAGE, true).catch((e) => e);
+      expect(err).toBeInstanceOf(VmcoreError);
+      expect(err.message).toMatch(/reading worker/);
+    } finally {
+      reader.close();
+      await pool.close();
+    }
+  });
+
+  test('a reading pool needs a source and no local share', () => {
+    expect(() => CompressPool.start('none', { threads: 1, maxPages: 256, pageSize: PAGE })).toThrow(/reading pool/);
+  });
+});
+
 describe('the main thread as a compressor (local)', () => {
   test('its share of the batches is stored exactly as a worker stores it; with one thread, no worker starts', async () => {
     const img = path.join(dir, 'sim.img');

@@ -433,9 +433,10 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
       void chain.write(dataStart, zeroBlock(ps));
       dataPos += ps;
     };
-    const compressor = codec && opts.compressor ? opts.compressor : null;
-    if (compressor && compressor.codec !== codec!.name) {
-      throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec!.name}`);
+    // Uncompressed output may still go through a pool: reading workers ('none'), pages stored raw.
+    const compressor = opts.compressor ?? null;
+    if (compressor && compressor.codec !== (codec ? codec.name : 'none')) {
+      throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec ? codec.name : 'none'}`);
     }
     // Workers that read the dump themselves are sent pfn runs, not pages.
     const byRuns = compressor?.compressRuns ? compressor : null;

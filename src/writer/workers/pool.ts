@@ -101,7 +101,7 @@ export class CompressPool implements BatchCompressor {
   readonly compressRuns?: (runs: number[], count: number, detectZero: boolean) => Promise<CompressedBatch>;
 
   private constructor(
-    readonly codec: CodecName,
+    readonly codec: CodecName | 'none',
     private readonly opts: Required<Omit<CompressPoolOptions, 'source' | 'local'>> & Pick<CompressPoolOptions, 'source' | 'local'>,
   ) {
     this.capacity = opts.threads * opts.depth;
@@ -142,8 +142,13 @@ export class CompressPool implements BatchCompressor {
     this.ready.catch(() => {});
   }
 
-  /** Start `opts.threads` workers loading `codec`. */
-  static start(codec: CodecName, opts: CompressPoolOptions): CompressPool {
+  /**
+   * Start `opts.threads` workers loading `codec`. `'none'`: workers that only read (pfn runs from
+   * `source`, stored raw), for uncompressed output: the main thread then only writes, and reading
+   * a batch overlaps writing the previous one.
+   */
+  static start(codec: CodecName | 'none', opts: CompressPoolOptions): CompressPool {
+    if (codec === 'none' && (!opts.source || opts.local)) throw new VmcoreError('E_INTERNAL', 'a reading pool needs a source and no local share');
     if (!(opts.threads >= 1)) throw new VmcoreError('E_INTERNAL', `a compression pool needs at least one thread, not ${opts.threads}`);
     return new CompressPool(codec, { depth: 3, ...opts });
   }
