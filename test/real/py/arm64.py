@@ -14,11 +14,14 @@ All print one JSON object.
 """
 import json
 import os
-import struct
 import sys
 
 import addrxlat
 import kdumpfile
+
+# The page-by-page check is test/interop/py/dumpcheck.py's, with the Linux address translation on.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'interop', 'py'))
+import dumpcheck  # noqa: E402
 
 
 def open_dump(path):
@@ -27,75 +30,8 @@ def open_dump(path):
     return k
 
 
-def elf_loads(path):
-    """(paddr, filesz, offset) of each PT_LOAD, in header order (PN_XNUM handled)."""
-    f = open(path, 'rb')
-    eh = f.read(64)
-    phoff = struct.unpack_from('<Q', eh, 32)[0]
-    shoff = struct.unpack_from('<Q', eh, 40)[0]
-    phnum = struct.unpack_from('<H', eh, 56)[0]
-    if phnum == 0xffff:
-        f.seek(shoff)
-        phnum = struct.unpack_from('<I', f.read(64), 44)[0]
-    f.seek(phoff)
-    ph = f.read(56 * phnum)
-    loads = []
-    for i in range(phnum):
-        t, _fl, off, _va, pa, fsz, _msz, _al = struct.unpack_from('<IIQQQQQQ', ph, 56 * i)
-        if t == 1:
-            loads.append((pa, fsz, off))
-    return f, loads
-
-
 def check(dump, image, bitmap_out):
-    k = open_dump(dump)
-    psize = k.attr['arch.page_size']
-    shift = psize.bit_length() - 1
-    max_pfn = k.attr['max_pfn']
-    img, img_loads = elf_loads(image)
-
-    def image_page(pfn):
-        pa = pfn << shift
-        for (p, fsz, off) in img_loads:
-            if p <= pa and pa + psize <= p + fsz:
-                img.seek(off + pa - p)
-                return img.read(psize)
-        return None
-
-    if open(dump, 'rb').read(4) == b'\x7fELF':
-        # libkdumpfile 0.5.1's ELF pagemap is not to be trusted where PT_LOADs overlap or end in
-        # a filesz < memsz tail (test/interop/py/dumpcheck.py): the page set is read from the
-        # program headers here, and every page in it must read back through libkdumpfile.
-        _, loads = elf_loads(dump)
-        bm = bytearray((max_pfn + 7) // 8)
-        for (pa, fsz, _off) in loads:
-            for pfn in range((pa + psize - 1) >> shift, min((pa + fsz) >> shift, max_pfn)):
-                bm[pfn >> 3] |= 1 << (pfn & 7)
-        raw = bytes(bm)
-    else:
-        raw = bytes(k.attr['file.pagemap'].get_bits(0, max_pfn - 1))
-    open(bitmap_out, 'wb').write(raw)
-    dumpable = identical = 0
-    mismatches, unreadable = [], []
-    for byte_i, b in enumerate(raw):
-        for bit in range(8) if b else ():
-            pfn = byte_i * 8 + bit
-            if not b & (1 << bit) or pfn >= max_pfn:
-                continue
-            dumpable += 1
-            try:
-                data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << shift, psize)
-            except Exception as e:
-                if len(unreadable) < 10:
-                    unreadable.append([pfn, str(e)])
-                continue
-            if data == image_page(pfn):
-                identical += 1
-            elif len(mismatches) < 10:
-                mismatches.append(pfn)
-    return {'page_size': psize, 'arch': k.attr['arch.name'] if 'arch.name' in k.attr else None, 'format': k.attr['file.format'],
-            'max_pfn': max_pfn, 'dumpable': dumpable, 'identical': identical,
-            'mismatches': mismatches, 'unreadable': unreadable}
+    return dumpcheck.check(dump, image, bitmap_out, ostype='linux')
 
 
 def xlat(dump, vas):
