@@ -257,7 +257,15 @@ interface Slot {
 export class WriteChain {
   private tail: Promise<void> = Promise.resolve();
   private error: unknown = null;
-  constructor(private readonly sink: DumpSink) {}
+  /**
+   * `sync: false`: a sink that can write synchronously is still written through its async
+   * write (on libuv's thread pool), so this thread goes on compressing while the data is copied
+   * to the page cache: measured on 1 GiB `-d 1 -l` (2 cores, loaded), 1.0–1.7 s against 2.0–2.4 s.
+   */
+  constructor(
+    private readonly sink: DumpSink,
+    private readonly opts: { sync: boolean } = { sync: true },
+  ) {}
   /**
    * Queue `data` for `pos`; it must stay unchanged until the returned promise settles. A sink
    * that writes synchronously (a file) is written at once: nothing is ever queued, so order
@@ -265,7 +273,7 @@ export class WriteChain {
    */
   write(pos: number, data: Uint8Array): Promise<void> {
     if (this.error) return Promise.reject(this.error);
-    if (this.sink.writeSync) {
+    if (this.sink.writeSync && this.opts.sync) {
       try {
         this.sink.writeSync(pos, data);
         return DONE;
@@ -412,7 +420,9 @@ export async function writeKdump(input: PageWriterInput, sink: DumpSink, opts: K
   // Knows how far the writes reach (file size; for the full-disk path, bytes on disk).
   const tracked = new TrackedSink(sink);
   const put = (pos: number, data: Uint8Array) => tracked.write(pos, data);
-  const chain = new WriteChain(tracked);
+  // With a compressor this thread has its own share of batches to compress (or, reading workers,
+  // messages to answer): writes go to the thread pool. In process, synchronous writes are faster.
+  const chain = new WriteChain(tracked, { sync: !opts.compressor });
   let descQueue: DescriptorQueue | null = null;
 
   try {
