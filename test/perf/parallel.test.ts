@@ -176,8 +176,32 @@ describe('reading workers for uncompressed output (codec none)', () => {
     }
   });
 
-  test('a reading pool needs a source and no local share', () => {
+  test('a reading pool needs a source, and a local share without a codec', () => {
     expect(() => CompressPool.start('none', { threads: 1, maxPages: 256, pageSize: PAGE })).toThrow(/reading pool/);
+    const readPages = () => {};
+    expect(() => CompressPool.start('none', { threads: 2, maxPages: 256, pageSize: PAGE, source: { path: 'x' }, local: { codec: loadCodec('zlib'), readPages } })).toThrow(/local share/);
+  });
+
+  test('batches sent before the worker is ready: the first depth queue for it, the next are read by this thread; same stored bytes', async () => {
+    const img = path.join(dir, 'sim.img');
+    if (!fs.existsSync(img)) await simulate(img, { memBytes: 128 * 2 ** 20, seed: 3 });
+    const { openDump } = await import('../../src/formats/probe.js');
+    const reader = openDump(img);
+    const readPages = (p: number, n: number, b: Uint8Array, o: number) => reader.readPages(p, n, b, o);
+    const first = reader.present.nextSet(1000);
+    const batches = [0, 1, 2, 3, 4, 5].map((k) => [first + 256 * k, 200, first + 256 * k + 210, 56]);
+    const mixed = CompressPool.start('none', { threads: 2, maxPages: 256, pageSize: PAGE, depth: 2, source: { path: img }, local: { codec: null, readPages } });
+    const workerOnly = CompressPool.start('none', { threads: 1, maxPages: 256, pageSize: PAGE, depth: 8, source: { path: img } });
+    try {
+      // Not awaiting ready: all six go at once, before the worker has started.
+      const stored = (pool: CompressPool) => Promise.all(batches.map((runs) => pool.compressRuns!(runs, 256, true))).then((rs) => rs.map((r) => Buffer.from(r.data.subarray(0, r.dataLen)).toString('hex')));
+      const got = await stored(mixed);
+      expect(got).toEqual(await stored(workerOnly));
+      expect((mixed as unknown as { workers: unknown[] }).workers.length).toBe(1);
+    } finally {
+      reader.close();
+      await Promise.all([mixed.close(), workerOnly.close()]);
+    }
   });
 });
 

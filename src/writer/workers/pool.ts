@@ -23,7 +23,7 @@ import { VmcoreError, type ErrorCode } from '../../errors.js';
 import { compressedBatchBytes, compressedBatchOver, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { CodecName, PageCodec } from '../../compress/codec.js';
 import type { WorkerError, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
-import { READ_PAGES, compressRunsInto, type ReadPages } from './runs.js';
+import { READ_PAGES, compressRunsInto, readRawRunsInto, type ReadPages } from './runs.js';
 
 export interface CompressPoolOptions {
   /** Compressing threads (≥ 1): workers, and with `local` this thread among them. */
@@ -46,7 +46,7 @@ export interface CompressPoolOptions {
    * otherwise mostly waiting, and one worker fewer is ~40 ms of start-up (isolate, bundle, codec,
    * reader) fewer: measured to matter on small dumps, where that start-up is a large part of the run.
    */
-  local?: { codec: PageCodec; readPages: ReadPages };
+  local?: { codec: PageCodec | null; readPages: ReadPages };
 }
 
 interface Job {
@@ -149,7 +149,8 @@ export class CompressPool implements BatchCompressor {
    * a batch overlaps writing the previous one.
    */
   static start(codec: CodecName | 'none', opts: CompressPoolOptions): CompressPool {
-    if (codec === 'none' && (!opts.source || opts.local)) throw new VmcoreError('E_INTERNAL', 'a reading pool needs a source and no local share');
+    if (codec === 'none' && !opts.source) throw new VmcoreError('E_INTERNAL', 'a reading pool needs a source');
+    if (opts.local && (opts.local.codec?.name ?? 'none') !== codec) throw new VmcoreError('E_INTERNAL', `the local share's codec is not ${codec}`);
     if (!(opts.threads >= 1)) throw new VmcoreError('E_INTERNAL', `a compression pool needs at least one thread, not ${opts.threads}`);
     return new CompressPool(codec, { depth: 3, ...opts });
   }
@@ -178,8 +179,12 @@ export class CompressPool implements BatchCompressor {
     if (local && 'runs' in what && (this.workers.length === 0 || Math.min(...this.load) >= this.opts.depth)) {
       try {
         const result = compressedBatchOver(this.freeOut.pop() ?? new ArrayBuffer(this.outBytes), this.opts.maxPages, pageSize);
-        this.localChunk ??= new Uint8Array(READ_PAGES * pageSize);
-        compressRunsInto(local.readPages, what.runs, count, pageSize, local.codec, detectZero, result, this.localChunk);
+        if (local.codec) {
+          this.localChunk ??= new Uint8Array(READ_PAGES * pageSize);
+          compressRunsInto(local.readPages, what.runs, count, pageSize, local.codec, detectZero, result, this.localChunk);
+        } else {
+          readRawRunsInto(local.readPages, what.runs, count, pageSize, detectZero, result);
+        }
         return Promise.resolve({ pages: null, result });
       } catch (e) {
         return Promise.reject(e);
