@@ -5,6 +5,7 @@
 import { VmcoreError, hex } from '../../errors.js';
 import { Bitmap } from '../../io/bitmap.js';
 import { FileSource, borrowSource, type ByteSource } from '../../io/file.js';
+import { PfnRanges, type PfnSet } from '../../io/pfn-set.js';
 import { LIMITS } from '../../io/limits.js';
 import { codecNameForFlag, type CodecName } from '../../compress/codec.js';
 import { loadCodecForFlag } from '../../compress/index.js';
@@ -27,6 +28,7 @@ import {
   type KdumpLayout,
   type KdumpSubHeaderValue,
 } from './layout.js';
+import { FileBitmap, StoredPfns } from './reader-bitmap.js';
 
 /** Three-way probe result (an unreadable source throws instead). */
 export type ProbeResult = 'mine' | 'not-mine';
@@ -90,9 +92,6 @@ function safe(v: bigint, what: string, path: string, offset: number): number {
   return Number(v);
 }
 
-/** Cumulative 2nd-bitmap counts every RANK_BLOCK pfns, for descriptor indices. */
-const RANK_BLOCK = 1 << 15;
-
 /** Pages of a kdump input that are not in the file. */
 export interface KdumpTruncatedWarning {
   code: 'truncated';
@@ -125,18 +124,20 @@ export class KdumpReader implements DumpReader {
   readonly kdump: KdumpFileInfo;
   readonly vmcoreinfoText: string | null;
   readonly maxMapnr: number;
-  readonly present: Bitmap;
+  /** The 1st bitmap, read from the file on demand (see reader-bitmap.ts). */
+  readonly presentSet: FileBitmap;
   /**
    * Pfns whose data this file holds: the 2nd bitmap, limited to the part's pfn range in a
-   * `--split` file (the other parts hold the rest).
+   * `--split` file (the other parts hold the rest), less the pages a truncated file lost.
    */
-  readonly dumpable: Bitmap;
+  readableSet: PfnSet;
   /** The 2nd bitmap as stored (the whole dump's, also in a split part); descriptor indices count it. */
-  readonly bitmap2: Bitmap;
+  private readonly bits2: FileBitmap;
   readonly header: DiskDumpHeaderValue;
   readonly subHeader: KdumpSubHeaderValue;
-  private readonly rank: Float64Array;
   private readonly rankBase: number;
+  /** The whole-dump bitmaps, built on first use (max_mapnr/8 bytes each; the filter never asks). */
+  private whole: { present?: Bitmap; bitmap2?: Bitmap; dumpable?: Bitmap } = {};
   private readonly pageBuf: Uint8Array;
   private readonly dataStart: number;
 
@@ -202,12 +203,9 @@ export class KdumpReader implements DumpReader {
         offset: layout.bitmap1Offset,
       });
     }
-    const bmLen = Math.ceil(maxMapnr / 8);
-    // Plain Uint8Arrays, not Buffers: Buffer#slice shares memory, so Bitmap#clone of a Buffer-backed
-    // bitmap would alias it.
-    this.present = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap1Offset, bmLen)));
-    this.bitmap2 = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap2Offset, bmLen)));
-    for (const bm of [this.present, this.bitmap2]) if (maxMapnr % 8) bm.bytes[bmLen - 1]! &= (1 << (maxMapnr % 8)) - 1;
+    // Read on demand, never whole: memory is a count per 2^18 pfns, not max_mapnr/8 bytes.
+    this.presentSet = new FileBitmap(source, layout.bitmap1Offset, maxMapnr);
+    this.bits2 = new FileBitmap(source, layout.bitmap2Offset, maxMapnr);
 
     // Notes (v4+) and VMCOREINFO (v3+).
     let notes: Buffer = Buffer.alloc(0);
@@ -243,11 +241,7 @@ export class KdumpReader implements DumpReader {
       if (startPfn > endPfn || endPfn > maxMapnr) throw fmt(path, `split range [${hex(startPfn)}, ${hex(endPfn)}) is invalid`, subAt('startPfn64'));
       split = { startPfn, endPfn };
     }
-    if (split) {
-      this.dumpable = this.bitmap2.clone();
-      this.dumpable.clearRange(0, split.startPfn);
-      this.dumpable.clearRange(split.endPfn, maxMapnr);
-    } else this.dumpable = this.bitmap2;
+    this.readableSet = split ? new StoredPfns(this.bits2, split.startPfn, split.endPfn, null) : this.bits2;
     let eraseinfo: KdumpFileInfo['eraseinfo'] = null;
     if (v >= 5 && sub.sizeEraseinfo > 0n) {
       const off = safe(sub.offsetEraseinfo, 'offset_eraseinfo', path, subAt('offsetEraseinfo'));
@@ -257,13 +251,7 @@ export class KdumpReader implements DumpReader {
     }
     if (h.nrCpus < 0) throw fmt(path, `nr_cpus ${h.nrCpus} is negative`, 460);
 
-    // Descriptor index ranks.
-    const nblocks = Math.ceil(maxMapnr / RANK_BLOCK);
-    this.rank = new Float64Array(nblocks + 1);
-    for (let b = 0; b < nblocks; b++) {
-      this.rank[b + 1] = this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, Math.min(maxMapnr, (b + 1) * RANK_BLOCK));
-    }
-    const numDumpable = this.rank[nblocks]!;
+    const numDumpable = this.bits2.count();
     this.rankBase = split ? this.rankOf(split.startPfn) : 0;
     this.dataStart = layout.pdOffset + PAGE_DESC_SIZE * numDumpable;
 
@@ -352,7 +340,8 @@ export class KdumpReader implements DumpReader {
    * ones cannot stand for the rest, since zero pages all point at the first stored page.
    */
   private findLostPages(): void {
-    const first = this.dumpable.nextSet(0);
+    const stored = this.readableSet;
+    const first = stored.nextSet(0);
     if (first < 0 || first >= this.maxMapnr) return;
     const size = this.source.size;
     const pdOffset = this.kdump.layout.pdOffset;
@@ -363,33 +352,42 @@ export class KdumpReader implements DumpReader {
     const CHUNK = 4096;
     const raw = new Uint8Array(CHUNK * PAGE_DESC_SIZE);
     const view = new DataView(raw.buffer);
-    const kept = this.dumpable.clone();
+    // The lost pfns as runs (a cut-off file loses its last descriptors: few runs).
+    const lostRuns: [number, number][] = [];
     let lost = 0;
     let firstLost = -1;
     let idx = this.rankOf(first) - this.rankBase;
     let chunkBase = -1;
     let got = 0;
-    for (let pfn = first; pfn >= 0 && pfn < this.maxMapnr; pfn = this.dumpable.nextSet(pfn + 1), idx++) {
-      if (chunkBase < 0 || idx >= chunkBase + CHUNK) {
-        chunkBase = idx;
-        got = this.source.readSome(pdOffset + idx * PAGE_DESC_SIZE, raw.length, raw);
+    for (let p = first; p >= 0; ) {
+      const q = stored.nextClear(p);
+      for (let pfn = p; pfn < q; pfn++, idx++) {
+        if (chunkBase < 0 || idx >= chunkBase + CHUNK) {
+          chunkBase = idx;
+          got = this.source.readSome(pdOffset + idx * PAGE_DESC_SIZE, raw.length, raw);
+        }
+        const o = (idx - chunkBase) * PAGE_DESC_SIZE;
+        if (o + PAGE_DESC_SIZE <= got && whole(view, o)) continue;
+        const last = lostRuns[lostRuns.length - 1];
+        if (last && last[1] === pfn) last[1] = pfn + 1;
+        else lostRuns.push([pfn, pfn + 1]);
+        lost++;
+        if (firstLost < 0) firstLost = pfn;
       }
-      const o = (idx - chunkBase) * PAGE_DESC_SIZE;
-      if (o + PAGE_DESC_SIZE <= got && whole(view, o)) continue;
-      kept.clear(pfn);
-      lost++;
-      if (firstLost < 0) firstLost = pfn;
+      if (q >= this.maxMapnr) break;
+      p = stored.nextSet(q);
     }
     if (lost === 0) return;
-    (this as { dumpable: Bitmap }).dumpable = kept;
-    const stored = kept.count() + lost;
+    const split = this.kdump.split;
+    this.readableSet = new StoredPfns(this.bits2, split?.startPfn ?? 0, split?.endPfn ?? this.maxMapnr, new PfnRanges(this.maxMapnr, lostRuns));
+    const storedPages = this.readableSet.count() + lost;
     this.warnings.push({
       code: 'truncated',
       lostPages: lost,
       firstLostPfn: firstLost,
       fileSize: size,
       message:
-        `truncated input: ${lost} of ${stored} stored pages are not in ${this.path} (from pfn ${hex(firstLost)}; ` +
+        `truncated input: ${lost} of ${storedPages} stored pages are not in ${this.path} (from pfn ${hex(firstLost)}; ` +
         (this.kdump.incomplete ? 'the header says the dump is incomplete' : `the file ends at ${hex(size)}`) +
         '): they are left out, the rest is kept',
     });
@@ -397,20 +395,33 @@ export class KdumpReader implements DumpReader {
 
   /** Number of 2nd-bitmap bits below `pfn`. */
   private rankOf(pfn: number): number {
-    const b = Math.floor(pfn / RANK_BLOCK);
-    return this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, pfn);
+    return this.bits2.rankOf(pfn);
+  }
+
+  /** The 1st bitmap whole (max_mapnr/8 bytes, built on first use: the filter reads {@link presentSet}). */
+  get present(): Bitmap {
+    return (this.whole.present ??= wholeBitmap(this.path, () => this.presentSet.toBitmap()));
+  }
+  /** The 2nd bitmap as stored, whole (built on first use). */
+  get bitmap2(): Bitmap {
+    return (this.whole.bitmap2 ??= wholeBitmap(this.path, () => this.bits2.toBitmap()));
+  }
+  /** {@link readableSet} whole (built on first use). */
+  get dumpable(): Bitmap {
+    const r = this.readableSet;
+    return (this.whole.dumpable ??= r === this.bits2 ? this.bitmap2 : wholeBitmap(this.path, () => (r as StoredPfns).toBitmap()));
   }
 
   /** Does this file store page data for `pfn`? */
   isStored(pfn: number): boolean {
-    return pfn >= 0 && pfn < this.maxMapnr && this.dumpable.get(pfn);
+    return pfn >= 0 && pfn < this.maxMapnr && this.readableSet.get(pfn);
   }
 
   private checkStored(pfn: number): void {
     if (pfn < 0 || pfn >= this.maxMapnr) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is beyond max_mapnr ${hex(this.maxMapnr)}`, { path: this.path, pfn });
     }
-    if (!this.bitmap2.get(pfn)) {
+    if (!this.bits2.get(pfn)) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is excluded`, { path: this.path, pfn });
     }
     const s = this.kdump.split;
@@ -548,6 +559,16 @@ export class KdumpReader implements DumpReader {
 
   close(): void {
     this.source.close();
+  }
+}
+
+/** A whole-dump bitmap, or one clear line when it does not fit in this process. */
+function wholeBitmap(path: string, build: () => Bitmap): Bitmap {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `${path}: this command needs the whole bitmap in memory, more than this process can allocate`, { path });
   }
 }
 
