@@ -17,6 +17,8 @@ const SLOTS = 4;
 /** Bytes read at a time while counting (a few blocks). */
 const SCAN_BYTES = 32 * BLOCK_BYTES;
 
+const ZEROS = Buffer.alloc(BLOCK_BYTES);
+
 /** Set bits of a byte. */
 const POP8 = (() => {
   const t = new Uint8Array(256);
@@ -58,7 +60,7 @@ export class FileBitmap implements PfnSet {
   /** One pass over the file's bytes: the count of every block. */
   private countBlocks(): void {
     const totalBytes = Math.ceil(this.nbits / 8);
-    const buf = new Uint8Array(Math.min(SCAN_BYTES, Math.max(1, totalBytes)));
+    const buf = Buffer.alloc(Math.min(SCAN_BYTES, Math.max(1, totalBytes)));
     for (let at = 0; at < totalBytes; at += buf.length) {
       const len = Math.min(buf.length, totalBytes - at);
       const got = this.source.readSome(this.offset + at, len, buf);
@@ -66,7 +68,10 @@ export class FileBitmap implements PfnSet {
       if (at + len === totalBytes) buf[len - 1]! &= this.lastByteMask();
       for (let o = 0; o < len; o += BLOCK_BYTES) {
         const b = (at + o) / BLOCK_BYTES;
-        this.rank[b + 1] = this.rank[b]! + popcount(buf, o, Math.min(len, o + BLOCK_BYTES));
+        const e = Math.min(len, o + BLOCK_BYTES);
+        // Empty blocks (most of a sparse pfn space) by a native compare.
+        const empty = e - o === BLOCK_BYTES && ZEROS.equals(buf.subarray(o, e));
+        this.rank[b + 1] = this.rank[b]! + (empty ? 0 : popcount(buf, o, e));
       }
     }
   }
@@ -127,7 +132,7 @@ export class FileBitmap implements PfnSet {
       const q = this.inBlock(b) === 0 ? Math.max(0, i - base) : this.block(b).nextClear(Math.max(0, i - base), hi);
       if (q < hi) return base + q;
     }
-    return Math.max(i, stop);
+    return stop;
   }
 
   /** Set bits below `pfn` (0 ≤ pfn ≤ nbits). */
