@@ -317,14 +317,11 @@ export class Scanner {
   }
 
   /**
-   * Classify [cs, ce) of one section from one batch of struct pages. Returns the first pfn not
-   * handled: `ce`, or the pfn where a range decided by an earlier head runs past `ce`.
-   *
-   * Most struct pages are untyped, neither head nor tail: the loop decides those inline and
-   * hands every other one to {@link slow}. A small loop is compiled by TurboFan early in the
-   * first batch, and the rare paths (with their own type feedback) cannot deoptimise it.
+   * Pass 1, decode: read the struct pages of [cs, ce) and return them as int32 words (in place
+   * when the layout's fields are aligned, else a packed copy), with the word indices of the
+   * fields the passes read set in stride / wf / wch / wmap / wpriv / wmc.
    */
-  private batch(cs: number, ce: number): number {
+  private decode(cs: number, ce: number): Int32Array {
     const batch = this.memmap.readStructPages(cs, ce - cs);
     const v = batch.view;
     let w: Int32Array;
@@ -349,13 +346,26 @@ export class Scanner {
     this.view = v;
     this.bad = batch.unreadable;
     this.bi = 0;
+    return w;
+  }
+
+  /**
+   * Classify [cs, ce) of one section from one batch of struct pages. Returns the first pfn not
+   * handled: `ce`, or the pfn where a range decided by an earlier head runs past `ce`.
+   *
+   * Most struct pages are untyped, neither head nor tail: the loop decides those inline and
+   * hands every other one to {@link slow}. A small loop is compiled by TurboFan early in the
+   * first batch, and the rare paths (with their own type feedback) cannot deoptimise it.
+   */
+  private batch(cs: number, ce: number): number {
+    const w = this.decode(cs, ce);
     const { stride, wf, wch, wmap, wmc } = this;
     const classOf = this.out;
     const pb = this.wp.bytes;
     const base = this.base;
     // Everything goes the slow way when the batch has unreadable struct pages or free blocks
     // come from the free lists (a head is any pfn then).
-    const allSlow = batch.unreadable.length !== 0 || this.freeLists !== null;
+    const allSlow = this.bad.length !== 0 || this.freeLists !== null;
     const headH = this.head.half;
     const headM = this.head.mask;
     const slabH = this.slabBit.half;
