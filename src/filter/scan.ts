@@ -1,8 +1,16 @@
 /**
- * The struct-page scan of one window (classification passes 1–3): decode the struct pages of a
- * batch, decide each page by the page-type scheme and page->flags (every per-kernel decision
- * compiled into fields of {@link Scanner}), and the compound / buddy-block / free-list
- * fix-ups that make a head decide its whole range. The rules are in classify.ts's header.
+ * The struct-page scan of one window, classification passes 1–3 (pass 0 is decide.ts, pass 4
+ * the counting in walk.ts):
+ *  1. decode ({@link Scanner.decode}): a batch of struct pages (128 KiB, L2-sized) read from
+ *     mem_map and seen as int32 words, in place or as a packed copy of the fields read;
+ *  2. decide ({@link Scanner.batch} inline for untyped pages, {@link Scanner.slow} for the rest):
+ *     each page by page->flags and the page-type word, every per-kernel choice (flag bits, the
+ *     page-type scheme's tests from mm/pagetype.ts, the compound decoder) compiled into fields;
+ *  3. fix-ups: a buddy block or free-list head ({@link Scanner.freeBlock}) or a compound head
+ *     ({@link Scanner.compoundOrder}) decides its whole range, carried into the next batch,
+ *     section or window as the pending range.
+ * The rules are in classify.ts's header. The loop is the hot path (262 k struct pages per GiB):
+ * no per-page closures or allocations, monomorphic typed-array reads.
  */
 import { Bitmap } from '../io/bitmap.js';
 import type { PfnSet } from '../io/pfn-set.js';
