@@ -35,6 +35,8 @@ describe('FileBitmap', () => {
         const [s, e] = i <= end ? [i, Math.min(end, nbits)] : [Math.min(end, nbits), i];
         expect(file.count(s, e)).toBe(s < e ? bm.count(s, Math.min(e, nbits)) : 0);
         expect(file.rankOf(Math.min(i, nbits))).toBe(bm.count(0, Math.min(i, nbits)));
+        // Ranks asked in any order (the reader keeps the last one to count on from it).
+        for (const q of [end, Math.floor(i / 2), i + 3, i + 70000, 0, i].map((x) => Math.min(x, nbits))) expect(file.rankOf(q)).toBe(bm.count(0, q));
         const base = Math.floor(Math.min(i, nbits) / 8) * 8;
         const wEnd = Math.min(nbits, base + 1 + (end % 70000));
         expect(windowBits(file, base, wEnd).bytes).toEqual(windowBits(bm, base, wEnd).bytes);

@@ -135,19 +135,30 @@ export class FileBitmap implements PfnSet {
     return stop;
   }
 
-  /** Set bits below `pfn` (0 ≤ pfn ≤ nbits). */
+  /**
+   * Set bits below `pfn` (0 ≤ pfn ≤ nbits). Descriptor lookups go up in pfn order: the last
+   * answer is kept, so the next one in its block counts only the bits between the two.
+   */
   rankOf(pfn: number): number {
     if (pfn >= this.nbits) return this.rank[this.nblocks]!;
     const b = Math.floor(pfn / BLOCK_PFNS);
-    const local = pfn - b * BLOCK_PFNS;
-    if (local === 0 || this.inBlock(b) === 0) return this.rank[b]!;
-    return this.rank[b]! + this.block(b).count(0, local);
+    const base = b * BLOCK_PFNS;
+    if (pfn === base || this.inBlock(b) === 0) return this.rank[b]!;
+    const from = this.memoPfn >= base && this.memoPfn <= pfn ? this.memoPfn : base;
+    const r = (from === base ? this.rank[b]! : this.memoRank) + this.block(b).count(from - base, pfn - base);
+    this.memoPfn = pfn;
+    this.memoRank = r;
+    return r;
   }
+  private memoPfn = -1;
+  private memoRank = 0;
 
   count(start = 0, end = this.nbits): number {
     const s = Math.max(0, start);
     const e = Math.min(end, this.nbits);
-    return e > s ? this.rankOf(e) - this.rankOf(s) : 0;
+    if (e <= s) return 0;
+    const below = this.rankOf(s);
+    return this.rankOf(e) - below;
   }
 
   /** Copy the bits of [base, base + out.nbits) into `out` (base a multiple of 8; out zeroed). */
