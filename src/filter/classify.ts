@@ -156,13 +156,56 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
  * time: memory is the window, not max_mapnr. Never throws for dump content.
  */
 export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Classifier {
-  if (opts.reportedBit !== undefined && opts.reportedBit !== null && !(Number.isInteger(opts.reportedBit) && opts.reportedBit >= 0 && opts.reportedBit < 64)) {
-    throw new VmcoreError('E_USAGE', `reported bit ${opts.reportedBit} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
-  }
+  checkReportedBit(opts);
   const maxMapnr = reader.maxMapnr;
   // Pages an earlier filter excluded (a kdump input's 1st-but-not-2nd bitmap) have no data:
   // like holes, they cannot be written, so they are classed `hole` too.
   const present = readablePfns(reader);
+  const c = emptySummary(maxMapnr, opts);
+  const giveUp = (g: GiveUp) => {
+    c.warnings.push(g.why);
+    for (const n of CLASS_NAMES) if (!c.decidable[n]) c.undecidable[n] = g.why;
+    return new Classifier(c, null, present, [{ s: 0, e: maxMapnr, reason: g.reason }], 0);
+  };
+  const k = kernelFacts(reader, c, opts);
+  if ('reason' in k) return giveUp(k);
+  const m = findMemMap(reader, k.vi, c, maxMapnr);
+  if ('reason' in m) return giveUp(m);
+  const nrOrdersExported = k.vi.length('zone.free_area');
+  const nrOrders = nrOrdersExported ?? 11;
+  if (nrOrdersExported === undefined) c.warnings.push('VMCOREINFO lacks LENGTH(zone.free_area): assuming 11 buddy orders');
+  const freeLists = freePagesBy(c, k, m, opts, maxMapnr);
+  decideClasses(c, k.vi, k.flags, k.pt, k.compound, k.reportedBit);
+  const plan: ScanPlan = { layout: k.layout, flags: k.flags, pt: k.pt, compound: k.compound, memmap: m.memmap, reportedBit: k.reportedBit, nrOrders, freeLists };
+  const managedEnd = managedEndOf(m.memmap, present, maxMapnr);
+  return new Classifier(c, plan, present, segmentsOf(m.memmap, present, maxMapnr, 2 ** (nrOrders - 1)), managedEnd);
+}
+
+/** Why nothing can be decided: every page is kept, `unknown` for `reason`. */
+interface GiveUp {
+  reason: UnknownReason;
+  why: string;
+}
+
+/** What VMCOREINFO says about struct page and its flags, page types and compound pages. */
+interface KernelFacts {
+  vi: Vmcoreinfo;
+  layout: StructPageLayout;
+  flags: PageFlagBits;
+  pt: PageTypeDecoder;
+  compound: ReturnType<typeof compoundDecoderFromVmcoreinfo>;
+  reportedBit: number | undefined;
+}
+
+function checkReportedBit(opts: ClassifyOptions): void {
+  const b = opts.reportedBit;
+  if (b !== undefined && b !== null && !(Number.isInteger(b) && b >= 0 && b < 64)) {
+    throw new VmcoreError('E_USAGE', `reported bit ${b} is not a page->flags bit (0..63)`, { option: '--reported-bit' });
+  }
+}
+
+/** A summary with nothing decided yet but holes and unknown pages. */
+function emptySummary(maxMapnr: number, opts: ClassifyOptions): ClassSummary {
   const c: ClassSummary = {
     maxMapnr,
     counts: emptyCounts(),
@@ -170,7 +213,7 @@ export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Cl
     anomalies: {},
     pageTypes: null,
     freePagesBy: 'none',
-    reported: opts.reportedBit === undefined ? null : { bit: opts.reportedBit, by: 'option' } as ReportedBitDecision,
+    reported: opts.reportedBit === undefined ? null : ({ bit: opts.reportedBit, by: 'option' } as ReportedBitDecision),
     hintedBy: { combined: 0, reported: 0 },
     decidable: ALL_FALSE(),
     undecidable: {},
@@ -182,27 +225,29 @@ export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Cl
   };
   c.decidable.hole = true;
   c.decidable.unknown = true;
-  const giveUp = (reason: UnknownReason, why: string) => {
-    c.warnings.push(why);
-    for (const n of CLASS_NAMES) if (!c.decidable[n]) c.undecidable[n] = why;
-    return new Classifier(c, null, present, [{ s: 0, e: maxMapnr, reason }], 0);
-  };
+  return c;
+}
 
-  // --- What this dump lets us decide. ---
+/** A VmcoreError of VMCOREINFO content as a reason to keep every page; anything else is rethrown. */
+function keepAll(e: unknown, reason: UnknownReason, why: (m: string) => string): GiveUp {
+  if (!(e instanceof VmcoreError)) throw e;
+  return { reason, why: why(e.message) };
+}
+
+/** Pass 0: the struct page layout, flag bits, page-type scheme and compound decoder (recorded in `c`). */
+function kernelFacts(reader: DumpReader, c: ClassSummary, opts: ClassifyOptions): KernelFacts | GiveUp {
   let vi: Vmcoreinfo;
   try {
-    if (reader.vmcoreinfoText === null) return giveUp('no_vmcoreinfo', 'the dump has no VMCOREINFO: every page is kept');
+    if (reader.vmcoreinfoText === null) return { reason: 'no_vmcoreinfo', why: 'the dump has no VMCOREINFO: every page is kept' };
     vi = parseVmcoreinfo(reader.vmcoreinfoText);
   } catch (e) {
-    if (!(e instanceof VmcoreError)) throw e;
-    return giveUp('no_vmcoreinfo', `VMCOREINFO unusable (${e.message}): every page is kept`);
+    return keepAll(e, 'no_vmcoreinfo', (m) => `VMCOREINFO unusable (${m}): every page is kept`);
   }
   let layout: StructPageLayout;
   try {
     layout = structPageLayoutFromVmcoreinfo(vi);
   } catch (e) {
-    if (!(e instanceof VmcoreError)) throw e;
-    return giveUp('missing_struct_page_keys', `${e.message}: every page is kept`);
+    return keepAll(e, 'missing_struct_page_keys', (m) => `${m}: every page is kept`);
   }
   let flags: PageFlagBits;
   try {
@@ -219,20 +264,22 @@ export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Cl
   if (pt.base !== undefined) c.pageTypes.base = pt.base;
   if (pt.hintedValue !== undefined) c.pageTypes.hintedValue = pt.hintedValue;
   const compound = compoundDecoderFromVmcoreinfo(vi, layout, pt);
+  return { vi, layout, flags, pt, compound, reportedBit };
+}
 
+/** Kernel memory and mem_map's sections (recorded in `c`). */
+function findMemMap(reader: DumpReader, vi: Vmcoreinfo, c: ClassSummary, maxMapnr: number): { mem: KernelMemory; memmap: MemMap } | GiveUp {
   let mem: KernelMemory;
   try {
     mem = new KernelMemory(reader, vi);
   } catch (e) {
-    if (!(e instanceof VmcoreError)) throw e;
-    return giveUp('no_translation', `${e.message}: every page is kept`);
+    return keepAll(e, 'no_translation', (m) => `${m}: every page is kept`);
   }
   let memmap: MemMap;
   try {
     memmap = locateMemMap(mem, vi, maxMapnr);
   } catch (e) {
-    if (!(e instanceof VmcoreError)) throw e;
-    return giveUp('no_mem_map', `${e.message}: every page is kept`);
+    return keepAll(e, 'no_mem_map', (m) => `${m}: every page is kept`);
   }
   c.memMap = { model: memmap.model, sections: memmap.sections.length, unusableSections: memmap.unusableSections, decidedBy: memmap.decidedBy };
   // Not one section's mem_map can be read: say why, once. A VMCOREINFO from another boot (KASLR
@@ -242,33 +289,30 @@ export function prepareClassifier(reader: DumpReader, opts: ClassifyOptions): Cl
     const u = memmap.unusable.find((x) => x.reason !== 'section_not_present') ?? memmap.unusable[0]!;
     c.warnings.push(`no section's mem_map can be read (${u.reason}${u.detail ? `: ${u.detail}` : ''}): every page is kept; is the VMCOREINFO this boot's?`);
   }
-
-  const nrOrdersExported = vi.length('zone.free_area');
-  const nrOrders = nrOrdersExported ?? 11;
-  if (nrOrdersExported === undefined) c.warnings.push('VMCOREINFO lacks LENGTH(zone.free_area): assuming 11 buddy orders');
-
-  const hasBuddy = pt.values.buddy !== undefined;
-  let freeLists: FreeListResult | null = null;
-  if (hasBuddy) {
-    c.freePagesBy = 'page_type';
-  } else {
-    const missing = missingFreeListKeys(vi);
-    if (missing.length) {
-      c.undecidable.free = `no NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE), and a free-list walk needs ${missing.join(', ')}`;
-      c.warnings.push(`free pages cannot be found: ${c.undecidable.free}`);
-    } else if (opts.dumpLevel & 16 || opts.alwaysWalkFreeLists) {
-      freeLists = walkFreeLists(vi, mem, memmap, maxMapnr);
-      c.freePagesBy = 'free_lists';
-      c.warnings.push(...freeLists.warnings);
-    } else {
-      c.undecidable.free = 'no NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE); free lists are walked only when the dump level excludes free pages';
-    }
-  }
-
-  decideClasses(c, vi, flags, pt, compound, reportedBit);
-
-  const plan: ScanPlan = { layout, flags, pt, compound, memmap, reportedBit, nrOrders, freeLists };
-  const managedEnd = managedEndOf(memmap, present, maxMapnr);
-  return new Classifier(c, plan, present, segmentsOf(memmap, present, maxMapnr, 2 ** (nrOrders - 1)), managedEnd);
+  return { mem, memmap };
 }
 
+/**
+ * How free pages are found: by the buddy page type, else by walking the zones' free lists
+ * (only when the level excludes free pages), else not at all (recorded in `c`).
+ */
+function freePagesBy(c: ClassSummary, k: KernelFacts, m: { mem: KernelMemory; memmap: MemMap }, opts: ClassifyOptions, maxMapnr: number): FreeListResult | null {
+  if (k.pt.values.buddy !== undefined) {
+    c.freePagesBy = 'page_type';
+    return null;
+  }
+  const missing = missingFreeListKeys(k.vi);
+  if (missing.length) {
+    c.undecidable.free = `no NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE), and a free-list walk needs ${missing.join(', ')}`;
+    c.warnings.push(`free pages cannot be found: ${c.undecidable.free}`);
+    return null;
+  }
+  if (opts.dumpLevel & 16 || opts.alwaysWalkFreeLists) {
+    const freeLists = walkFreeLists(k.vi, m.mem, m.memmap, maxMapnr);
+    c.freePagesBy = 'free_lists';
+    c.warnings.push(...freeLists.warnings);
+    return freeLists;
+  }
+  c.undecidable.free = 'no NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE); free lists are walked only when the dump level excludes free pages';
+  return null;
+}

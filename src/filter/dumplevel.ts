@@ -56,14 +56,33 @@ export function dumpableTable(level: number): Uint8Array {
  * The 2nd bitmap: pfns with data in the input whose class `level` keeps. Unknown pages are
  * always kept. Zero pages keep their bit here; the writer drops or shares them by content.
  */
-export function buildDumpableBitmap(c: Pick<Classification, 'maxMapnr' | 'classOf'>, level: number): Bitmap {
+export function buildDumpableBitmap(c: Pick<Classification, 'maxMapnr' | 'classOf'>, level: number, reuse?: Bitmap): Bitmap {
   const t = dumpableTable(level);
-  const bm = new Bitmap(c.maxMapnr);
+  // A window's bitmap may be built into the previous one's (the windows' contract: valid until
+  // the next is taken): one allocation per walk, not one per window.
+  const bm = reuse && reuse.nbits === c.maxMapnr ? reuse : new Bitmap(c.maxMapnr);
   const bytes = bm.bytes;
+  if (bm === reuse) bytes.fill(0);
   const cls = c.classOf;
   const n = c.maxMapnr;
   const full = n & ~7;
-  for (let i = 0; i < full; i += 8) {
+  for (let s = 0; s < full; s += HOLE_RUN) {
+    const e = Math.min(full, s + HOLE_RUN);
+    // Runs of holes (class 0, never dumped) fill a sparse pfn space: skipped by a native compare.
+    if (e - s === HOLE_RUN && HOLES.equals(cls.subarray(s, e))) continue;
+    dumpableBits(t, cls, bytes, s, e);
+  }
+  for (let i = full; i < n; i++) if (t[cls[i]!]) bm.set(i);
+  return bm;
+}
+
+/** Pfns compared at once against {@link HOLES}. */
+const HOLE_RUN = 4096;
+const HOLES = Buffer.alloc(HOLE_RUN);
+
+/** Bits [s, e) (multiples of 8) of the 2nd bitmap from the classes, by the level's table `t`. */
+function dumpableBits(t: Uint8Array, cls: Uint8Array, bytes: Uint8Array, s: number, e: number): void {
+  for (let i = s; i < e; i += 8) {
     bytes[i >>> 3] =
       t[cls[i]!]! |
       (t[cls[i + 1]!]! << 1) |
@@ -74,8 +93,6 @@ export function buildDumpableBitmap(c: Pick<Classification, 'maxMapnr' | 'classO
       (t[cls[i + 6]!]! << 6) |
       (t[cls[i + 7]!]! << 7);
   }
-  for (let i = full; i < n; i++) if (t[cls[i]!]) bm.set(i);
-  return bm;
 }
 
 /** Pages of each class a level excludes, and the total (zero pages not included). */

@@ -1,8 +1,16 @@
 /**
- * The struct-page scan of one window (classification passes 1–3): decode the struct pages of a
- * batch, decide each page by the page-type scheme and page->flags (every per-kernel decision
- * compiled into fields of {@link Scanner}), and the compound / buddy-block / free-list
- * fix-ups that make a head decide its whole range. The rules are in classify.ts's header.
+ * The struct-page scan of one window, classification passes 1–3 (pass 0 is decide.ts, pass 4
+ * the counting in walk.ts):
+ *  1. decode ({@link Scanner.decode}): a batch of struct pages (128 KiB, L2-sized) read from
+ *     mem_map and seen as int32 words, in place or as a packed copy of the fields read;
+ *  2. decide ({@link Scanner.batch} inline for untyped pages, {@link Scanner.slow} for the rest):
+ *     each page by page->flags and the page-type word, every per-kernel choice (flag bits, the
+ *     page-type scheme's tests from mm/pagetype.ts, the compound decoder) compiled into fields;
+ *  3. fix-ups: a buddy block or free-list head ({@link Scanner.freeBlock}) or a compound head
+ *     ({@link Scanner.compoundOrder}) decides its whole range, carried into the next batch,
+ *     section or window as the pending range.
+ * The rules are in classify.ts's header. The loop is the hot path (262 k struct pages per GiB):
+ * no per-page closures or allocations, monomorphic typed-array reads.
  */
 import { Bitmap } from '../io/bitmap.js';
 import type { PfnSet } from '../io/pfn-set.js';
@@ -317,14 +325,11 @@ export class Scanner {
   }
 
   /**
-   * Classify [cs, ce) of one section from one batch of struct pages. Returns the first pfn not
-   * handled: `ce`, or the pfn where a range decided by an earlier head runs past `ce`.
-   *
-   * Most struct pages are untyped, neither head nor tail: the loop decides those inline and
-   * hands every other one to {@link slow}. A small loop is compiled by TurboFan early in the
-   * first batch, and the rare paths (with their own type feedback) cannot deoptimise it.
+   * Pass 1, decode: read the struct pages of [cs, ce) and return them as int32 words (in place
+   * when the layout's fields are aligned, else a packed copy), with the word indices of the
+   * fields the passes read set in stride / wf / wch / wmap / wpriv / wmc.
    */
-  private batch(cs: number, ce: number): number {
+  private decode(cs: number, ce: number): Int32Array {
     const batch = this.memmap.readStructPages(cs, ce - cs);
     const v = batch.view;
     let w: Int32Array;
@@ -349,13 +354,26 @@ export class Scanner {
     this.view = v;
     this.bad = batch.unreadable;
     this.bi = 0;
+    return w;
+  }
+
+  /**
+   * Classify [cs, ce) of one section from one batch of struct pages. Returns the first pfn not
+   * handled: `ce`, or the pfn where a range decided by an earlier head runs past `ce`.
+   *
+   * Most struct pages are untyped, neither head nor tail: the loop decides those inline and
+   * hands every other one to {@link slow}. A small loop is compiled by TurboFan early in the
+   * first batch, and the rare paths (with their own type feedback) cannot deoptimise it.
+   */
+  private batch(cs: number, ce: number): number {
+    const w = this.decode(cs, ce);
     const { stride, wf, wch, wmap, wmc } = this;
     const classOf = this.out;
     const pb = this.wp.bytes;
     const base = this.base;
     // Everything goes the slow way when the batch has unreadable struct pages or free blocks
     // come from the free lists (a head is any pfn then).
-    const allSlow = batch.unreadable.length !== 0 || this.freeLists !== null;
+    const allSlow = this.bad.length !== 0 || this.freeLists !== null;
     const headH = this.head.half;
     const headM = this.head.mask;
     const slabH = this.slabBit.half;

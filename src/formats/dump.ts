@@ -68,6 +68,8 @@ export interface DumpReader {
    * data). Absent means every present pfn is readable. Use {@link readableBitmap}.
    */
   readonly dumpable?: Bitmap;
+  /** The same pfns as `dumpable` as a bounded set (a kdump input's bitmap read on demand). */
+  readonly readableSet?: PfnSet;
   /**
    * What is odd about the input but did not stop reading it. `truncated`: pages the input
    * should hold are missing (a cut-off copy, a dump left incomplete): they are left out of
@@ -126,6 +128,6 @@ export function presentPfns(r: Pick<DumpReader, 'present' | 'presentSet'>): PfnS
 }
 
 /** Pfns whose page data can be read (see {@link readableBitmap}), as a {@link PfnSet}. */
-export function readablePfns(r: Pick<DumpReader, 'present' | 'presentSet' | 'dumpable'>): PfnSet {
-  return r.dumpable ?? presentPfns(r);
+export function readablePfns(r: Pick<DumpReader, 'present' | 'presentSet' | 'dumpable' | 'readableSet'>): PfnSet {
+  return r.readableSet ?? r.dumpable ?? presentPfns(r);
 }

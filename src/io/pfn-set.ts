@@ -15,6 +15,8 @@ export interface PfnSet {
   nextClear(i: number, end?: number): number;
   /** Members in [start, end). */
   count(start?: number, end?: number): number;
+  /** Set the members of [base, base + out.nbits) in `out` (zeroed; base a multiple of 8), when faster than run by run. */
+  fillWindow?(base: number, out: Bitmap): void;
 }
 
 /** Disjoint, sorted, non-adjacent pfn runs [start, end) below `nbits`. */
@@ -121,7 +123,7 @@ export function windowBits(set: PfnSet, base: number, end: number, scratch?: { b
     if (scratch) scratch.bytes = bytes;
   }
   const out = new Bitmap(n, bytes);
-  if (set instanceof PfnRanges) set.fillWindow(base, out);
+  if (set.fillWindow) set.fillWindow(base, out);
   else {
     const stop = Math.min(end, set.nbits);
     for (let p = set.nextSet(base, stop); p >= 0; ) {

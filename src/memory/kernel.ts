@@ -4,7 +4,7 @@
  */
 import { VmcoreError, hex } from '../errors.js';
 import { readableBitmap, type DumpReader } from '../formats/dump.js';
-import type { Bitmap } from '../io/bitmap.js';
+import type { PfnSet } from '../io/pfn-set.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import type { KernelTextMapping } from '../addrxlat/x86_64.js';
 import type { SparseXlatPiece } from '../addrxlat/walk.js';
@@ -23,14 +23,15 @@ export class KernelMemory {
   readonly pageSize: number;
   readonly readPhysU64: (pa: bigint) => bigint | undefined;
   /** Pfns with readable data (see {@link readableBitmap}). */
-  readonly readable: Bitmap;
+  readonly readable: PfnSet;
 
   constructor(
     readonly reader: DumpReader,
     readonly vi: Vmcoreinfo,
     opts: KernelMemoryOptions = {},
   ) {
-    this.readable = readableBitmap(reader);
+    // A kdump input's set reads its bitmap on demand (no max_mapnr/8 bytes).
+    this.readable = reader.readableSet ?? readableBitmap(reader);
     this.pageSize = reader.info.pageSize;
     const kernelPage = vi.pageSize;
     if (kernelPage !== undefined && kernelPage !== this.pageSize) {

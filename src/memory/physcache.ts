@@ -14,12 +14,12 @@ export interface CachedPhysReader {
 
 /** Build a cached u64 reader over `reader`'s readable pages. */
 export function createPhysU64Reader(
-  reader: Pick<DumpReader, 'present' | 'dumpable' | 'maxMapnr' | 'readPages'>,
+  reader: Pick<DumpReader, 'present' | 'dumpable' | 'readableSet' | 'maxMapnr' | 'readPages'>,
   cachePages = 64,
   pageSize = 4096,
 ): CachedPhysReader {
   const pageBig = BigInt(pageSize);
-  const readable = readableBitmap(reader);
+  const readable = reader.readableSet ?? readableBitmap(reader);
   const cache = new Map<number, DataView>();
   let pageReads = 0;
   const readU64: ReadPhysU64 = (paddr) => {

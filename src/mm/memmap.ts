@@ -93,169 +93,258 @@ class UnusableRuns extends Array<UnusableSection> {
 }
 const U64 = (1n << 64n) - 1n;
 
+/** Usable and unusable sections, as one model's decoder finds them. */
+interface Found {
+  model: MemoryModel;
+  pagesPerSection: number;
+  sections: MemMapSection[];
+  unusable: UnusableRuns;
+  decidedBy: string[];
+}
+
 /** Locate mem_map; throws E_MEMMAP only when no memory model can be recognised at all. */
 export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number): MemMap {
-  const sizeOpt = vi.size('page');
-  if (sizeOpt === undefined) throw new VmcoreError('E_MEMMAP', 'VMCOREINFO lacks SIZE(page): cannot locate mem_map', { key: 'SIZE(page)' });
-  const size: number = sizeOpt;
-  const l5 = mem.translator.arch === 'x86_64' && mem.translator.l5;
-  const kernelHalf = mem.translator.kernelStart;
-  const pageSize = mem.pageSize;
-  const pageShift = Math.log2(pageSize);
-  const sym = vi.symbol('mem_section');
-  const msSize = vi.size('mem_section');
-  const msOff = vi.offset('mem_section.section_mem_map');
-  let model: MemoryModel;
-  let sections: MemMapSection[] = [];
-  let unusable: UnusableRuns = new UnusableRuns();
-  const decidedBy: string[] = [];
-  let pagesPerSection: number;
-
-  if (sym !== undefined && msSize !== undefined && msOff !== undefined) {
-    if (msSize <= 0 || msSize > pageSize || msOff + 8 > msSize) {
-      throw new VmcoreError('E_MEMMAP', `SIZE(mem_section)=${msSize} / OFFSET(mem_section.section_mem_map)=${msOff} are implausible`, {
-        key: 'SIZE(mem_section)',
-      });
-    }
-    const sectionSizeBits = vi.numberAsInt('SECTION_SIZE_BITS') ?? 27;
-    const maxPhysBits = vi.numberAsInt('MAX_PHYSMEM_BITS') ?? (mem.translator.arch === 'arm64' ? 48 : l5 ? 52 : 46);
-    if (sectionSizeBits < pageShift || sectionSizeBits > 40 || maxPhysBits < sectionSizeBits || maxPhysBits > 64) {
-      throw new VmcoreError('E_MEMMAP', `SECTION_SIZE_BITS=${sectionSizeBits} / MAX_PHYSMEM_BITS=${maxPhysBits} are implausible`, {
-        key: 'NUMBER(SECTION_SIZE_BITS)',
-      });
-    }
-    // A small integer (2 ** n is a double): section pfns derived from it stay unboxed in hot loops.
-    pagesPerSection = 1 << (sectionSizeBits - pageShift);
-    const nrMemSections = 2 ** (maxPhysBits - sectionSizeBits);
-    const spr = Math.floor(pageSize / msSize); // SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section)
-    const rootsLen = vi.length('mem_section');
-    const extreme = rootsLen === undefined || rootsLen === Math.ceil(nrMemSections / spr);
-    model = extreme ? 'sparsemem-extreme' : 'sparsemem';
-    decidedBy.push('SYMBOL(mem_section)', 'SIZE(mem_section)', 'OFFSET(mem_section.section_mem_map)');
-    if (rootsLen !== undefined) decidedBy.push('LENGTH(mem_section)');
-    const nrNeeded = Math.ceil(maxMapnr / pagesPerSection);
-    // Flag bits live below the alignment of the encoded value (struct page arrays are aligned to
-    // SIZE(page)); masking 6 bits also clears SECTION_IS_VMEMMAP_PREINIT where makedumpfile's
-    // 0x1f would not (FORMATS.md §5.3, deliberate deviation).
-    const flagMask = size % 64 === 0 ? 0x3fn : 0x1fn;
-
-    const decodeAll = (rootsVa: bigint): { ok: MemMapSection[]; bad: UnusableRuns } => {
-      const ok: MemMapSection[] = [];
-      const bad = new UnusableRuns();
-      const range = (nr: number) => ({ startPfn: nr * pagesPerSection, endPfn: Math.min(maxMapnr, (nr + 1) * pagesPerSection) });
-      const decodeEntry = (nr: number, entry: bigint) => {
-        const r = range(nr);
-        if ((entry & 1n) === 0n) {
-          bad.push({ nr, ...r, reason: 'section_not_present', detail: `section ${nr} is not marked present` });
-          return;
-        }
-        const memMap = ((entry & ~flagMask) + BigInt(nr) * BigInt(pagesPerSection) * BigInt(size)) & U64;
-        if (memMap < kernelHalf) {
-          bad.push({ nr, ...r, reason: 'mem_map_not_kernel_address', detail: `section ${nr}: mem_map ${hex(memMap)} is not a kernel address` });
-          return;
-        }
-        if (mem.translator.tryTranslate(memMap) === undefined) {
-          let detail = `section ${nr}: mem_map ${hex(memMap)} does not translate`;
-          try {
-            mem.translator.translate(memMap);
-          } catch (e) {
-            if (e instanceof Error) detail = `section ${nr}: ${e.message}`;
-          }
-          bad.push({ nr, ...r, reason: 'mem_map_untranslatable', detail });
-          return;
-        }
-        ok.push({ nr, ...r, memMap });
-      };
-      if (extreme) {
-        const nRoots = Math.min(Math.ceil(nrNeeded / spr), rootsLen ?? Infinity);
-        let roots: DataView;
-        try {
-          const b = mem.readVirt(rootsVa, nRoots * 8);
-          roots = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        } catch (e) {
-          const detail = `mem_section root array at ${hex(rootsVa)} unreadable: ${(e as Error).message}`;
-          for (let nr = 0; nr < nrNeeded; nr++) bad.push({ nr, ...range(nr), reason: 'root_unreadable', detail });
-          return { ok, bad };
-        }
-        for (let ri = 0; ri < nRoots; ri++) {
-          const root = roots.getBigUint64(ri * 8, true);
-          const first = ri * spr;
-          const last = Math.min(nrNeeded, first + spr);
-          if (root === 0n) {
-            for (let nr = first; nr < last; nr++) {
-              bad.push({ nr, ...range(nr), reason: 'section_not_present', detail: `mem_section root ${ri} is NULL` });
-            }
-            continue;
-          }
-          let page: DataView;
-          try {
-            const b = mem.readVirt(root, (last - first) * msSize);
-            page = new DataView(b.buffer, b.byteOffset, b.byteLength);
-          } catch (e) {
-            const detail = `mem_section root ${ri} at ${hex(root)} unreadable: ${(e as Error).message}`;
-            for (let nr = first; nr < last; nr++) bad.push({ nr, ...range(nr), reason: 'root_unreadable', detail });
-            continue;
-          }
-          for (let nr = first; nr < last; nr++) decodeEntry(nr, page.getBigUint64((nr - first) * msSize + msOff, true));
-        }
-      } else {
-        let arr: DataView;
-        try {
-          const b = mem.readVirt(rootsVa, nrNeeded * msSize);
-          arr = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        } catch (e) {
-          const detail = `mem_section array at ${hex(rootsVa)} unreadable: ${(e as Error).message}`;
-          for (let nr = 0; nr < nrNeeded; nr++) bad.push({ nr, ...range(nr), reason: 'root_unreadable', detail });
-          return { ok, bad };
-        }
-        for (let nr = 0; nr < nrNeeded; nr++) decodeEntry(nr, arr.getBigUint64(nr * msSize + msOff, true));
-      }
-      return { ok, bad };
-    };
-
-    let r = decodeAll(sym);
-    if (r.ok.length === 0 && extreme) {
-      // makedumpfile retries with the symbol as the address of the pointer to the root array
-      // (what a vmlinux symbol means since Linux 4.15 made mem_section a pointer).
-      const ptr = mem.tryReadU64(sym);
-      if (ptr !== undefined && ptr >= kernelHalf) {
-        const r2 = decodeAll(ptr);
-        if (r2.ok.length > 0) r = r2;
-      }
-    }
-    sections = r.ok;
-    unusable = r.bad;
+  const size = vi.size('page');
+  if (size === undefined) throw new VmcoreError('E_MEMMAP', 'VMCOREINFO lacks SIZE(page): cannot locate mem_map', { key: 'SIZE(page)' });
+  let f: Found;
+  if (vi.symbol('mem_section') !== undefined && vi.size('mem_section') !== undefined && vi.offset('mem_section.section_mem_map') !== undefined) {
+    f = sparseSections(mem, vi, maxMapnr, size);
   } else if (vi.symbol('mem_map') !== undefined) {
-    model = 'flatmem';
-    decidedBy.push('SYMBOL(mem_map)');
-    pagesPerSection = 32768;
-    const symMemMap = vi.symbol('mem_map')!;
-    const nrNeeded = Math.ceil(maxMapnr / pagesPerSection);
-    const range = (nr: number) => ({ startPfn: nr * pagesPerSection, endPfn: Math.min(maxMapnr, (nr + 1) * pagesPerSection) });
-    const base = mem.tryReadU64(symMemMap);
-    for (let nr = 0; nr < nrNeeded; nr++) {
-      if (base === undefined) {
-        unusable.push({ nr, ...range(nr), reason: 'root_unreadable', detail: `mem_map pointer at ${hex(symMemMap)} unreadable` });
-      } else if (base < kernelHalf) {
-        unusable.push({ nr, ...range(nr), reason: 'mem_map_not_kernel_address', detail: `mem_map ${hex(base)} is not a kernel address` });
-      } else {
-        sections.push({ nr, ...range(nr), memMap: (base + BigInt(nr * pagesPerSection * size)) & U64 });
-      }
-    }
+    f = flatSections(mem, vi.symbol('mem_map')!, maxMapnr, size);
   } else {
     const missing = ['SYMBOL(mem_section)', 'SIZE(mem_section)', 'OFFSET(mem_section.section_mem_map)'].filter((k) => !vi.has(k));
     throw new VmcoreError('E_MEMMAP', `cannot distinguish the memory model: VMCOREINFO lacks ${missing.join(', ')} and SYMBOL(mem_map)`, {
       key: missing.join(','),
     });
   }
+  const pages = new StructPageReader(mem, f.sections, f.pagesPerSection, size);
+  return {
+    model: f.model,
+    pagesPerSection: f.pagesPerSection,
+    structPageSize: size,
+    sections: f.sections,
+    unusable: [...f.unusable],
+    unusableSections: f.unusable.sectionCount,
+    decidedBy: f.decidedBy,
+    sectionOf: (pfn) => pages.sectionOf(pfn),
+    pfnOfStructPage: (va) => pages.pfnOfStructPage(va),
+    readStructPages: (startPfn, count, buf) => pages.read(startPfn, count, buf),
+  };
+}
 
-  const byNr = new Map<number, MemMapSection>();
-  for (const s of sections) byNr.set(s.nr, s);
-  const byAddr = [...sections].sort((a, b) => (a.memMap < b.memMap ? -1 : a.memMap > b.memMap ? 1 : 0));
-  const sz = BigInt(size);
-  let shared: Uint8Array | undefined;
+/** What decoding SPARSEMEM's mem_section entries needs (FORMATS.md §5.2). */
+interface SparseGeometry {
+  size: number;
+  msSize: number;
+  msOff: number;
+  pagesPerSection: number;
+  /** Sections below max_mapnr. */
+  nrNeeded: number;
+  /** SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section). */
+  spr: number;
+  rootsLen: number | undefined;
+  extreme: boolean;
+  flagMask: bigint;
+  kernelHalf: bigint;
+  maxMapnr: number;
+}
 
-  function pfnOfStructPage(va: bigint): number | undefined {
+function sparseGeometry(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number, size: number): SparseGeometry {
+  const msSize = vi.size('mem_section')!;
+  const msOff = vi.offset('mem_section.section_mem_map')!;
+  const pageSize = mem.pageSize;
+  if (msSize <= 0 || msSize > pageSize || msOff + 8 > msSize) {
+    throw new VmcoreError('E_MEMMAP', `SIZE(mem_section)=${msSize} / OFFSET(mem_section.section_mem_map)=${msOff} are implausible`, {
+      key: 'SIZE(mem_section)',
+    });
+  }
+  const l5 = mem.translator.arch === 'x86_64' && mem.translator.l5;
+  const sectionSizeBits = vi.numberAsInt('SECTION_SIZE_BITS') ?? 27;
+  const maxPhysBits = vi.numberAsInt('MAX_PHYSMEM_BITS') ?? (mem.translator.arch === 'arm64' ? 48 : l5 ? 52 : 46);
+  const pageShift = Math.log2(pageSize);
+  if (sectionSizeBits < pageShift || sectionSizeBits > 40 || maxPhysBits < sectionSizeBits || maxPhysBits > 64) {
+    throw new VmcoreError('E_MEMMAP', `SECTION_SIZE_BITS=${sectionSizeBits} / MAX_PHYSMEM_BITS=${maxPhysBits} are implausible`, {
+      key: 'NUMBER(SECTION_SIZE_BITS)',
+    });
+  }
+  // A small integer (2 ** n is a double): section pfns derived from it stay unboxed in hot loops.
+  const pagesPerSection = 1 << (sectionSizeBits - pageShift);
+  const spr = Math.floor(pageSize / msSize);
+  const rootsLen = vi.length('mem_section');
+  return {
+    size,
+    msSize,
+    msOff,
+    pagesPerSection,
+    nrNeeded: Math.ceil(maxMapnr / pagesPerSection),
+    spr,
+    rootsLen,
+    extreme: rootsLen === undefined || rootsLen === Math.ceil(2 ** (maxPhysBits - sectionSizeBits) / spr),
+    // Flag bits live below the alignment of the encoded value (struct page arrays are aligned to
+    // SIZE(page)); masking 6 bits also clears SECTION_IS_VMEMMAP_PREINIT where makedumpfile's
+    // 0x1f would not (FORMATS.md §5.3, deliberate deviation).
+    flagMask: size % 64 === 0 ? 0x3fn : 0x1fn,
+    kernelHalf: mem.translator.kernelStart,
+    maxMapnr,
+  };
+}
+
+/** SPARSEMEM (classic or extreme): every section's mem_section entry decoded. */
+function sparseSections(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number, size: number): Found {
+  const g = sparseGeometry(mem, vi, maxMapnr, size);
+  const decidedBy = ['SYMBOL(mem_section)', 'SIZE(mem_section)', 'OFFSET(mem_section.section_mem_map)'];
+  if (g.rootsLen !== undefined) decidedBy.push('LENGTH(mem_section)');
+  const sym = vi.symbol('mem_section')!;
+  let r = decodeSections(mem, g, sym);
+  if (r.ok.length === 0 && g.extreme) {
+    // makedumpfile retries with the symbol as the address of the pointer to the root array
+    // (what a vmlinux symbol means since Linux 4.15 made mem_section a pointer).
+    const ptr = mem.tryReadU64(sym);
+    if (ptr !== undefined && ptr >= g.kernelHalf) {
+      const r2 = decodeSections(mem, g, ptr);
+      if (r2.ok.length > 0) r = r2;
+    }
+  }
+  return { model: g.extreme ? 'sparsemem-extreme' : 'sparsemem', pagesPerSection: g.pagesPerSection, sections: r.ok, unusable: r.bad, decidedBy };
+}
+
+/** The pfn range of section `nr`. */
+function sectionRange(g: Pick<SparseGeometry, 'pagesPerSection' | 'maxMapnr'>, nr: number): { startPfn: number; endPfn: number } {
+  return { startPfn: nr * g.pagesPerSection, endPfn: Math.min(g.maxMapnr, (nr + 1) * g.pagesPerSection) };
+}
+
+/** Sections whose mem_section array (extreme: root array) is at `rootsVa`. */
+function decodeSections(mem: KernelMemory, g: SparseGeometry, rootsVa: bigint): { ok: MemMapSection[]; bad: UnusableRuns } {
+  const ok: MemMapSection[] = [];
+  const bad = new UnusableRuns();
+  const allBad = (detail: string) => {
+    for (let nr = 0; nr < g.nrNeeded; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'root_unreadable', detail });
+    return { ok, bad };
+  };
+  if (!g.extreme) {
+    let arr: DataView;
+    try {
+      arr = viewOf(mem.readVirt(rootsVa, g.nrNeeded * g.msSize));
+    } catch (e) {
+      return allBad(`mem_section array at ${hex(rootsVa)} unreadable: ${(e as Error).message}`);
+    }
+    for (let nr = 0; nr < g.nrNeeded; nr++) decodeEntry(mem, g, nr, arr.getBigUint64(nr * g.msSize + g.msOff, true), ok, bad);
+    return { ok, bad };
+  }
+  const nRoots = Math.min(Math.ceil(g.nrNeeded / g.spr), g.rootsLen ?? Infinity);
+  let roots: DataView;
+  try {
+    roots = viewOf(mem.readVirt(rootsVa, nRoots * 8));
+  } catch (e) {
+    return allBad(`mem_section root array at ${hex(rootsVa)} unreadable: ${(e as Error).message}`);
+  }
+  for (let ri = 0; ri < nRoots; ri++) decodeRoot(mem, g, ri, roots.getBigUint64(ri * 8, true), ok, bad);
+  return { ok, bad };
+}
+
+function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The sections of SPARSEMEM_EXTREME root `ri` (at `root`). */
+function decodeRoot(mem: KernelMemory, g: SparseGeometry, ri: number, root: bigint, ok: MemMapSection[], bad: UnusableRuns): void {
+  const first = ri * g.spr;
+  const last = Math.min(g.nrNeeded, first + g.spr);
+  if (root === 0n) {
+    for (let nr = first; nr < last; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'section_not_present', detail: `mem_section root ${ri} is NULL` });
+    return;
+  }
+  let page: DataView;
+  try {
+    page = viewOf(mem.readVirt(root, (last - first) * g.msSize));
+  } catch (e) {
+    const detail = `mem_section root ${ri} at ${hex(root)} unreadable: ${(e as Error).message}`;
+    for (let nr = first; nr < last; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'root_unreadable', detail });
+    return;
+  }
+  for (let nr = first; nr < last; nr++) decodeEntry(mem, g, nr, page.getBigUint64((nr - first) * g.msSize + g.msOff, true), ok, bad);
+}
+
+/** One section's encoded section_mem_map: usable (ok) or why not (bad). */
+function decodeEntry(mem: KernelMemory, g: SparseGeometry, nr: number, entry: bigint, ok: MemMapSection[], bad: UnusableRuns): void {
+  const r = sectionRange(g, nr);
+  if ((entry & 1n) === 0n) {
+    bad.push({ nr, ...r, reason: 'section_not_present', detail: `section ${nr} is not marked present` });
+    return;
+  }
+  const memMap = ((entry & ~g.flagMask) + BigInt(nr) * BigInt(g.pagesPerSection) * BigInt(g.size)) & U64;
+  if (memMap < g.kernelHalf) {
+    bad.push({ nr, ...r, reason: 'mem_map_not_kernel_address', detail: `section ${nr}: mem_map ${hex(memMap)} is not a kernel address` });
+    return;
+  }
+  if (mem.translator.tryTranslate(memMap) === undefined) {
+    let detail = `section ${nr}: mem_map ${hex(memMap)} does not translate`;
+    try {
+      mem.translator.translate(memMap);
+    } catch (e) {
+      if (e instanceof Error) detail = `section ${nr}: ${e.message}`;
+    }
+    bad.push({ nr, ...r, reason: 'mem_map_untranslatable', detail });
+    return;
+  }
+  ok.push({ nr, ...r, memMap });
+}
+
+/** FLATMEM: one mem_map array, cut in 32768-pfn pieces like sections. */
+function flatSections(mem: KernelMemory, symMemMap: bigint, maxMapnr: number, size: number): Found {
+  const pagesPerSection = 32768;
+  const g = { pagesPerSection, maxMapnr };
+  const sections: MemMapSection[] = [];
+  const unusable = new UnusableRuns();
+  const kernelHalf = mem.translator.kernelStart;
+  const nrNeeded = Math.ceil(maxMapnr / pagesPerSection);
+  const base = mem.tryReadU64(symMemMap);
+  for (let nr = 0; nr < nrNeeded; nr++) {
+    if (base === undefined) {
+      unusable.push({ nr, ...sectionRange(g, nr), reason: 'root_unreadable', detail: `mem_map pointer at ${hex(symMemMap)} unreadable` });
+    } else if (base < kernelHalf) {
+      unusable.push({ nr, ...sectionRange(g, nr), reason: 'mem_map_not_kernel_address', detail: `mem_map ${hex(base)} is not a kernel address` });
+    } else {
+      sections.push({ nr, ...sectionRange(g, nr), memMap: (base + BigInt(nr * pagesPerSection * size)) & U64 });
+    }
+  }
+  return { model: 'flatmem', pagesPerSection, sections, unusable, decidedBy: ['SYMBOL(mem_map)'] };
+}
+
+/** A piece of a section's mem_map: bytes [off, off+len) of its struct pages at physical `pa` (-1: unmapped). */
+interface Piece {
+  off: number;
+  len: number;
+  pa: number;
+}
+
+/** Reads struct pages of usable sections, and finds the pfn of a struct page address. */
+class StructPageReader {
+  private readonly byNr = new Map<number, MemMapSection>();
+  private readonly byAddr: MemMapSection[];
+  private readonly sz: bigint;
+  private shared: Uint8Array | undefined;
+  /** The last section's mem_map, translated once for all its batches. */
+  private piecesOf = -1;
+  private pieces: Piece[] = [];
+
+  constructor(
+    private readonly mem: KernelMemory,
+    sections: MemMapSection[],
+    private readonly pagesPerSection: number,
+    private readonly size: number,
+  ) {
+    for (const s of sections) this.byNr.set(s.nr, s);
+    this.byAddr = [...sections].sort((a, b) => (a.memMap < b.memMap ? -1 : a.memMap > b.memMap ? 1 : 0));
+    this.sz = BigInt(size);
+  }
+
+  sectionOf(pfn: number): MemMapSection | undefined {
+    return this.byNr.get(Math.floor(pfn / this.pagesPerSection));
+  }
+
+  pfnOfStructPage(va: bigint): number | undefined {
+    const byAddr = this.byAddr;
     let lo = 0;
     let hi = byAddr.length - 1;
     let found: MemMapSection | undefined;
@@ -267,105 +356,89 @@ export function locateMemMap(mem: KernelMemory, vi: Vmcoreinfo, maxMapnr: number
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    // Sections sharing one vmemmap base may sit back to back; check the candidates near `found`.
-    for (const s of found ? [found] : []) {
-      const d = va - s.memMap;
-      if (d % sz !== 0n) return undefined;
-      const idx = Number(d / sz);
-      if (idx < s.endPfn - s.startPfn) return s.startPfn + idx;
-    }
-    return undefined;
+    if (!found) return undefined;
+    const d = va - found.memMap;
+    if (d % this.sz !== 0n) return undefined;
+    const idx = Number(d / this.sz);
+    return idx < found.endPfn - found.startPfn ? found.startPfn + idx : undefined;
   }
 
-  // The last section's mem_map, translated once for all its batches: pieces by byte offset
-  // into its struct pages, with their physical address as a number (-1: unmapped).
-  let piecesOf = -1;
-  let pieces: { off: number; len: number; pa: number }[] = [];
-  function sectionPieces(sec: MemMapSection): { off: number; len: number; pa: number }[] {
-    if (piecesOf !== sec.nr) {
-      pieces = [];
+  private sectionPieces(sec: MemMapSection): Piece[] {
+    if (this.piecesOf !== sec.nr) {
+      this.pieces = [];
       let off = 0;
-      for (const p of mem.mapRange(sec.memMap, (sec.endPfn - sec.startPfn) * size)) {
-        pieces.push({ off, len: p.len, pa: p.pa === null ? -1 : Number(p.pa) });
+      for (const p of this.mem.mapRange(sec.memMap, (sec.endPfn - sec.startPfn) * this.size)) {
+        this.pieces.push({ off, len: p.len, pa: p.pa === null ? -1 : Number(p.pa) });
         off += p.len;
       }
-      piecesOf = sec.nr;
+      this.piecesOf = sec.nr;
     }
-    return pieces;
+    return this.pieces;
   }
 
-  function readStructPages(startPfn: number, count: number, buf?: Uint8Array): StructPageBatch {
-    const sec = byNr.get(Math.floor(startPfn / pagesPerSection));
+  read(startPfn: number, count: number, buf?: Uint8Array): StructPageBatch {
+    const sec = this.sectionOf(startPfn);
     if (!sec || startPfn + count > sec.endPfn) {
       throw new VmcoreError('E_INTERNAL', `readStructPages(${hex(startPfn)}, ${count}) is not inside one usable section`, { pfn: startPfn });
     }
+    const size = this.size;
     const len = count * size;
     let out = buf;
     if (!out) {
-      // Callers batch in L2-sized pieces (see Scanner in filter/classify.ts); a section-sized
+      // Callers batch in L2-sized pieces (see Scanner in filter/scan.ts); a section-sized
       // buffer is made only for a caller that asks for one.
-      if (!shared || shared.length < len) shared = new Uint8Array(Math.max(len, 128 * 1024));
-      out = shared;
+      if (!this.shared || this.shared.length < len) this.shared = new Uint8Array(Math.max(len, 128 * 1024));
+      out = this.shared;
     }
-    const unreadable: UnreadableRange[] = [];
-    const markBad = (off: number, n: number, reason: UnreadableRange['reason']) => {
-      out!.fill(0, off, off + n);
-      const s = startPfn + Math.floor(off / size);
-      const e = startPfn + Math.ceil((off + n) / size);
-      const last = unreadable[unreadable.length - 1];
-      if (last && last.reason === reason && last.end >= s) last.end = Math.max(last.end, e);
-      else unreadable.push({ start: s, end: e, reason });
-    };
-    let reads = 0;
+    const b: StructPageBatch = { view: new DataView(out.buffer, out.byteOffset, len), startPfn, count, unreadable: [], reads: 0 };
     const base = (startPfn - sec.startPfn) * size;
     const end = base + len;
-    for (const p of sectionPieces(sec)) {
+    for (const p of this.sectionPieces(sec)) {
       if (p.off + p.len <= base) continue;
       if (p.off >= end) break;
       const s = Math.max(base, p.off);
-      const off = s - base;
       const n = Math.min(end, p.off + p.len) - s;
-      if (p.pa < 0) {
-        markBad(off, n, 'struct_page_unmapped');
-        continue;
-      }
-      const pa = p.pa + (s - p.off);
-      if (mem.physPresentAt(pa, n)) {
-        mem.readPhysAt(pa, n, out, off);
-        reads++;
-        continue;
-      }
-      // Split the piece into present and absent physical pages.
-      let pOff = 0;
-      while (pOff < n) {
-        const at = pa + pOff;
-        let k = Math.min(pageSize - (at % pageSize), n - pOff);
-        const present = mem.physPresentAt(at, k);
-        while (pOff + k < n) {
-          const k2 = Math.min(pageSize, n - pOff - k);
-          if (mem.physPresentAt(at + k, k2) !== present) break;
-          k += k2;
-        }
-        if (present) {
-          mem.readPhysAt(at, k, out, off + pOff);
-          reads++;
-        } else markBad(off + pOff, k, 'struct_page_not_in_dump');
-        pOff += k;
-      }
+      if (p.pa < 0) this.markBad(b, out, s - base, n, 'struct_page_unmapped');
+      else this.readPiece(b, out, p.pa + (s - p.off), s - base, n);
     }
-    return { view: new DataView(out.buffer, out.byteOffset, len), startPfn, count, unreadable, reads };
+    return b;
   }
 
-  return {
-    model,
-    pagesPerSection,
-    structPageSize: size,
-    sections,
-    unusable: [...unusable],
-    unusableSections: unusable.sectionCount,
-    decidedBy,
-    sectionOf: (pfn) => byNr.get(Math.floor(pfn / pagesPerSection)),
-    pfnOfStructPage,
-    readStructPages,
-  };
+  /** Bytes [off, off+n) of the batch from physical `pa`: the present pages read, the others zeroed and marked. */
+  private readPiece(b: StructPageBatch, out: Uint8Array, pa: number, off: number, n: number): void {
+    const mem = this.mem;
+    if (mem.physPresentAt(pa, n)) {
+      mem.readPhysAt(pa, n, out, off);
+      b.reads++;
+      return;
+    }
+    // Split the piece into present and absent physical pages.
+    const pageSize = mem.pageSize;
+    let pOff = 0;
+    while (pOff < n) {
+      const at = pa + pOff;
+      let k = Math.min(pageSize - (at % pageSize), n - pOff);
+      const present = mem.physPresentAt(at, k);
+      while (pOff + k < n) {
+        const k2 = Math.min(pageSize, n - pOff - k);
+        if (mem.physPresentAt(at + k, k2) !== present) break;
+        k += k2;
+      }
+      if (present) {
+        mem.readPhysAt(at, k, out, off + pOff);
+        b.reads++;
+      } else this.markBad(b, out, off + pOff, k, 'struct_page_not_in_dump');
+      pOff += k;
+    }
+  }
+
+  /** Zero bytes [off, off+n) of the batch and record their pfns as unreadable for `reason`. */
+  private markBad(b: StructPageBatch, out: Uint8Array, off: number, n: number, reason: UnreadableRange['reason']): void {
+    out.fill(0, off, off + n);
+    const s = b.startPfn + Math.floor(off / this.size);
+    const e = b.startPfn + Math.ceil((off + n) / this.size);
+    const last = b.unreadable[b.unreadable.length - 1];
+    if (last && last.reason === reason && last.end >= s) last.end = Math.max(last.end, e);
+    else b.unreadable.push({ start: s, end: e, reason });
+  }
 }

@@ -69,49 +69,62 @@ export function detectPageTypes(vi: Vmcoreinfo): PageTypeDecoder {
   return pageTypeDecoder(values, decidedBy);
 }
 
+/**
+ * The page-type generations, each in one place: how its exported values look (`matches`, tried
+ * in this order on the first exported value), its PAGE_TYPE_BASE, and the one int32 test of a
+ * type. A new generation is one more entry.
+ */
+interface SchemeRule {
+  scheme: Exclude<PageTypeScheme, 'none'>;
+  matches(ref: number): boolean;
+  base?(ref: number): number;
+  test(v: number, base: number | undefined): PageTypeTest;
+  /** Whether one word can carry two types (buddy and offline: a hinted free page). */
+  encodesHinted?: boolean;
+}
+const SCHEMES: readonly SchemeRule[] = [
+  {
+    // 6.12+: the type is the top byte (≥ 0x80), the low 24 bits are data.
+    scheme: 'top-byte',
+    matches: (ref) => ((ref >>> 0) & 0xffffff) === 0 && (ref >>> 0) >>> 24 >= 0x80,
+    test: (v) => ({ mask: 0xff000000 | 0, value: (v & 0xff000000) | 0 }),
+  },
+  {
+    // 4.18–6.11: a type is one cleared bit under PAGE_TYPE_BASE; PageT(w) ⇔ (w & (base | T)) == base.
+    scheme: 'inverted',
+    matches: (ref) => {
+      const bit = ~ref >>> 0;
+      return bit !== 0 && (bit & (bit - 1)) === 0;
+    },
+    // 6.11 moved the type bits up under a 0x80000000 base; earlier kernels keep them low.
+    base: (ref) => ((~ref >>> 0) >= 0x01000000 ? 0x80000000 : 0xf0000000),
+    test: (v, base) => ({ mask: (base! | ~v) | 0, value: base! | 0 }),
+    encodesHinted: true,
+  },
+  {
+    // ≤ 4.17: a typed page holds exactly the exported value.
+    scheme: 'sentinel',
+    matches: () => true,
+    test: (v) => ({ mask: -1, value: v | 0 }),
+  },
+];
+
 /** Build a decoder from exported values (int32 as VMCOREINFO prints them). */
 export function pageTypeDecoder(values: Partial<Record<PageTypeName, number>>, decidedBy: string[] = []): PageTypeDecoder {
-  const buddy = values.buddy;
-  let scheme: PageTypeScheme = 'none';
-  let base: number | undefined;
-  const ref = buddy ?? values.offline ?? values.slab ?? values.hugetlb;
-  if (ref !== undefined) {
-    const u = ref >>> 0;
-    const bit = ~ref >>> 0;
-    if ((u & 0xffffff) === 0 && u >>> 24 >= 0x80) {
-      scheme = 'top-byte';
-    } else if (bit !== 0 && (bit & (bit - 1)) === 0) {
-      scheme = 'inverted';
-      // 6.11 moved the type bits up under a 0x80000000 base; earlier kernels keep them low.
-      base = bit >= 0x01000000 ? 0x80000000 : 0xf0000000;
-    } else {
-      scheme = 'sentinel';
-    }
-  }
+  const ref = values.buddy ?? values.offline ?? values.slab ?? values.hugetlb;
+  const rule = ref === undefined ? undefined : SCHEMES.find((r) => r.matches(ref));
+  const scheme: PageTypeScheme = rule?.scheme ?? 'none';
+  const base = rule?.base?.(ref!);
   // Every scheme's test is a mask and compare on the 32-bit word (int32 arithmetic: `&` works
   // mod 2^32, so a u32 or an int32 word gives the same answer).
   const tests: Partial<Record<PageTypeName, PageTypeTest>> = {};
-  for (const [t, v] of Object.entries(values) as [PageTypeName, number][]) {
-    switch (scheme) {
-      case 'inverted':
-        // PageT(w) ⇔ (w & (base | T)) == base, T the type's bit (the cleared bit of v).
-        tests[t] = { mask: (base! | ~v) | 0, value: base! | 0 };
-        break;
-      case 'top-byte':
-        tests[t] = { mask: 0xff000000 | 0, value: (v & 0xff000000) | 0 };
-        break;
-      case 'sentinel':
-        tests[t] = { mask: -1, value: v | 0 };
-        break;
-      default:
-    }
-  }
+  if (rule) for (const [t, v] of Object.entries(values) as [PageTypeName, number][]) tests[t] = rule.test(v, base);
   const test = (t: PageTypeName): PageTypeTest | null => tests[t] ?? null;
   const is = (w: number, t: PageTypeName): boolean => {
     const m = tests[t];
     return m !== undefined && (w & m.mask) === m.value;
   };
-  const canEncodeHinted = scheme === 'inverted' && values.buddy !== undefined && values.offline !== undefined;
+  const canEncodeHinted = rule?.encodesHinted === true && values.buddy !== undefined && values.offline !== undefined;
   const hintedValue = canEncodeHinted ? (values.buddy! & values.offline!) | 0 : undefined;
   return {
     scheme,

@@ -5,6 +5,7 @@
 import { VmcoreError, hex } from '../../errors.js';
 import { Bitmap } from '../../io/bitmap.js';
 import { FileSource, borrowSource, type ByteSource } from '../../io/file.js';
+import { PfnRanges, type PfnSet } from '../../io/pfn-set.js';
 import { LIMITS } from '../../io/limits.js';
 import { codecNameForFlag, type CodecName } from '../../compress/codec.js';
 import { loadCodecForFlag } from '../../compress/index.js';
@@ -27,6 +28,7 @@ import {
   type KdumpLayout,
   type KdumpSubHeaderValue,
 } from './layout.js';
+import { FileBitmap, StoredPfns } from './reader-bitmap.js';
 
 /** Three-way probe result (an unreadable source throws instead). */
 export type ProbeResult = 'mine' | 'not-mine';
@@ -90,9 +92,6 @@ function safe(v: bigint, what: string, path: string, offset: number): number {
   return Number(v);
 }
 
-/** Cumulative 2nd-bitmap counts every RANK_BLOCK pfns, for descriptor indices. */
-const RANK_BLOCK = 1 << 15;
-
 /** Pages of a kdump input that are not in the file. */
 export interface KdumpTruncatedWarning {
   code: 'truncated';
@@ -125,18 +124,20 @@ export class KdumpReader implements DumpReader {
   readonly kdump: KdumpFileInfo;
   readonly vmcoreinfoText: string | null;
   readonly maxMapnr: number;
-  readonly present: Bitmap;
+  /** The 1st bitmap, read from the file on demand (see reader-bitmap.ts). */
+  readonly presentSet: FileBitmap;
   /**
    * Pfns whose data this file holds: the 2nd bitmap, limited to the part's pfn range in a
-   * `--split` file (the other parts hold the rest).
+   * `--split` file (the other parts hold the rest), less the pages a truncated file lost.
    */
-  readonly dumpable: Bitmap;
+  readableSet: PfnSet;
   /** The 2nd bitmap as stored (the whole dump's, also in a split part); descriptor indices count it. */
-  readonly bitmap2: Bitmap;
+  private readonly bits2: FileBitmap;
   readonly header: DiskDumpHeaderValue;
   readonly subHeader: KdumpSubHeaderValue;
-  private readonly rank: Float64Array;
   private readonly rankBase: number;
+  /** The whole-dump bitmaps, built on first use (max_mapnr/8 bytes each; the filter never asks). */
+  private whole: { present?: Bitmap; bitmap2?: Bitmap; dumpable?: Bitmap } = {};
   private readonly pageBuf: Uint8Array;
   private readonly dataStart: number;
 
@@ -162,113 +163,27 @@ export class KdumpReader implements DumpReader {
     this.format = format;
     const path = (this.path = source.path);
     const size = source.size;
-    if (size < DiskDumpHeader.size) throw new VmcoreError('E_TRUNCATED', `${path}: ${size} bytes is too short for a kdump header`, { path });
-    const hb = source.read(0, DiskDumpHeader.size);
-    const h = (this.header = DiskDumpHeader.decode(hb));
-    if (h.signature === DISKDUMP_SIGNATURE) throw fmt(path, 'old "DISKDUMP" format (diskdump) is not supported', 0);
-    if (h.signature !== KDUMP_SIGNATURE) throw fmt(path, 'no "KDUMP   " signature', 0);
-    if (h.headerVersion < 1) throw fmt(path, `header_version ${h.headerVersion} is not supported`, 8);
-
-    const bs = h.blockSize;
-    if (bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) {
-      const be = hb.readInt32BE(428);
-      const hint = be >= 512 && be <= 65536 && (be & (be - 1)) === 0 ? ' (a big-endian dump? only little-endian is supported)' : '';
-      throw fmt(path, `block_size ${h.blockSize} is not a power of 2 in 512..65536${hint}`, 428);
-    }
-    if (h.subHdrSize < 1 || (1 + h.subHdrSize) * bs > size || h.subHdrSize * bs > LIMITS.maxNoteBytes + bs) {
-      throw fmt(path, `sub_hdr_size ${h.subHdrSize} blocks does not fit the file (${hex(size)} bytes)`, 432);
-    }
-    const sub = (this.subHeader = KdumpSubHeader.decode(source.read(bs, KdumpSubHeader.size)));
+    const { h, sub } = readHeaders(source);
+    this.header = h;
+    this.subHeader = sub;
     const v = h.headerVersion;
+    const bs = h.blockSize;
     const subAt = (field: keyof typeof KdumpSubHeader.fields) => bs + KdumpSubHeader.fields[field][0];
-
-    // max_mapnr: the 64-bit copy from version 6 on.
-    const maxMapnr = v >= 6 ? safe(sub.maxMapnr64, 'max_mapnr_64', path, subAt('maxMapnr64')) : h.maxMapnr;
-    if (maxMapnr > LIMITS.maxMapnr) {
-      throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${hex(maxMapnr)} exceeds the limit ${hex(LIMITS.maxMapnr)}`, { path });
-    }
-    if (v >= 6 && h.maxMapnr !== Math.min(maxMapnr, 0xffffffff) && h.maxMapnr !== 0) {
-      throw fmt(path, `max_mapnr ${hex(h.maxMapnr)} disagrees with max_mapnr_64 ${hex(maxMapnr)}`, 440);
-    }
-    this.maxMapnr = maxMapnr;
-
-    const layout = layoutFrom(bs, h.subHdrSize, h.bitmapBlocks);
-    if (layout.bitmapBytes * 8 < maxMapnr) {
-      throw fmt(path, `bitmap_blocks ${h.bitmapBlocks} cannot hold ${hex(maxMapnr)} pfns`, 436);
-    }
-    if (layout.pdOffset > size) {
-      throw new VmcoreError('E_TRUNCATED', `${path}: bitmaps end at ${hex(layout.pdOffset)}, past the end of the file (${hex(size)})`, {
-        path,
-        offset: layout.bitmap1Offset,
-      });
-    }
-    const bmLen = Math.ceil(maxMapnr / 8);
-    // Plain Uint8Arrays, not Buffers: Buffer#slice shares memory, so Bitmap#clone of a Buffer-backed
-    // bitmap would alias it.
-    this.present = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap1Offset, bmLen)));
-    this.bitmap2 = new Bitmap(maxMapnr, new Uint8Array(source.read(layout.bitmap2Offset, bmLen)));
-    for (const bm of [this.present, this.bitmap2]) if (maxMapnr % 8) bm.bytes[bmLen - 1]! &= (1 << (maxMapnr % 8)) - 1;
-
-    // Notes (v4+) and VMCOREINFO (v3+).
-    let notes: Buffer = Buffer.alloc(0);
-    let noteOff = 0;
-    if (v >= 4 && sub.sizeNote > 0n) {
-      noteOff = safe(sub.offsetNote, 'offset_note', path, subAt('offsetNote'));
-      const noteSize = safe(sub.sizeNote, 'size_note', path, subAt('sizeNote'));
-      if (noteSize > LIMITS.maxNoteBytes) throw new VmcoreError('E_LIMIT', `${path}: size_note ${noteSize} exceeds the limit`, { path });
-      if (noteOff + noteSize > size) throw fmt(path, `notes [${hex(noteOff)}, +${hex(noteSize)}) lie outside the file`, subAt('offsetNote'));
-      notes = source.read(noteOff, noteSize);
-    }
-    let vmcoreinfoText: string | null = null;
-    let viInNotes: DumpHeaderInfo['vmcoreinfo'] = null;
-    if (v >= 3 && sub.sizeVmcoreinfo > 0n) {
-      const off = safe(sub.offsetVmcoreinfo, 'offset_vmcoreinfo', path, subAt('offsetVmcoreinfo'));
-      const len = safe(sub.sizeVmcoreinfo, 'size_vmcoreinfo', path, subAt('sizeVmcoreinfo'));
-      if (len > LIMITS.maxVmcoreinfo) throw new VmcoreError('E_LIMIT', `${path}: size_vmcoreinfo ${len} exceeds the limit`, { path });
-      if (off + len > size) throw fmt(path, `VMCOREINFO [${hex(off)}, +${hex(len)}) lies outside the file`, subAt('offsetVmcoreinfo'));
-      vmcoreinfoText = source.read(off, len).toString('latin1');
-      if (notes.length && off >= noteOff && off + len <= noteOff + notes.length) {
-        viInNotes = { offsetInNotes: off - noteOff, size: len };
-      }
-    }
-    this.vmcoreinfoText = vmcoreinfoText;
-
-    // Split part range (v2+; 64-bit fields from v6).
-    let split: KdumpFileInfo['split'] = null;
-    if (v >= 2 && sub.split) {
-      const s = v >= 6 ? sub.startPfn64 : sub.startPfn;
-      const e = v >= 6 ? sub.endPfn64 : sub.endPfn;
-      const startPfn = safe(s, 'start_pfn', path, subAt('startPfn64'));
-      const endPfn = safe(e, 'end_pfn', path, subAt('endPfn64'));
-      if (startPfn > endPfn || endPfn > maxMapnr) throw fmt(path, `split range [${hex(startPfn)}, ${hex(endPfn)}) is invalid`, subAt('startPfn64'));
-      split = { startPfn, endPfn };
-    }
-    if (split) {
-      this.dumpable = this.bitmap2.clone();
-      this.dumpable.clearRange(0, split.startPfn);
-      this.dumpable.clearRange(split.endPfn, maxMapnr);
-    } else this.dumpable = this.bitmap2;
-    let eraseinfo: KdumpFileInfo['eraseinfo'] = null;
-    if (v >= 5 && sub.sizeEraseinfo > 0n) {
-      const off = safe(sub.offsetEraseinfo, 'offset_eraseinfo', path, subAt('offsetEraseinfo'));
-      const len = safe(sub.sizeEraseinfo, 'size_eraseinfo', path, subAt('sizeEraseinfo'));
-      if (off + len > size || len > LIMITS.maxNoteBytes) throw fmt(path, `eraseinfo [${hex(off)}, +${hex(len)}) lies outside the file`);
-      eraseinfo = { offset: off, size: len };
-    }
+    const maxMapnr = (this.maxMapnr = maxMapnrOf(h, sub, path, subAt('maxMapnr64')));
+    const layout = bitmapLayout(h, maxMapnr, path, size);
+    // Read on demand, never whole: memory is a count per 2^18 pfns, not max_mapnr/8 bytes.
+    this.presentSet = new FileBitmap(source, layout.bitmap1Offset, maxMapnr);
+    this.bits2 = new FileBitmap(source, layout.bitmap2Offset, maxMapnr);
+    const n = readNotes(source, h, sub, subAt);
+    this.vmcoreinfoText = n.vmcoreinfoText;
+    const split = splitRange(h, sub, maxMapnr, path, subAt('startPfn64'));
+    this.readableSet = split ? new StoredPfns(this.bits2, split.startPfn, split.endPfn, null) : this.bits2;
+    const eraseinfo = eraseinfoOf(h, sub, path, size, subAt('offsetEraseinfo'));
     if (h.nrCpus < 0) throw fmt(path, `nr_cpus ${h.nrCpus} is negative`, 460);
-
-    // Descriptor index ranks.
-    const nblocks = Math.ceil(maxMapnr / RANK_BLOCK);
-    this.rank = new Float64Array(nblocks + 1);
-    for (let b = 0; b < nblocks; b++) {
-      this.rank[b + 1] = this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, Math.min(maxMapnr, (b + 1) * RANK_BLOCK));
-    }
-    const numDumpable = this.rank[nblocks]!;
+    const numDumpable = this.bits2.count();
     this.rankBase = split ? this.rankOf(split.startPfn) : 0;
     this.dataStart = layout.pdOffset + PAGE_DESC_SIZE * numDumpable;
-
     const status = h.status;
-    const incomplete = (status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0 || (source instanceof FlattenedSource && !source.terminated);
     this.kdump = {
       headerVersion: v,
       status,
@@ -276,63 +191,13 @@ export class KdumpReader implements DumpReader {
       dumpLevel: v >= 1 ? sub.dumpLevel : 0,
       codec: codecNameForFlag(status & DUMP_DH_COMPRESSION_MASK & -(status & DUMP_DH_COMPRESSION_MASK)),
       split,
-      incomplete,
+      incomplete: (status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0 || (source instanceof FlattenedSource && !source.terminated),
       excludedVmemmap: (status & DUMP_DH_EXCLUDED_VMEMMAP) !== 0,
       numDumpable,
       layout,
       eraseinfo,
     };
-    let nrCpus = h.nrCpus;
-    if (nrCpus === 0 && notes.length) {
-      try {
-        nrCpus = decodeNotes(notes, noteOff).filter((n) => n.name === 'CORE' && n.type === NT_PRSTATUS).length;
-      } catch {
-        /* notes are informational here */
-      }
-    }
-    // What the kernel said, where the header says otherwise or nothing (QEMU fills only
-    // utsname.machine, and writes phys_base wrongly: see KdumpPhysBaseWarning).
-    let vi: Vmcoreinfo | null = null;
-    try {
-      vi = vmcoreinfoText === null ? null : parseVmcoreinfo(vmcoreinfoText);
-    } catch (e) {
-      if (!(e instanceof VmcoreError)) throw e; // the classifier reports a malformed VMCOREINFO
-    }
-    let physBase = sub.physBase;
-    let kernelPhysBase: bigint | undefined;
-    try {
-      const n = vi?.number('phys_base');
-      kernelPhysBase = n === undefined ? undefined : BigInt.asUintN(64, n);
-    } catch (e) {
-      if (!(e instanceof VmcoreError)) throw e;
-    }
-    if (v >= 1 && kernelPhysBase !== undefined && kernelPhysBase !== sub.physBase) {
-      this.warnings.push({
-        code: 'phys_base',
-        header: sub.physBase,
-        vmcoreinfo: kernelPhysBase,
-        message:
-          `the kdump header's phys_base ${hex(sub.physBase)} disagrees with VMCOREINFO's NUMBER(phys_base)=${vi!.raw('NUMBER(phys_base)') ?? ''} ` +
-          `(${hex(kernelPhysBase)}); using VMCOREINFO's`,
-      });
-      physBase = kernelPhysBase;
-    }
-    this.info = {
-      utsname: {
-        sysname: h.sysname || (vi?.osrelease ? 'Linux' : ''),
-        nodename: h.nodename,
-        release: h.release || vi?.osrelease || '',
-        version: h.version,
-        machine: h.machine,
-        domainname: h.domainname,
-      },
-      crashTime: Number(h.tvSec),
-      nrCpus,
-      physBase,
-      notes,
-      vmcoreinfo: viInNotes,
-      pageSize: bs,
-    };
+    this.info = headerInfoOf(h, sub, n, this.warnings);
     this.pageBuf = new Uint8Array(bs);
     this.findLostPages();
   }
@@ -352,7 +217,8 @@ export class KdumpReader implements DumpReader {
    * ones cannot stand for the rest, since zero pages all point at the first stored page.
    */
   private findLostPages(): void {
-    const first = this.dumpable.nextSet(0);
+    const stored = this.readableSet;
+    const first = stored.nextSet(0);
     if (first < 0 || first >= this.maxMapnr) return;
     const size = this.source.size;
     const pdOffset = this.kdump.layout.pdOffset;
@@ -363,33 +229,42 @@ export class KdumpReader implements DumpReader {
     const CHUNK = 4096;
     const raw = new Uint8Array(CHUNK * PAGE_DESC_SIZE);
     const view = new DataView(raw.buffer);
-    const kept = this.dumpable.clone();
+    // The lost pfns as runs (a cut-off file loses its last descriptors: few runs).
+    const lostRuns: [number, number][] = [];
     let lost = 0;
     let firstLost = -1;
     let idx = this.rankOf(first) - this.rankBase;
     let chunkBase = -1;
     let got = 0;
-    for (let pfn = first; pfn >= 0 && pfn < this.maxMapnr; pfn = this.dumpable.nextSet(pfn + 1), idx++) {
-      if (chunkBase < 0 || idx >= chunkBase + CHUNK) {
-        chunkBase = idx;
-        got = this.source.readSome(pdOffset + idx * PAGE_DESC_SIZE, raw.length, raw);
+    for (let p = first; p >= 0; ) {
+      const q = stored.nextClear(p);
+      for (let pfn = p; pfn < q; pfn++, idx++) {
+        if (chunkBase < 0 || idx >= chunkBase + CHUNK) {
+          chunkBase = idx;
+          got = this.source.readSome(pdOffset + idx * PAGE_DESC_SIZE, raw.length, raw);
+        }
+        const o = (idx - chunkBase) * PAGE_DESC_SIZE;
+        if (o + PAGE_DESC_SIZE <= got && whole(view, o)) continue;
+        const last = lostRuns[lostRuns.length - 1];
+        if (last && last[1] === pfn) last[1] = pfn + 1;
+        else lostRuns.push([pfn, pfn + 1]);
+        lost++;
+        if (firstLost < 0) firstLost = pfn;
       }
-      const o = (idx - chunkBase) * PAGE_DESC_SIZE;
-      if (o + PAGE_DESC_SIZE <= got && whole(view, o)) continue;
-      kept.clear(pfn);
-      lost++;
-      if (firstLost < 0) firstLost = pfn;
+      if (q >= this.maxMapnr) break;
+      p = stored.nextSet(q);
     }
     if (lost === 0) return;
-    (this as { dumpable: Bitmap }).dumpable = kept;
-    const stored = kept.count() + lost;
+    const split = this.kdump.split;
+    this.readableSet = new StoredPfns(this.bits2, split?.startPfn ?? 0, split?.endPfn ?? this.maxMapnr, new PfnRanges(this.maxMapnr, lostRuns));
+    const storedPages = this.readableSet.count() + lost;
     this.warnings.push({
       code: 'truncated',
       lostPages: lost,
       firstLostPfn: firstLost,
       fileSize: size,
       message:
-        `truncated input: ${lost} of ${stored} stored pages are not in ${this.path} (from pfn ${hex(firstLost)}; ` +
+        `truncated input: ${lost} of ${storedPages} stored pages are not in ${this.path} (from pfn ${hex(firstLost)}; ` +
         (this.kdump.incomplete ? 'the header says the dump is incomplete' : `the file ends at ${hex(size)}`) +
         '): they are left out, the rest is kept',
     });
@@ -397,20 +272,33 @@ export class KdumpReader implements DumpReader {
 
   /** Number of 2nd-bitmap bits below `pfn`. */
   private rankOf(pfn: number): number {
-    const b = Math.floor(pfn / RANK_BLOCK);
-    return this.rank[b]! + this.bitmap2.count(b * RANK_BLOCK, pfn);
+    return this.bits2.rankOf(pfn);
+  }
+
+  /** The 1st bitmap whole (max_mapnr/8 bytes, built on first use: the filter reads {@link presentSet}). */
+  get present(): Bitmap {
+    return (this.whole.present ??= wholeBitmap(this.path, () => this.presentSet.toBitmap()));
+  }
+  /** The 2nd bitmap as stored, whole (built on first use). */
+  get bitmap2(): Bitmap {
+    return (this.whole.bitmap2 ??= wholeBitmap(this.path, () => this.bits2.toBitmap()));
+  }
+  /** {@link readableSet} whole (built on first use). */
+  get dumpable(): Bitmap {
+    const r = this.readableSet;
+    return (this.whole.dumpable ??= r === this.bits2 ? this.bitmap2 : wholeBitmap(this.path, () => (r as StoredPfns).toBitmap()));
   }
 
   /** Does this file store page data for `pfn`? */
   isStored(pfn: number): boolean {
-    return pfn >= 0 && pfn < this.maxMapnr && this.dumpable.get(pfn);
+    return pfn >= 0 && pfn < this.maxMapnr && this.readableSet.get(pfn);
   }
 
   private checkStored(pfn: number): void {
     if (pfn < 0 || pfn >= this.maxMapnr) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is beyond max_mapnr ${hex(this.maxMapnr)}`, { path: this.path, pfn });
     }
-    if (!this.bitmap2.get(pfn)) {
+    if (!this.bits2.get(pfn)) {
       throw new VmcoreError('E_FORMAT', `${this.path}: pfn ${hex(pfn)} is excluded`, { path: this.path, pfn });
     }
     const s = this.kdump.split;
@@ -548,6 +436,176 @@ export class KdumpReader implements DumpReader {
 
   close(): void {
     this.source.close();
+  }
+}
+
+/** The disk_dump_header and kdump_sub_header, each field checked before it sizes anything. */
+function readHeaders(source: ByteSource): { h: DiskDumpHeaderValue; sub: KdumpSubHeaderValue } {
+  const path = source.path;
+  const size = source.size;
+  if (size < DiskDumpHeader.size) throw new VmcoreError('E_TRUNCATED', `${path}: ${size} bytes is too short for a kdump header`, { path });
+  const hb = source.read(0, DiskDumpHeader.size);
+  const h = DiskDumpHeader.decode(hb);
+  if (h.signature === DISKDUMP_SIGNATURE) throw fmt(path, 'old "DISKDUMP" format (diskdump) is not supported', 0);
+  if (h.signature !== KDUMP_SIGNATURE) throw fmt(path, 'no "KDUMP   " signature', 0);
+  if (h.headerVersion < 1) throw fmt(path, `header_version ${h.headerVersion} is not supported`, 8);
+  const bs = h.blockSize;
+  if (bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) {
+    const be = hb.readInt32BE(428);
+    const hint = be >= 512 && be <= 65536 && (be & (be - 1)) === 0 ? ' (a big-endian dump? only little-endian is supported)' : '';
+    throw fmt(path, `block_size ${h.blockSize} is not a power of 2 in 512..65536${hint}`, 428);
+  }
+  if (h.subHdrSize < 1 || (1 + h.subHdrSize) * bs > size || h.subHdrSize * bs > LIMITS.maxNoteBytes + bs) {
+    throw fmt(path, `sub_hdr_size ${h.subHdrSize} blocks does not fit the file (${hex(size)} bytes)`, 432);
+  }
+  return { h, sub: KdumpSubHeader.decode(source.read(bs, KdumpSubHeader.size)) };
+}
+
+/** max_mapnr: the 64-bit copy from version 6 on, within the limit and agreeing with the 32-bit one. */
+function maxMapnrOf(h: DiskDumpHeaderValue, sub: KdumpSubHeaderValue, path: string, at64: number): number {
+  const v = h.headerVersion;
+  const maxMapnr = v >= 6 ? safe(sub.maxMapnr64, 'max_mapnr_64', path, at64) : h.maxMapnr;
+  if (maxMapnr > LIMITS.maxMapnr) {
+    throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${hex(maxMapnr)} exceeds the limit ${hex(LIMITS.maxMapnr)}`, { path });
+  }
+  if (v >= 6 && h.maxMapnr !== Math.min(maxMapnr, 0xffffffff) && h.maxMapnr !== 0) {
+    throw fmt(path, `max_mapnr ${hex(h.maxMapnr)} disagrees with max_mapnr_64 ${hex(maxMapnr)}`, 440);
+  }
+  return maxMapnr;
+}
+
+/** The bitmaps' place, checked against max_mapnr and the file's size (a forged count stops here). */
+function bitmapLayout(h: DiskDumpHeaderValue, maxMapnr: number, path: string, size: number): KdumpLayout {
+  const layout = layoutFrom(h.blockSize, h.subHdrSize, h.bitmapBlocks);
+  if (layout.bitmapBytes * 8 < maxMapnr) {
+    throw fmt(path, `bitmap_blocks ${h.bitmapBlocks} cannot hold ${hex(maxMapnr)} pfns`, 436);
+  }
+  if (layout.pdOffset > size) {
+    throw new VmcoreError('E_TRUNCATED', `${path}: bitmaps end at ${hex(layout.pdOffset)}, past the end of the file (${hex(size)})`, {
+      path,
+      offset: layout.bitmap1Offset,
+    });
+  }
+  return layout;
+}
+
+/** The note segment (v4+) and VMCOREINFO (v3+) of a kdump file. */
+interface KdumpNotes {
+  notes: Buffer;
+  noteOff: number;
+  vmcoreinfoText: string | null;
+  viInNotes: DumpHeaderInfo['vmcoreinfo'];
+}
+
+function readNotes(source: ByteSource, h: DiskDumpHeaderValue, sub: KdumpSubHeaderValue, subAt: (f: keyof typeof KdumpSubHeader.fields) => number): KdumpNotes {
+  const { path, size } = source;
+  const v = h.headerVersion;
+  let notes: Buffer = Buffer.alloc(0);
+  let noteOff = 0;
+  if (v >= 4 && sub.sizeNote > 0n) {
+    noteOff = safe(sub.offsetNote, 'offset_note', path, subAt('offsetNote'));
+    const noteSize = safe(sub.sizeNote, 'size_note', path, subAt('sizeNote'));
+    if (noteSize > LIMITS.maxNoteBytes) throw new VmcoreError('E_LIMIT', `${path}: size_note ${noteSize} exceeds the limit`, { path });
+    if (noteOff + noteSize > size) throw fmt(path, `notes [${hex(noteOff)}, +${hex(noteSize)}) lie outside the file`, subAt('offsetNote'));
+    notes = source.read(noteOff, noteSize);
+  }
+  let vmcoreinfoText: string | null = null;
+  let viInNotes: DumpHeaderInfo['vmcoreinfo'] = null;
+  if (v >= 3 && sub.sizeVmcoreinfo > 0n) {
+    const off = safe(sub.offsetVmcoreinfo, 'offset_vmcoreinfo', path, subAt('offsetVmcoreinfo'));
+    const len = safe(sub.sizeVmcoreinfo, 'size_vmcoreinfo', path, subAt('sizeVmcoreinfo'));
+    if (len > LIMITS.maxVmcoreinfo) throw new VmcoreError('E_LIMIT', `${path}: size_vmcoreinfo ${len} exceeds the limit`, { path });
+    if (off + len > size) throw fmt(path, `VMCOREINFO [${hex(off)}, +${hex(len)}) lies outside the file`, subAt('offsetVmcoreinfo'));
+    vmcoreinfoText = source.read(off, len).toString('latin1');
+    if (notes.length && off >= noteOff && off + len <= noteOff + notes.length) {
+      viInNotes = { offsetInNotes: off - noteOff, size: len };
+    }
+  }
+  return { notes, noteOff, vmcoreinfoText, viInNotes };
+}
+
+/** The `--split` part's pfn range (v2+; 64-bit fields from v6), or null. */
+function splitRange(h: DiskDumpHeaderValue, sub: KdumpSubHeaderValue, maxMapnr: number, path: string, at: number): KdumpFileInfo['split'] {
+  const v = h.headerVersion;
+  if (!(v >= 2 && sub.split)) return null;
+  const startPfn = safe(v >= 6 ? sub.startPfn64 : sub.startPfn, 'start_pfn', path, at);
+  const endPfn = safe(v >= 6 ? sub.endPfn64 : sub.endPfn, 'end_pfn', path, at);
+  if (startPfn > endPfn || endPfn > maxMapnr) throw fmt(path, `split range [${hex(startPfn)}, ${hex(endPfn)}) is invalid`, at);
+  return { startPfn, endPfn };
+}
+
+function eraseinfoOf(h: DiskDumpHeaderValue, sub: KdumpSubHeaderValue, path: string, size: number, at: number): KdumpFileInfo['eraseinfo'] {
+  if (!(h.headerVersion >= 5 && sub.sizeEraseinfo > 0n)) return null;
+  const off = safe(sub.offsetEraseinfo, 'offset_eraseinfo', path, at);
+  const len = safe(sub.sizeEraseinfo, 'size_eraseinfo', path, at + 8);
+  if (off + len > size || len > LIMITS.maxNoteBytes) throw fmt(path, `eraseinfo [${hex(off)}, +${hex(len)}) lies outside the file`);
+  return { offset: off, size: len };
+}
+
+/**
+ * The header facts outputs carry over: what the kernel said where the header says otherwise or
+ * nothing (QEMU fills only utsname.machine, and writes phys_base wrongly: see
+ * KdumpPhysBaseWarning, pushed to `warnings`).
+ */
+function headerInfoOf(h: DiskDumpHeaderValue, sub: KdumpSubHeaderValue, n: KdumpNotes, warnings: KdumpReaderWarning[]): DumpHeaderInfo {
+  let nrCpus = h.nrCpus;
+  if (nrCpus === 0 && n.notes.length) {
+    try {
+      nrCpus = decodeNotes(n.notes, n.noteOff).filter((x) => x.name === 'CORE' && x.type === NT_PRSTATUS).length;
+    } catch {
+      /* notes are informational here */
+    }
+  }
+  let vi: Vmcoreinfo | null = null;
+  try {
+    vi = n.vmcoreinfoText === null ? null : parseVmcoreinfo(n.vmcoreinfoText);
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e; // the classifier reports a malformed VMCOREINFO
+  }
+  let physBase = sub.physBase;
+  let kernelPhysBase: bigint | undefined;
+  try {
+    const x = vi?.number('phys_base');
+    kernelPhysBase = x === undefined ? undefined : BigInt.asUintN(64, x);
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+  }
+  if (h.headerVersion >= 1 && kernelPhysBase !== undefined && kernelPhysBase !== sub.physBase) {
+    warnings.push({
+      code: 'phys_base',
+      header: sub.physBase,
+      vmcoreinfo: kernelPhysBase,
+      message:
+        `the kdump header's phys_base ${hex(sub.physBase)} disagrees with VMCOREINFO's NUMBER(phys_base)=${vi!.raw('NUMBER(phys_base)') ?? ''} ` +
+        `(${hex(kernelPhysBase)}); using VMCOREINFO's`,
+    });
+    physBase = kernelPhysBase;
+  }
+  return {
+    utsname: {
+      sysname: h.sysname || (vi?.osrelease ? 'Linux' : ''),
+      nodename: h.nodename,
+      release: h.release || vi?.osrelease || '',
+      version: h.version,
+      machine: h.machine,
+      domainname: h.domainname,
+    },
+    crashTime: Number(h.tvSec),
+    nrCpus,
+    physBase,
+    notes: n.notes,
+    vmcoreinfo: n.viInNotes,
+    pageSize: h.blockSize,
+  };
+}
+
+/** A whole-dump bitmap, or one clear line when it does not fit in this process. */
+function wholeBitmap(path: string, build: () => Bitmap): Bitmap {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `${path}: this command needs the whole bitmap in memory, more than this process can allocate`, { path });
   }
 }
 
