@@ -119,8 +119,7 @@ export class FileSink implements DumpSink {
 /**
  * A sink that passes everything to `inner` and remembers how far the writes reach, for the
  * writers' full-disk path: `highWater`, the end of the furthest complete write (the file's
- * size so far); `onDisk`, the same counting a synchronous write a full disk cut short up to
- * where it stopped.
+ * size so far); `onDisk`, the same counting a write a full disk cut short up to where it stopped.
  */
 export class TrackedSink implements DumpSink {
   highWater = 0;
@@ -132,8 +131,7 @@ export class TrackedSink implements DumpSink {
         try {
           inner.writeSync!(pos, data);
         } catch (e) {
-          const at = e instanceof VmcoreError ? e.data.offset : undefined;
-          if (typeof at === 'number' && at > pos) this.onDisk = Math.max(this.onDisk, Math.min(at, pos + data.length));
+          this.cutShort(e, pos, data.length);
           throw e;
         }
         this.reached(pos + data.length);
@@ -150,11 +148,21 @@ export class TrackedSink implements DumpSink {
     return this.inner.bytesWritten;
   }
   async write(pos: number, data: Uint8Array): Promise<void> {
-    await this.inner.write(pos, data);
+    try {
+      await this.inner.write(pos, data);
+    } catch (e) {
+      this.cutShort(e, pos, data.length);
+      throw e;
+    }
     this.reached(pos + data.length);
   }
   finish(): Promise<void> {
     return this.inner.finish();
+  }
+  /** A write a full disk (or -L) stopped part way: its bytes up to the error's offset are on disk. */
+  private cutShort(e: unknown, pos: number, len: number): void {
+    const at = e instanceof VmcoreError ? e.data.offset : undefined;
+    if (typeof at === 'number' && at > pos) this.onDisk = Math.max(this.onDisk, Math.min(at, pos + len));
   }
   private reached(end: number): void {
     this.highWater = Math.max(this.highWater, end);

@@ -319,6 +319,8 @@ class DescriptorQueue {
   private view = new DataView(this.buf.buffer);
   private used = 0;
   private readonly free: Uint8Array[] = [];
+  /** Chunks handed to the chain and not yet written, in file order (async writes). */
+  private readonly queued: { pos: number; bytes: Uint8Array }[] = [];
   constructor(
     private readonly chain: WriteChain,
     private pos: number,
@@ -354,13 +356,25 @@ class DescriptorQueue {
    * incomplete dumps).
    */
   salvage(onDisk: number): { pos: number; bytes: Uint8Array } | null {
-    const v = this.view;
-    let k = 0;
-    for (let o = 0; o < this.used; o += PAGE_DESC_SIZE, k++) {
-      const offset = v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000;
-      if (offset + v.getUint32(o + 8, true) > onDisk) break;
+    // With async writes, chunks queued before the failure were refused with it: they come first
+    // (the file offsets run on from one chunk to the next).
+    const parts = [...this.queued.map((q) => q.bytes), this.buf.subarray(0, this.used)];
+    const start = this.queued[0]?.pos ?? this.pos;
+    const kept: Uint8Array[] = [];
+    for (const part of parts) {
+      const v = new DataView(part.buffer, part.byteOffset, part.length);
+      let o = 0;
+      for (; o < part.length; o += PAGE_DESC_SIZE) {
+        const offset = v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000;
+        if (offset + v.getUint32(o + 8, true) > onDisk) break;
+      }
+      if (o > 0) kept.push(part.subarray(0, o));
+      if (o < part.length) break;
     }
-    return k > 0 ? { pos: this.pos, bytes: this.buf.subarray(0, k * PAGE_DESC_SIZE) } : null;
+    if (!kept.length) return null;
+    const bytes = kept.length === 1 ? kept[0]! : new Uint8Array(kept.reduce((n, k) => n + k.length, 0));
+    if (kept.length > 1) kept.reduce((at, k) => (bytes.set(k, at), at + k.length), 0);
+    return { pos: start, bytes };
   }
   /** Queue what is buffered; the buffer comes back to the free list once written. */
   flush(): void {
@@ -368,7 +382,15 @@ class DescriptorQueue {
     if (this.used === 0 || this.chain.failed) return;
     const b = this.buf;
     const n = this.used;
-    void this.chain.write(this.pos, b.subarray(0, n)).then(() => this.free.push(b), () => {});
+    const q = { pos: this.pos, bytes: b.subarray(0, n) };
+    this.queued.push(q);
+    void this.chain.write(this.pos, q.bytes).then(
+      () => {
+        this.queued.splice(this.queued.indexOf(q), 1);
+        this.free.push(b);
+      },
+      () => {},
+    );
     this.pos += n;
     this.buf = this.free.pop() ?? new Uint8Array(DESC_BUFFER);
     this.view = new DataView(this.buf.buffer);
