@@ -13,6 +13,7 @@ import { DEFAULT_WORKLOAD, type SimOptions, type Workload } from './options.js';
 import { PTE_4K_DATA, PTE_LARGE_DATA, PTE_LARGE_TEXT, PageTables } from './pagetables.js';
 import { ARM64_DATA, ARM64_TEXT, Arm64PageTables } from './pagetables-arm64.js';
 import { Rng } from './rng.js';
+import { pfnBytes, type SectionArray } from './pfnstore.js';
 import { hintingOf, takeUnacceptedBlocks } from './generation.js';
 import { allocDynamicLogBuf, writePrintk, type DynamicLogBuf, type SimPrintk } from './printk.js';
 
@@ -75,12 +76,14 @@ export interface Machine {
   profile: KernelProfile;
   layout: SimLayout;
   buddy: BuddyAllocator;
-  kind: Uint8Array;
-  aux: Uint8Array;
+  /** KIND per pfn of the present sections (NOMEM elsewhere). */
+  kind: SectionArray;
+  /** AUX bits per pfn of the present sections. */
+  aux: SectionArray;
   /** Pages whose content is given explicitly (page tables, mem_section, pglist_data, symbol pages). */
   structural: Map<number, Buffer>;
-  /** Backing of each present section's struct pages: first pfn, by section number (-1 none). */
-  memmapBacking: Int32Array;
+  /** Backing of each present section's struct pages: first pfn, by section number. */
+  memmapBacking: Map<number, number>;
   /** (pfn >> 9) of a backing block → section number. */
   backingSection: Map<number, number>;
   /** Section mapped by 4 KiB PTEs in the vmemmap. */
@@ -146,7 +149,7 @@ export function buildMachine(opts: SimOptions): Machine {
     throw new VmcoreError('E_USAGE', `x86_64 pages are 4096 bytes, not ${opts.pageSize}`, { option: 'pageSize' });
   }
   const sp = profile.layout.size;
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48, opts.highMem ?? null);
   const rng = root.fork(2);
   const PAGE_SIZE = layout.pageSize;
   const PAGES_PER_SECTION = layout.pagesPerSection;
@@ -155,7 +158,7 @@ export function buildMachine(opts: SimOptions): Machine {
   const content = new ContentPool(opts.seed, layout.pageSize);
 
   // --- memblock: what boot reserves
-  const mb = new Memblock(layout.ram);
+  const mb = new Memblock(layout.ram, layout.bootRam);
   mb.reserve(layout.low.start, layout.low.end, 'low 1 MiB');
   mb.reserve(layout.kernelPhys, layout.kernelPhys + layout.kernelBytes, 'kernel image');
   mb.reserve(layout.crashkernel.start, layout.crashkernel.end, 'crashkernel');
@@ -203,13 +206,12 @@ export function buildMachine(opts: SimOptions): Machine {
   symbols.pgdat = directMap(partial, pgdatPa);
 
   // --- struct page backing (2 MiB per present section, top-down)
-  const nSections = layout.nPfns / PAGES_PER_SECTION;
-  const memmapBacking = new Int32Array(nSections).fill(-1);
+  const memmapBacking = new Map<number, number>();
   const backingSection = new Map<number, number>();
   const sectionBytes = PAGES_PER_SECTION * sp;
   for (const s of [...layout.presentSections].reverse()) {
     const pa = mb.alloc(sectionBytes, 2 * MiB, 'mem_map');
-    memmapBacking[s] = pa / PAGE_SIZE;
+    memmapBacking.set(s, pa / PAGE_SIZE);
     for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set((pa / PAGE_SIZE >> backingShift) + b, s);
   }
 
@@ -243,7 +245,7 @@ export function buildMachine(opts: SimOptions): Machine {
     // vmemmap: one 2 MiB page per present section, one section with 4 KiB PTEs
     for (const s of layout.presentSections) {
       const va = layout.vmemmap + BigInt(s * sectionBytes);
-      const pa = memmapBacking[s]! * PAGE_SIZE;
+      const pa = memmapBacking.get(s)! * PAGE_SIZE;
       if (s === vmemmapPteSection) {
         for (let off = 0; off < sectionBytes; off += PAGE_SIZE) pt.map(va + BigInt(off), pa + off, PAGE_SIZE, PTE_4K_DATA);
       } else {
@@ -264,9 +266,9 @@ export function buildMachine(opts: SimOptions): Machine {
   // --- the buddy allocator and per-pfn state
   const endPfn = layout.ramEnd / PAGE_SIZE;
   const zones = arch === 'arm64' ? arm64Zones(endPfn, PAGE_SIZE) : x86Zones(endPfn);
-  const buddy = new BuddyAllocator(layout.nPfns, zones);
-  const kind = new Uint8Array(layout.nPfns); // NOMEM
-  const aux = new Uint8Array(layout.nPfns);
+  const buddy = new BuddyAllocator(layout.nPfns, zones, layout.presentSections, PAGES_PER_SECTION);
+  const kind = pfnBytes(layout.presentSections, PAGES_PER_SECTION, KIND.NOMEM);
+  const aux = pfnBytes(layout.presentSections, PAGES_PER_SECTION);
   for (const r of layout.ram) {
     buddy.markPresent(r.start / PAGE_SIZE, r.end / PAGE_SIZE);
     kind.fill(KIND.RESERVED, r.start / PAGE_SIZE, r.end / PAGE_SIZE);
@@ -323,7 +325,7 @@ function buildArm64Tables(
   topPfn: number,
   allocTable: () => number,
   structural: Map<number, Buffer>,
-  memmapBacking: Int32Array,
+  memmapBacking: Map<number, number>,
   sectionBytes: number,
   pteSection: number,
 ): Arm64PageTables {
@@ -338,19 +340,19 @@ function buildArm64Tables(
   pt.mapRange(layout.text, layout.kernelPhys, layout.kernelBytes, ARM64_TEXT, P === 4096 ? 2 * MiB : P);
   for (const s of layout.presentSections) {
     const va = layout.vmemmap + BigInt(s * sectionBytes);
-    pt.mapRange(va, memmapBacking[s]! * P, sectionBytes, ARM64_DATA, s === pteSection || P !== 4096 ? P : 2 * MiB);
+    pt.mapRange(va, memmapBacking.get(s)! * P, sectionBytes, ARM64_DATA, s === pteSection || P !== 4096 ? P : 2 * MiB);
   }
   return pt;
 }
 
 /** Freeable allocations, in allocation order: typed arrays that grow (a 64 GiB machine makes millions). */
 class AllocRecords {
-  pfn = new Int32Array(1 << 16);
+  pfn = new Float64Array(1 << 16); // pfns pass 2^31 with --high-mem
   order = new Uint8Array(1 << 16);
   length = 0;
   push(pfn: number, order: number): void {
     if (this.length === this.pfn.length) {
-      const p = new Int32Array(this.length * 2);
+      const p = new Float64Array(this.length * 2);
       p.set(this.pfn);
       this.pfn = p;
       const o = new Uint8Array(this.length * 2);
@@ -392,7 +394,7 @@ function runWorkload(m: Machine, rng: Rng): void {
   const compound = (pfn: number, order: number, k: number) => {
     kind.fill(k, pfn, pfn + (1 << order));
     aux.fill(order, pfn, pfn + (1 << order));
-    aux[pfn] = order | AUX.HEAD;
+    aux.set(pfn, order | AUX.HEAD);
   };
 
   for (;;) {
@@ -462,15 +464,15 @@ function runWorkload(m: Machine, rng: Rng): void {
       case 'cache':
         // a readahead batch split into order-0 pages (split_page), each freed on its own later
         for (let p = pfn; p < pfn + n; p++) {
-          kind[p] = rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE;
-          aux[p] = variant();
+          kind.set(p, rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE);
+          aux.set(p, variant());
           recs.push(p, 0);
         }
         break;
       case 'anon':
         for (let p = pfn; p < pfn + n; p++) {
-          kind[p] = rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON;
-          aux[p] = variant();
+          kind.set(p, rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON);
+          aux.set(p, variant());
           recs.push(p, 0);
         }
         break;
@@ -516,7 +518,7 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
         for (const pfn of buddy.list(z, o, mt)) {
           eligible.push(pfn);
           if (rng.chance(m.workload.hinted)) {
-            m.aux[pfn] |= AUX.HINTED;
+            m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
             hinted++;
           }
         }
@@ -524,15 +526,19 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
     }
   }
   // small machines: with a non-zero fraction, report at least one block so the class is exercised
-  if (m.workload.hinted > 0 && hinted === 0 && eligible.length) m.aux[eligible[rng.int(eligible.length)]!] |= AUX.HINTED;
+  if (m.workload.hinted > 0 && hinted === 0 && eligible.length) {
+    const pfn = eligible[rng.int(eligible.length)]!;
+    m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
+  }
 }
 
 /** Direct-map addresses of kernel objects (kmem_caches, anon_vmas, address_spaces, buffer heads) inside slab pages. */
 function makePools(m: Machine, rng: Rng): ObjectPools {
   const PAGE_SIZE = m.layout.pageSize;
   const slabPfns: number[] = [];
-  for (let p = 0; p < m.kind.length && slabPfns.length < 4096; p++) {
-    if (m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.HEAD || (m.aux[p]! & AUX.ORDER) === 0)) slabPfns.push(p);
+  for (const p of m.kind.indexes()) {
+    if (slabPfns.length >= 4096) break;
+    if (m.kind.get(p) === KIND.SLAB && (m.aux.get(p) & AUX.HEAD || (m.aux.get(p) & AUX.ORDER) === 0)) slabPfns.push(p);
   }
   // fall back to the kernel image's data area when there is no slab
   const base = (i: number) =>
@@ -646,10 +652,12 @@ export function zoneIndex(m: Machine, pfn: number): number {
 
 /** Sanity: the allocator agrees with the per-pfn kinds. */
 export function checkMachine(m: Machine): void {
-  for (let p = 0; p < m.kind.length; p++) {
-    const free = m.buddy.state[p] === PAGE_STATE.FREE;
-    if (free !== (m.kind[p] === KIND.FREE)) {
-      throw new VmcoreError('E_INTERNAL', `pfn ${p}: allocator state ${m.buddy.state[p]} disagrees with kind ${m.kind[p]}`);
+  for (const [a, b] of m.kind.ranges()) {
+    for (let p = a; p < b; p++) {
+      const free = m.buddy.state.get(p) === PAGE_STATE.FREE;
+      if (free !== (m.kind.get(p) === KIND.FREE)) {
+        throw new VmcoreError('E_INTERNAL', `pfn ${p}: allocator state ${m.buddy.state.get(p)} disagrees with kind ${m.kind.get(p)}`);
+      }
     }
   }
 }
