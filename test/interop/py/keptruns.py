@@ -8,45 +8,29 @@ by find_set / find_clear, so a dump of 2^34 pfns with a few thousand kept pages 
 its bitmap in Python (dumpcheck.py reads the whole bitmap: 2 GiB at 2^34). Every kept page is
 read through libkdumpfile and compared with the ELF image's bytes at its PT_LOAD.
 """
-import bisect
 import json
-import struct
+import os
 import sys
 
 import kdumpfile
 
+# elf_loads (PT_LOADs in header order, PN_XNUM handled) is shared with the real-dump checks.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'real', 'py'))
+from arm64 import elf_loads  # noqa: E402
+
 dump, image = sys.argv[1], sys.argv[2]
 
 
-def elf_loads(path):
-    """The open file and sorted (paddr, filesz, offset) of its PT_LOADs."""
-    f = open(path, 'rb')
-    eh = f.read(64)
-    phoff = struct.unpack_from('<Q', eh, 32)[0]
-    phnum = struct.unpack_from('<H', eh, 56)[0]
-    f.seek(phoff)
-    ph = f.read(56 * phnum)
-    loads = []
-    for i in range(phnum):
-        t, _fl, off, _va, pa, fsz, _msz, _al = struct.unpack_from('<IIQQQQQQ', ph, 56 * i)
-        if t == 1:
-            loads.append((pa, fsz, off))
-    return f, sorted(loads)
-
-
 img, loads = elf_loads(image)
-starts = [pa for pa, _, _ in loads]
 
 
 def image_page(pa, size):
-    i = bisect.bisect_right(starts, pa) - 1
-    # the kernel-text PT_LOAD overlaps a RAM one: any load holding the page has the same bytes
-    for j in range(max(0, i - 2), min(len(loads), i + 1)):
-        lpa, fsz, off = loads[j]
-        if lpa <= pa and pa + size <= lpa + fsz:
-            img.seek(off + pa - lpa)
-            return img.read(size)
-    return None
+    """The image's bytes at physical pa (first PT_LOAD holding them, as makedumpfile reads)."""
+    hit = next(((lpa, off) for lpa, fsz, off in loads if lpa <= pa and pa + size <= lpa + fsz), None)
+    if hit is None:
+        return None
+    img.seek(hit[1] + pa - hit[0])
+    return img.read(size)
 
 
 k = kdumpfile.kdumpfile(dump)
