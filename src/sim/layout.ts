@@ -226,7 +226,7 @@ function checkHighMem(h: HighMem, bootEnd: number, maxPhysmemBits: number): Phys
     throw new VmcoreError('E_USAGE', `${where}: must start in a 128 MiB section above the machine's RAM (which ends at 0x${bootEnd.toString(16)})`, { option: 'highMem' });
   }
   if (h.start + h.bytes > 2 ** maxPhysmemBits) {
-    throw new VmcoreError('E_USAGE', `${where}: ends past MAX_PHYSMEM_BITS ${maxPhysmemBits} (0x${(2 ** maxPhysmemBits).toString(16)})`, { option: 'highMem' });
+    throw new VmcoreError('E_USAGE', `${where}: ends past MAX_PHYSMEM_BITS ${maxPhysmemBits} (0x${(2 ** maxPhysmemBits).toString(16)})${maxPhysmemBits < 52 ? '; 5-level paging (--l5) has 52' : ''}`, { option: 'highMem' });
   }
   return { start: h.start, end: h.start + h.bytes };
 }
