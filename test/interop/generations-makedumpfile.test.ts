@@ -107,7 +107,7 @@ function fileOffset(image: string, pa: number): number {
 /** Physical byte address of pfn's struct page (the simulator's vmemmap backing). */
 function structPagePhys(m: Machine, pfn: number): number {
   const s = Math.floor(pfn / PAGES_PER_SECTION);
-  return m.memmapBacking[s]! * PAGE_SIZE + (pfn - s * PAGES_PER_SECTION) * m.profile.layout.size;
+  return m.memmapBacking.get(s)! * PAGE_SIZE + (pfn - s * PAGES_PER_SECTION) * m.profile.layout.size;
 }
 
 /** makedumpfile 1.7.2's report at level d, written out rule by rule from the truth's page counts. */
