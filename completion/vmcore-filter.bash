@@ -21,8 +21,8 @@ _vmcore_filter() {
   esac
   case $cmd in
     filter) opts="-d -c -l -p -z -E -F -f --force --split --num-threads --cyclic-buffer --keep-incomplete --json --reported-bit --message-level --vmcoreinfo -h --help" ;;
-    sim) opts="--seed --mem --l5 --arch --page-size --va-bits --kaslr --hinted-style --cpus --free-content --kernel --printk --truth -f --force --json -h --help" ;;
-    demo) opts="--seed --mem --l5 --arch --page-size --va-bits --kaslr --hinted-style --cpus --free-content --kernel --printk --keep --json -h --help" ;;
+    sim) opts="--seed --mem --l5 --arch --page-size --va-bits --high-mem --kaslr --hinted-style --cpus --free-content --kernel --printk --truth -f --force --json -h --help" ;;
+    demo) opts="--seed --mem --l5 --arch --page-size --va-bits --high-mem --kaslr --hinted-style --cpus --free-content --kernel --printk --keep --json -h --help" ;;
     reassemble) opts="-f --force --json -h --help" ;;
     info) opts="--json --reported-bit --vmcoreinfo -h --help" ;;
     stats) opts="-d --sample --json --reported-bit --vmcoreinfo -h --help" ;;

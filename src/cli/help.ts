@@ -29,6 +29,7 @@ export const EXAMPLES: Readonly<Record<string, readonly [string, string][]>> = {
   sim: [
     ['vmcore-filter sim img', 'a 512 MiB Linux 6.0 machine: img and img.truth.json'],
     ['vmcore-filter sim img --mem 1G --seed 3 --kaslr --kernel linux-6.12', 'another machine, randomised bases'],
+    ['vmcore-filter sim img --mem 64M --high-mem 64M@60T --free-content zero', 'and 64 MiB of RAM at 60 TiB: max_mapnr about 2^34, a sparse image'],
   ],
   demo: [
     ['vmcore-filter demo', 'simulate, filter and print the report (nothing kept)'],

@@ -24,6 +24,7 @@ interface SimCliOpts {
   arch?: string;
   pageSize?: string;
   vaBits?: string;
+  highMem?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -52,6 +53,8 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
   if (vaBits !== undefined && (arch !== 'arm64' || (vaBits !== 48 && vaBits !== 52))) {
     throw new VmcoreError('E_USAGE', `--va-bits: ${o.vaBits} is not 48 or 52 with --arch arm64`, { option: '--va-bits' });
   }
+  const highMem = o.highMem === undefined ? undefined : parseHighMem(o.highMem);
+  if (highMem && arch !== 'x86_64') throw new VmcoreError('E_USAGE', '--high-mem is an x86_64 option', { option: '--high-mem' });
   const memBytes = parseSize(o.mem, '--mem');
   if (memBytes < 64 * 2 ** 20 || memBytes > 64 * 2 ** 30 || memBytes % (2 * 2 ** 20) !== 0) {
     throw new VmcoreError('E_USAGE', `--mem: ${o.mem} must be a multiple of 2 MiB between 64M and 64G`, { option: '--mem' });
@@ -69,7 +72,16 @@ function simOptions(o: SimCliOpts): Partial<SimOptions> {
     printk: o.printk,
     // only when asked: x86_64 truths carry no arch/pageSize keys (their goldens stay as they were)
     ...(arch === 'arm64' ? { arch, pageSize: pageSize ?? 4096, ...(vaBits ? { vaBits } : {}) } : {}),
+    // only when asked, so other truths keep their option keys
+    ...(highMem ? { highMem } : {}),
   };
+}
+
+/** `--high-mem SIZE@ADDR`, e.g. 64M@60T (the layout checks alignment and MAX_PHYSMEM_BITS). */
+function parseHighMem(s: string): { start: number; bytes: number } {
+  const at = s.indexOf('@');
+  if (at < 0) throw new VmcoreError('E_USAGE', `--high-mem: "${s}" is not SIZE@ADDRESS (e.g. 64M@60T)`, { option: '--high-mem' });
+  return { bytes: parseSize(s.slice(0, at), '--high-mem'), start: parseSize(s.slice(at + 1), '--high-mem') };
 }
 
 function addSimOptions(cmd: Command, defaultMem: string): Command {
@@ -80,6 +92,7 @@ function addSimOptions(cmd: Command, defaultMem: string): Command {
     .option('--arch <arch>', 'x86_64 or arm64 (arm64: Linux 6.x layout, VA_BITS 48, RAM from 1 GiB)', 'x86_64')
     .option('--page-size <size>', 'page size: 4k (x86_64), 4k, 16k or 64k (arm64)')
     .option('--va-bits <n>', 'arm64 VA_BITS, all in use: 48 (default) or 52 (LPA2 with 4k/16k pages, 52-bit PA with 64k)')
+    .option('--high-mem <size@addr>', 'x86_64: more RAM at a high physical address, e.g. 64M@60T (present sections with struct pages, free to the buddy allocator; max_mapnr = addr+size in pages)')
     .option('--kaslr', 'randomised kernel and direct-map bases')
     .option('--hinted-style <style>', 'how reported free pages are marked: combined (BUDDY&OFFLINE) or pg-reported', 'combined')
     .option('--cpus <n>', 'CPUs (NT_PRSTATUS notes)', '2')

@@ -4,10 +4,13 @@
  * allocation (expand), fallback to other migratetypes with pageblock stealing, coalescing on free
  * with the buddy `pfn ^ (1 << order)`, and a memblock_free_all-style boot.
  *
- * Memory stays bounded: per-pfn state is typed arrays of one byte per pfn; the free lists are
- * doubly linked lists kept in two Maps keyed by the head pfn of each free block.
+ * Memory stays bounded by present memory: per-pfn state is one byte per pfn of each present
+ * section (pfnstore.ts), none for the holes; the free lists are doubly linked lists kept in two
+ * Maps keyed by the head pfn of each free block. Pfns may pass 2^32 (RAM at 60 TiB), so no
+ * 32-bit bit operations touch a pfn.
  */
 import { VmcoreError } from '../errors.js';
+import { SectionArray, pfnBytes, pfnInt8 } from './pfnstore.js';
 
 /** Orders 0..MAX_ORDER-1 (the kernel's MAX_ORDER = 11 on x86_64). */
 export const MAX_ORDER = 11;
@@ -65,38 +68,56 @@ export function arm64Zones(endPfn: number, pageSize: number): ZoneSpan[] {
 }
 
 const NONE = -1;
+/** Pages per section when the caller gives no section map (x86_64: 2^27 bytes of 4 KiB pages). */
+const DEFAULT_PAGES_PER_SECTION = 1 << 15;
+
+/** The buddy of the order-`order` block at pfn (pfn ^ (1 << order), for pfns past 2^32 too). */
+export function buddyOf(pfn: number, order: number): number {
+  const n = 2 ** order;
+  return Math.floor(pfn / n) % 2 === 1 ? pfn - n : pfn + n;
+}
+
+/** Pageblock index of a pfn. */
+function pageblockOf(pfn: number): number {
+  return Math.floor(pfn / (1 << PAGEBLOCK_ORDER));
+}
 
 export class BuddyAllocator {
   readonly nPfns: number;
   readonly zones: ZoneSpan[];
   /** PAGE_STATE per pfn. */
-  readonly state: Uint8Array;
+  readonly state: SectionArray<Uint8Array>;
   /** Order of the free block headed at this pfn, or -1. */
-  readonly freeOrder: Int8Array;
+  readonly freeOrder: SectionArray<Int8Array>;
   /** Migratetype list a free head is on (valid where freeOrder ≥ 0). */
-  readonly freeMt: Uint8Array;
+  readonly freeMt: SectionArray<Uint8Array>;
   /** Migratetype per pageblock (pfn >> 9). */
-  readonly pageblockMt: Uint8Array;
+  readonly pageblockMt: SectionArray<Uint8Array>;
   /** Pages freed at boot per zone (the kernel's managed_pages). */
   readonly managed: number[];
   /** Free pages per zone. */
   readonly freePages: number[];
-  private readonly listHead: Int32Array;
-  private readonly listTail: Int32Array;
+  private readonly listHead: Float64Array;
+  private readonly listTail: Float64Array;
   private readonly listLen: Float64Array;
   private readonly next = new Map<number, number>();
   private readonly prev = new Map<number, number>();
 
-  constructor(nPfns: number, zones: ZoneSpan[]) {
+  /**
+   * Pfns [0, nPfns) of which `sections` (numbers, `pagesPerSection` pfns each) have state;
+   * without `sections`, every section below nPfns.
+   */
+  constructor(nPfns: number, zones: ZoneSpan[], sections?: readonly number[], pagesPerSection = DEFAULT_PAGES_PER_SECTION) {
     this.nPfns = nPfns;
     this.zones = zones;
-    this.state = new Uint8Array(nPfns);
-    this.freeOrder = new Int8Array(nPfns).fill(-1);
-    this.freeMt = new Uint8Array(nPfns);
-    this.pageblockMt = new Uint8Array(Math.ceil(nPfns / (1 << PAGEBLOCK_ORDER))).fill(MIGRATE.MOVABLE);
+    const present = sections ?? Array.from({ length: Math.ceil(nPfns / pagesPerSection) }, (_, s) => s);
+    this.state = pfnBytes(present, pagesPerSection);
+    this.freeOrder = pfnInt8(present, pagesPerSection, -1);
+    this.freeMt = pfnBytes(present, pagesPerSection);
+    this.pageblockMt = pfnBytes(present, pagesPerSection >> PAGEBLOCK_ORDER, MIGRATE.MOVABLE);
     const n = zones.length * MAX_ORDER * NR_MIGRATETYPES;
-    this.listHead = new Int32Array(n).fill(NONE);
-    this.listTail = new Int32Array(n).fill(NONE);
+    this.listHead = new Float64Array(n).fill(NONE); // pfns pass 2^31 with --high-mem
+    this.listTail = new Float64Array(n).fill(NONE);
     this.listLen = new Float64Array(n);
     this.managed = zones.map(() => 0);
     this.freePages = zones.map(() => 0);
@@ -128,7 +149,7 @@ export class BuddyAllocator {
       const z = this.zoneOf(start);
       while (start + (1 << order) > this.zones[z]!.endPfn) order--;
       for (let p = start; p < start + (1 << order); p++) {
-        if (this.state[p] !== PAGE_STATE.RESERVED) throw internal(`boot free of pfn ${p} in state ${this.state[p]}`);
+        if (this.state.get(p) !== PAGE_STATE.RESERVED) throw internal(`boot free of pfn ${p} in state ${this.state.get(p)}`);
       }
       this.state.fill(PAGE_STATE.ALLOCATED, start, start + (1 << order));
       this.managed[z]! += 1 << order;
@@ -162,13 +183,13 @@ export class BuddyAllocator {
       this.listHead[i] = pfn;
     }
     this.listLen[i]!++;
-    this.freeOrder[pfn] = order;
-    this.freeMt[pfn] = mt;
+    this.freeOrder.set(pfn, order);
+    this.freeMt.set(pfn, mt);
   }
 
   private listDel(z: number, pfn: number): void {
-    const order = this.freeOrder[pfn]!;
-    const mt = this.freeMt[pfn]!;
+    const order = this.freeOrder.get(pfn);
+    const mt = this.freeMt.get(pfn);
     const i = this.idx(z, order, mt);
     const n = this.next.get(pfn)!;
     const p = this.prev.get(pfn)!;
@@ -179,7 +200,7 @@ export class BuddyAllocator {
     this.next.delete(pfn);
     this.prev.delete(pfn);
     this.listLen[i]!--;
-    this.freeOrder[pfn] = -1;
+    this.freeOrder.set(pfn, -1);
   }
 
   /**
@@ -190,15 +211,15 @@ export class BuddyAllocator {
     const n = 1 << order;
     if (pfn % n !== 0) throw internal(`free of pfn ${pfn} not aligned to order ${order}`);
     for (let p = pfn; p < pfn + n; p++) {
-      if (this.state[p] !== PAGE_STATE.ALLOCATED) throw internal(`double free: pfn ${p} is in state ${this.state[p]}`);
+      if (this.state.get(p) !== PAGE_STATE.ALLOCATED) throw internal(`double free: pfn ${p} is in state ${this.state.get(p)}`);
     }
     const z = this.zoneOf(pfn);
     this.state.fill(PAGE_STATE.FREE, pfn, pfn + n);
     this.freePages[z]! += n;
-    const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER]!;
+    const mt = this.pageblockMt.get(pageblockOf(pfn));
     while (order < MAX_ORDER - 1) {
-      const buddy = pfn ^ (1 << order);
-      if (buddy >= this.nPfns || this.freeOrder[buddy] !== order || this.zoneOf(buddy) !== z) break;
+      const buddy = buddyOf(pfn, order);
+      if (buddy >= this.nPfns || this.freeOrder.get(buddy) !== order || this.zoneOf(buddy) !== z) break;
       this.listDel(z, buddy);
       pfn = Math.min(pfn, buddy);
       order++;
@@ -252,9 +273,9 @@ export class BuddyAllocator {
         this.listDel(z, h);
         // steal_suitable_fallback: a large block takes its pageblock(s) over
         if (o >= PAGEBLOCK_ORDER >> 1) {
-          const first = h >>> PAGEBLOCK_ORDER;
-          const last = (h + (1 << o) - 1) >>> PAGEBLOCK_ORDER;
-          for (let b = first; b <= last; b++) this.pageblockMt[b] = mt;
+          const first = pageblockOf(h);
+          const last = pageblockOf(h + (1 << o) - 1);
+          for (let b = first; b <= last; b++) this.pageblockMt.set(b, mt);
         }
         this.expand(z, h, order, o, mt);
         return h;
@@ -292,7 +313,12 @@ export class BuddyAllocator {
   /** Count of pfns in each PAGE_STATE. */
   stateCounts(): number[] {
     const c = [0, 0, 0, 0];
-    for (let i = 0; i < this.nPfns; i++) c[this.state[i]!]!++;
+    let seen = 0;
+    for (const [a, b] of this.state.ranges()) {
+      for (let i = a; i < Math.min(b, this.nPfns); i++) c[this.state.get(i)]!++;
+      seen += Math.max(0, Math.min(b, this.nPfns) - a);
+    }
+    c[PAGE_STATE.ABSENT]! += this.nPfns - seen; // pfns of absent sections
     return c;
   }
 
@@ -304,7 +330,7 @@ export class BuddyAllocator {
    *  - per-zone free counts match; free + allocated = managed.
    */
   checkInvariants(): void {
-    const covered = new Uint8Array(this.nPfns);
+    const covered = pfnBytes(this.state.sections, this.state.perSection);
     const zoneFree = this.zones.map(() => 0);
     for (let z = 0; z < this.zones.length; z++) {
       for (let o = 0; o < MAX_ORDER; o++) {
@@ -313,16 +339,16 @@ export class BuddyAllocator {
           let prev = NONE;
           for (const p of this.list(z, o, mt)) {
             if (this.prev.get(p) !== prev) throw internal(`free list z${z} o${o} mt${mt}: broken prev link at pfn ${p}`);
-            if (this.freeOrder[p] !== o || this.freeMt[p] !== mt) throw internal(`pfn ${p} on list o${o} mt${mt} but records o${this.freeOrder[p]}`);
+            if (this.freeOrder.get(p) !== o || this.freeMt.get(p) !== mt) throw internal(`pfn ${p} on list o${o} mt${mt} but records o${this.freeOrder.get(p)}`);
             if (this.zoneOf(p) !== z || this.zoneOf(p + (1 << o) - 1) !== z) throw internal(`free block ${p}/${o} outside zone ${z}`);
             if (p % (1 << o) !== 0) throw internal(`free block ${p} misaligned for order ${o}`);
             for (let q = p; q < p + (1 << o); q++) {
-              if (covered[q]) throw internal(`pfn ${q} in two free blocks`);
-              if (this.state[q] !== PAGE_STATE.FREE) throw internal(`pfn ${q} on a free list but in state ${this.state[q]}`);
-              covered[q] = 1;
+              if (covered.get(q)) throw internal(`pfn ${q} in two free blocks`);
+              if (this.state.get(q) !== PAGE_STATE.FREE) throw internal(`pfn ${q} on a free list but in state ${this.state.get(q)}`);
+              covered.set(q, 1);
             }
-            const buddy = p ^ (1 << o);
-            if (o < MAX_ORDER - 1 && buddy < this.nPfns && this.freeOrder[buddy] === o && this.zoneOf(buddy) === z) {
+            const buddy = buddyOf(p, o);
+            if (o < MAX_ORDER - 1 && buddy < this.nPfns && this.freeOrder.get(buddy) === o && this.zoneOf(buddy) === z) {
               throw internal(`free buddies ${p} and ${buddy} of order ${o} left unmerged`);
             }
             zoneFree[z]! += 1 << o;
@@ -336,10 +362,11 @@ export class BuddyAllocator {
       if (zoneFree[z] !== this.freePages[z]) throw internal(`zone ${z} free count ${this.freePages[z]} != ${zoneFree[z]}`);
     }
     let allocated = 0;
-    for (let i = 0; i < this.nPfns; i++) {
-      if (this.state[i] === PAGE_STATE.FREE && !covered[i]) throw internal(`pfn ${i} is FREE but on no free list`);
-      if (this.freeOrder[i]! >= 0 && !covered[i]) throw internal(`pfn ${i} records a free order but is on no list`);
-      if (this.state[i] === PAGE_STATE.ALLOCATED) allocated++;
+    for (const i of this.state.indexes()) {
+      if (i >= this.nPfns) break;
+      if (this.state.get(i) === PAGE_STATE.FREE && !covered.get(i)) throw internal(`pfn ${i} is FREE but on no free list`);
+      if (this.freeOrder.get(i) >= 0 && !covered.get(i)) throw internal(`pfn ${i} records a free order but is on no list`);
+      if (this.state.get(i) === PAGE_STATE.ALLOCATED) allocated++;
     }
     const managed = this.managed.reduce((a, b) => a + b, 0);
     const free = zoneFree.reduce((a, b) => a + b, 0);

@@ -22,6 +22,7 @@ import {
 } from '../formats/elf/layout.js';
 import { STYLES } from './content.js';
 import { KIND, directMap, type Machine } from './machine.js';
+import type { SectionArray } from './pfnstore.js';
 import { hash32 } from './rng.js';
 import { StructPageEncoder } from './structpage.js';
 import { CLASS_CODE } from './truth.js';
@@ -129,7 +130,7 @@ export class PageContent {
   private readonly kernelEndPfn: number;
   constructor(
     private readonly m: Machine,
-    private readonly cls: Uint8Array,
+    private readonly cls: SectionArray,
   ) {
     this.enc = new StructPageEncoder(m);
     const PAGE_SIZE = m.layout.pageSize;
@@ -147,10 +148,10 @@ export class PageContent {
       return true;
     }
     const c = m.content;
-    switch (m.kind[pfn]) {
+    switch (m.kind.get(pfn)) {
       case KIND.RESERVED: {
-        const s = m.backingSection.get(pfn >>> m.backingShift);
-        const idx = s === undefined ? -1 : pfn - m.memmapBacking[s]!;
+        const s = m.backingSection.get(Math.floor(pfn / 2 ** m.backingShift));
+        const idx = s === undefined ? -1 : pfn - m.memmapBacking.get(s)!;
         const per = m.layout.pageSize / m.profile.layout.size;
         // a backing smaller than its 2 MiB lookup block (16/64 KiB pages) leaves other pfns in it
         if (s !== undefined && idx * per < m.layout.pagesPerSection) {
@@ -165,7 +166,7 @@ export class PageContent {
         return true;
       }
       case KIND.FREE:
-        if (this.cls[pfn] === CLASS_CODE.hinted || m.opts.freeContent === 'zero') break;
+        if (this.cls.get(pfn) === CLASS_CODE.hinted || m.opts.freeContent === 'zero') break;
         c.fill(pfn, STYLES.stale, buf, off);
         return true;
       case KIND.KERNEL:
@@ -198,7 +199,7 @@ export class PageContent {
 }
 
 /** Stream the image to `path` (written directly; the caller renames). Returns the file size. */
-export function writeImage(m: Machine, cls: Uint8Array, path: string): number {
+export function writeImage(m: Machine, cls: SectionArray, path: string): number {
   const plan = planImage(m);
   const pc = new PageContent(m, cls);
   const PAGE_SIZE = m.layout.pageSize;

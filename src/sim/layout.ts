@@ -46,8 +46,12 @@ export interface PhysRange {
 /** Everything positional about the simulated machine. */
 export interface SimLayout {
   memBytes: number;
-  /** RAM, ascending; total size = memBytes. */
+  /** RAM, ascending; total size = memBytes (+ the high range's bytes). */
   ram: PhysRange[];
+  /** RAM boot allocations come from (memblock's limit): `ram` without the high range. */
+  bootRam: PhysRange[];
+  /** RAM at a high physical address (`highMem`), or null. */
+  high: PhysRange | null;
   /** The absent 256 MiB between RAM ranges (two whole sections), or null on small machines. */
   gap: PhysRange | null;
   /** Low memory kexec leaves out of the PT_LOADs. */
@@ -102,8 +106,12 @@ export function computeLayout(
   pageSize = PAGE_SIZE,
   structPageSize = 64,
   vaBits = ARM64_VA_BITS,
+  highMem: HighMem | null = null,
 ): SimLayout {
-  if (arch === 'arm64') return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize, vaBits);
+  if (arch === 'arm64') {
+    if (highMem) throw new VmcoreError('E_USAGE', '--high-mem is an x86_64 option', { option: 'highMem' });
+    return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize, vaBits);
+  }
   if (!Number.isFinite(memBytesIn) || memBytesIn < 64 * MiB || memBytesIn > 64 * GiB) {
     throw new VmcoreError('E_USAGE', `simulated RAM size ${memBytesIn} is outside 64 MiB .. 64 GiB`, { option: 'memBytes' });
   }
@@ -121,6 +129,10 @@ export function computeLayout(
   } else {
     ram = [{ start: 0, end: memBytes }];
   }
+  const bootRam = ram;
+  const maxPhysmemBits = l5 ? 52 : 46;
+  const high = highMem ? checkHighMem(highMem, ram[ram.length - 1]!.end, maxPhysmemBits) : null;
+  if (high) ram = [...ram, high];
   const ramEnd = ram[ram.length - 1]!.end;
   const low: PhysRange = { start: 0, end: MiB };
   const crashSize = Math.min(128 * MiB, Math.floor(memBytes / 8 / (2 * MiB)) * 2 * MiB);
@@ -157,15 +169,11 @@ export function computeLayout(
   const loads = cutRanges(ram, [low, crashkernel]);
   const sectionBytes = 2 ** SECTION_SIZE_BITS;
   const nSections = Math.ceil(ramEnd / sectionBytes);
-  const presentSections: number[] = [];
-  for (let s = 0; s < nSections; s++) {
-    const a = s * sectionBytes;
-    const b = a + sectionBytes;
-    if (ram.some((r) => r.start < b && r.end > a)) presentSections.push(s);
-  }
   return {
     memBytes,
     ram,
+    bootRam,
+    high,
     gap,
     low,
     crashkernel,
@@ -178,11 +186,11 @@ export function computeLayout(
     pageOffset,
     vmemmap,
     l5,
-    maxPhysmemBits: l5 ? 52 : 46,
+    maxPhysmemBits,
     ramEnd,
     maxMapnr: ramEnd / PAGE_SIZE,
     nPfns: nSections * PAGES_PER_SECTION,
-    presentSections,
+    presentSections: sectionsOf(ram, sectionBytes),
     arch: 'x86_64',
     pageSize: PAGE_SIZE,
     pageShift: PAGE_SHIFT,
@@ -194,6 +202,44 @@ export function computeLayout(
     vaBits: 0,
     kimageVaddr: 0n,
   };
+}
+
+/** `highMem`: RAM of `bytes` at physical `start` (the sim's --high-mem SIZE@ADDR). */
+export interface HighMem {
+  start: number;
+  bytes: number;
+}
+
+/**
+ * The high range must be whole 2 MiB pages (the direct map's unit), start in a section of its
+ * own above the boot RAM, and end within MAX_PHYSMEM_BITS (46 bits, 64 TiB, on 4-level x86_64;
+ * 52 with --l5). The vmemmap then fits too: 2^46 / 4096 struct pages of 64 bytes are 1 TiB,
+ * the size of x86_64's vmemmap region (ffffea0000000000..ffffeaffffffffff).
+ */
+function checkHighMem(h: HighMem, bootEnd: number, maxPhysmemBits: number): PhysRange {
+  const sectionBytes = 2 ** SECTION_SIZE_BITS;
+  const where = `high memory ${h.bytes} bytes at 0x${h.start.toString(16)}`;
+  if (!Number.isSafeInteger(h.start) || !Number.isSafeInteger(h.bytes) || h.bytes < 2 * MiB || h.bytes % (2 * MiB) || h.start % (2 * MiB)) {
+    throw new VmcoreError('E_USAGE', `${where}: size and address must be multiples of 2 MiB, size at least 2 MiB`, { option: 'highMem' });
+  }
+  if (h.start < Math.ceil(bootEnd / sectionBytes) * sectionBytes) {
+    throw new VmcoreError('E_USAGE', `${where}: must start in a 128 MiB section above the machine's RAM (which ends at 0x${bootEnd.toString(16)})`, { option: 'highMem' });
+  }
+  if (h.start + h.bytes > 2 ** maxPhysmemBits) {
+    throw new VmcoreError('E_USAGE', `${where}: ends past MAX_PHYSMEM_BITS ${maxPhysmemBits} (0x${(2 ** maxPhysmemBits).toString(16)})${maxPhysmemBits < 52 ? '; 5-level paging (--l5) has 52' : ''}`, { option: 'highMem' });
+  }
+  return { start: h.start, end: h.start + h.bytes };
+}
+
+/** Section numbers that hold some RAM, ascending (computed per range: no loop over the holes). */
+function sectionsOf(ram: PhysRange[], sectionBytes: number): number[] {
+  const out: number[] = [];
+  for (const r of ram) {
+    for (let s = Math.floor(r.start / sectionBytes); s < Math.ceil(r.end / sectionBytes); s++) {
+      if (out[out.length - 1] !== s) out.push(s);
+    }
+  }
+  return out;
 }
 
 function checkMem(memBytesIn: number): number {
@@ -286,6 +332,8 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
   return {
     memBytes,
     ram,
+    bootRam: ram,
+    high: null,
     gap,
     low,
     crashkernel,

@@ -13,6 +13,7 @@ import { DEFAULT_WORKLOAD, type SimOptions, type Workload } from './options.js';
 import { PTE_4K_DATA, PTE_LARGE_DATA, PTE_LARGE_TEXT, PageTables } from './pagetables.js';
 import { ARM64_DATA, ARM64_TEXT, Arm64PageTables } from './pagetables-arm64.js';
 import { Rng } from './rng.js';
+import { pfnBytes, type SectionArray } from './pfnstore.js';
 import { hintingOf, takeUnacceptedBlocks } from './generation.js';
 import { allocDynamicLogBuf, writePrintk, type DynamicLogBuf, type SimPrintk } from './printk.js';
 
@@ -75,12 +76,14 @@ export interface Machine {
   profile: KernelProfile;
   layout: SimLayout;
   buddy: BuddyAllocator;
-  kind: Uint8Array;
-  aux: Uint8Array;
+  /** KIND per pfn of the present sections (NOMEM elsewhere). */
+  kind: SectionArray;
+  /** AUX bits per pfn of the present sections. */
+  aux: SectionArray;
   /** Pages whose content is given explicitly (page tables, mem_section, pglist_data, symbol pages). */
   structural: Map<number, Buffer>;
-  /** Backing of each present section's struct pages: first pfn, by section number (-1 none). */
-  memmapBacking: Int32Array;
+  /** Backing of each present section's struct pages: first pfn, by section number. */
+  memmapBacking: Map<number, number>;
   /** (pfn >> 9) of a backing block → section number. */
   backingSection: Map<number, number>;
   /** Section mapped by 4 KiB PTEs in the vmemmap. */
@@ -125,37 +128,18 @@ export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
 
 /** Build the machine (allocator state only, no I/O). */
 export function buildMachine(opts: SimOptions): Machine {
-  const profileName = opts.kernel ?? opts.profile ?? 'linux-6.0';
-  const profile = PROFILES[profileName];
-  if (!profile) {
-    throw new VmcoreError('E_USAGE', `unknown kernel profile "${profileName}" (known: ${Object.keys(PROFILES).join(', ')})`, { option: 'kernel' });
-  }
-  const workload: Workload = { ...DEFAULT_WORKLOAD, ...(opts.scenario ?? {}) };
-  if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 512) {
-    throw new VmcoreError('E_USAGE', `cpus must be 1..512, got ${opts.cpus}`, { option: 'cpus' });
-  }
+  const { profile, workload, arch } = checkOptions(opts);
   const root = new Rng(opts.seed);
-  const arch = opts.arch ?? 'x86_64';
-  if (arch === 'arm64' && opts.l5) throw new VmcoreError('E_USAGE', '--l5 is an x86_64 option; arm64 has no 5-level tables at 48-bit VAs', { option: 'l5' });
-  // The arm64 model is 6.12's VA layout and exports (flipped VA space, VMEMMAP_START at −1 GiB −
-  // VMEMMAP_SIZE, the ranges in VMCOREINFO): truthful for the 6.x generations only.
-  if (arch === 'arm64' && !/^6\./.test(profile.osrelease)) {
-    throw new VmcoreError('E_USAGE', `--arch arm64 simulates Linux 6.x; ${profile.name} is older`, { option: 'kernel' });
-  }
-  if (arch === 'x86_64' && (opts.pageSize ?? 4096) !== 4096) {
-    throw new VmcoreError('E_USAGE', `x86_64 pages are 4096 bytes, not ${opts.pageSize}`, { option: 'pageSize' });
-  }
   const sp = profile.layout.size;
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48, opts.highMem ?? null);
   const rng = root.fork(2);
   const PAGE_SIZE = layout.pageSize;
-  const PAGES_PER_SECTION = layout.pagesPerSection;
   const backingShift = Math.log2((2 * MiB) / PAGE_SIZE);
   const structural = new Map<number, Buffer>();
   const content = new ContentPool(opts.seed, layout.pageSize);
 
   // --- memblock: what boot reserves
-  const mb = new Memblock(layout.ram);
+  const mb = new Memblock(layout.ram, layout.bootRam);
   mb.reserve(layout.low.start, layout.low.end, 'low 1 MiB');
   mb.reserve(layout.kernelPhys, layout.kernelPhys + layout.kernelBytes, 'kernel image');
   mb.reserve(layout.crashkernel.start, layout.crashkernel.end, 'crashkernel');
@@ -172,29 +156,8 @@ export function buildMachine(opts: SimOptions): Machine {
     pgdat: 0n,
   };
   const partial = { layout };
-
-  // --- sparse: mem_section root array and the pages of 16-byte mem_section structs
-  const sectionsPerRoot = PAGE_SIZE / profile.memSectionSize;
-  const memSectionRoots = 2 ** (layout.maxPhysmemBits - layout.sectionSizeBits) / sectionsPerRoot;
-  const rootBytes = memSectionRoots * 8;
-  const rootPa = mb.alloc(Math.ceil(rootBytes / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE, 'mem_section root');
-  symbols.mem_section = directMap(partial, rootPa);
-  for (let p = 0; p < Math.ceil(rootBytes / PAGE_SIZE); p++) structural.set(rootPa / PAGE_SIZE + p, Buffer.alloc(PAGE_SIZE));
-  const rootPages = new Map<number, number>();
-  for (const s of layout.presentSections) {
-    const r = Math.floor(s / sectionsPerRoot);
-    if (!rootPages.has(r)) {
-      const pa = mb.alloc(PAGE_SIZE, PAGE_SIZE, 'mem_section');
-      rootPages.set(r, pa);
-      structural.set(pa / PAGE_SIZE, Buffer.alloc(PAGE_SIZE));
-      const rootBuf = structural.get(rootPa / PAGE_SIZE + Math.floor((r * 8) / PAGE_SIZE))!;
-      rootBuf.writeBigUInt64LE(directMap(partial, pa), (r * 8) % PAGE_SIZE);
-    }
-    const page = structural.get(rootPages.get(r)! / PAGE_SIZE)!;
-    // section_mem_map = (mem_map − section_start_pfn·SIZE(page)) | PRESENT|HAS_MEM_MAP|ONLINE|EARLY
-    const encoded = layout.vmemmap + BigInt(s * PAGES_PER_SECTION * sp) - BigInt(s * PAGES_PER_SECTION * sp);
-    page.writeBigUInt64LE(encoded | 0xfn, (s % sectionsPerRoot) * profile.memSectionSize + profile.memSectionMapOffset);
-  }
+  const { memSection, memSectionRoots } = writeMemSections(layout, profile, mb, structural);
+  symbols.mem_section = memSection;
 
   // --- node 0's pglist_data
   const zl = profile.zone;
@@ -202,56 +165,16 @@ export function buildMachine(opts: SimOptions): Machine {
   const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
   symbols.pgdat = directMap(partial, pgdatPa);
 
-  // --- struct page backing (2 MiB per present section, top-down)
-  const nSections = layout.nPfns / PAGES_PER_SECTION;
-  const memmapBacking = new Int32Array(nSections).fill(-1);
-  const backingSection = new Map<number, number>();
-  const sectionBytes = PAGES_PER_SECTION * sp;
-  for (const s of [...layout.presentSections].reverse()) {
-    const pa = mb.alloc(sectionBytes, 2 * MiB, 'mem_map');
-    memmapBacking[s] = pa / PAGE_SIZE;
-    for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set((pa / PAGE_SIZE >> backingShift) + b, s);
-  }
+  const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, sp, mb, backingShift);
 
   // --- page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
   const topPfn = kernelPhys(partial, symbols.init_top_pgt) / PAGE_SIZE;
   const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
   const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
-  const pt = arch === 'arm64' ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection) : new PageTables(layout.l5, topPfn, allocTable, structural);
-  if (pt instanceof PageTables) {
-    // direct map: 1 GiB pages where a whole aligned GiB is RAM, 2 MiB elsewhere, 4 KiB for the first 2 MiB
-    for (const r of layout.ram) {
-      let a = r.start;
-      while (a < r.end) {
-        const va = layout.pageOffset + BigInt(a);
-        if (a < 2 * MiB) {
-          pt.map(va, a, PAGE_SIZE, PTE_4K_DATA);
-          a += PAGE_SIZE;
-        } else if (a % GiB === 0 && a + GiB <= r.end) {
-          pt.map(va, a, GiB, PTE_LARGE_DATA);
-          a += GiB;
-        } else {
-          pt.map(va, a, 2 * MiB, PTE_LARGE_DATA);
-          a += 2 * MiB;
-        }
-      }
-    }
-    // kernel text mapping: _text.._end with 2 MiB pages
-    for (let off = 0; off < layout.kernelBytes; off += 2 * MiB) {
-      pt.map(layout.text + BigInt(off), layout.kernelPhys + off, 2 * MiB, PTE_LARGE_TEXT);
-    }
-    // vmemmap: one 2 MiB page per present section, one section with 4 KiB PTEs
-    for (const s of layout.presentSections) {
-      const va = layout.vmemmap + BigInt(s * sectionBytes);
-      const pa = memmapBacking[s]! * PAGE_SIZE;
-      if (s === vmemmapPteSection) {
-        for (let off = 0; off < sectionBytes; off += PAGE_SIZE) pt.map(va + BigInt(off), pa + off, PAGE_SIZE, PTE_4K_DATA);
-      } else {
-        for (let off = 0; off < sectionBytes; off += 2 * MiB) pt.map(va + BigInt(off), pa + off, 2 * MiB, PTE_LARGE_DATA);
-      }
-    }
-
-  }
+  const pt =
+    arch === 'arm64'
+      ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection)
+      : buildX86Tables(layout, new PageTables(layout.l5, topPfn, allocTable, structural), memmapBacking, sectionBytes, vmemmapPteSection);
 
   // --- log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
   // the default layout stays as it was)
@@ -261,25 +184,7 @@ export function buildMachine(opts: SimOptions): Machine {
   for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
   mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
 
-  // --- the buddy allocator and per-pfn state
-  const endPfn = layout.ramEnd / PAGE_SIZE;
-  const zones = arch === 'arm64' ? arm64Zones(endPfn, PAGE_SIZE) : x86Zones(endPfn);
-  const buddy = new BuddyAllocator(layout.nPfns, zones);
-  const kind = new Uint8Array(layout.nPfns); // NOMEM
-  const aux = new Uint8Array(layout.nPfns);
-  for (const r of layout.ram) {
-    buddy.markPresent(r.start / PAGE_SIZE, r.end / PAGE_SIZE);
-    kind.fill(KIND.RESERVED, r.start / PAGE_SIZE, r.end / PAGE_SIZE);
-  }
-  for (const f of mb.freeRanges()) {
-    const a = Math.ceil(f.start / PAGE_SIZE);
-    const b = Math.floor(f.end / PAGE_SIZE);
-    if (b > a) {
-      buddy.freeBootRange(a, b);
-      kind.fill(KIND.FREE, a, b);
-    }
-  }
-
+  const { buddy, kind, aux, zones } = bootBuddy(layout, mb);
   const m: Machine = {
     opts,
     workload,
@@ -313,6 +218,130 @@ export function buildMachine(opts: SimOptions): Machine {
   return m;
 }
 
+/** The profile, workload and architecture of the options, or E_USAGE naming the bad one. */
+function checkOptions(opts: SimOptions): { profile: KernelProfile; workload: Workload; arch: 'x86_64' | 'arm64' } {
+  const profileName = opts.kernel ?? opts.profile ?? 'linux-6.0';
+  const profile = PROFILES[profileName];
+  if (!profile) {
+    throw new VmcoreError('E_USAGE', `unknown kernel profile "${profileName}" (known: ${Object.keys(PROFILES).join(', ')})`, { option: 'kernel' });
+  }
+  const workload: Workload = { ...DEFAULT_WORKLOAD, ...(opts.scenario ?? {}) };
+  if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 512) {
+    throw new VmcoreError('E_USAGE', `cpus must be 1..512, got ${opts.cpus}`, { option: 'cpus' });
+  }
+  const arch = opts.arch ?? 'x86_64';
+  if (arch === 'arm64' && opts.l5) throw new VmcoreError('E_USAGE', '--l5 is an x86_64 option; arm64 has no 5-level tables at 48-bit VAs', { option: 'l5' });
+  // The arm64 model is 6.12's VA layout and exports (flipped VA space, VMEMMAP_START at −1 GiB −
+  // VMEMMAP_SIZE, the ranges in VMCOREINFO): truthful for the 6.x generations only.
+  if (arch === 'arm64' && !/^6\./.test(profile.osrelease)) {
+    throw new VmcoreError('E_USAGE', `--arch arm64 simulates Linux 6.x; ${profile.name} is older`, { option: 'kernel' });
+  }
+  if (arch === 'x86_64' && (opts.pageSize ?? 4096) !== 4096) {
+    throw new VmcoreError('E_USAGE', `x86_64 pages are 4096 bytes, not ${opts.pageSize}`, { option: 'pageSize' });
+  }
+  return { profile, workload, arch };
+}
+
+/** SPARSEMEM_EXTREME: the mem_section root array and the pages of mem_section structs, one entry per present section. */
+function writeMemSections(layout: SimLayout, profile: KernelProfile, mb: Memblock, structural: Map<number, Buffer>): { memSection: bigint; memSectionRoots: number } {
+  const PAGE_SIZE = layout.pageSize;
+  const sp = profile.layout.size;
+  const partial = { layout };
+  const sectionsPerRoot = PAGE_SIZE / profile.memSectionSize;
+  const memSectionRoots = 2 ** (layout.maxPhysmemBits - layout.sectionSizeBits) / sectionsPerRoot;
+  const rootBytes = memSectionRoots * 8;
+  const rootPa = mb.alloc(Math.ceil(rootBytes / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE, 'mem_section root');
+  for (let p = 0; p < Math.ceil(rootBytes / PAGE_SIZE); p++) structural.set(rootPa / PAGE_SIZE + p, Buffer.alloc(PAGE_SIZE));
+  const rootPages = new Map<number, number>();
+  for (const s of layout.presentSections) {
+    const r = Math.floor(s / sectionsPerRoot);
+    if (!rootPages.has(r)) {
+      const pa = mb.alloc(PAGE_SIZE, PAGE_SIZE, 'mem_section');
+      rootPages.set(r, pa);
+      structural.set(pa / PAGE_SIZE, Buffer.alloc(PAGE_SIZE));
+      const rootBuf = structural.get(rootPa / PAGE_SIZE + Math.floor((r * 8) / PAGE_SIZE))!;
+      rootBuf.writeBigUInt64LE(directMap(partial, pa), (r * 8) % PAGE_SIZE);
+    }
+    const page = structural.get(rootPages.get(r)! / PAGE_SIZE)!;
+    // section_mem_map = (mem_map − section_start_pfn·SIZE(page)) | PRESENT|HAS_MEM_MAP|ONLINE|EARLY
+    const encoded = layout.vmemmap + BigInt(s * layout.pagesPerSection * sp) - BigInt(s * layout.pagesPerSection * sp);
+    page.writeBigUInt64LE(encoded | 0xfn, (s % sectionsPerRoot) * profile.memSectionSize + profile.memSectionMapOffset);
+  }
+  return { memSection: directMap(partial, rootPa), memSectionRoots };
+}
+
+/** Struct page backing: 2 MiB per present section, top-down in boot memory. */
+function allocMemmap(layout: SimLayout, sp: number, mb: Memblock, backingShift: number) {
+  const PAGE_SIZE = layout.pageSize;
+  const memmapBacking = new Map<number, number>();
+  const backingSection = new Map<number, number>();
+  const sectionBytes = layout.pagesPerSection * sp;
+  for (const s of [...layout.presentSections].reverse()) {
+    const pa = mb.alloc(sectionBytes, 2 * MiB, 'mem_map');
+    memmapBacking.set(s, pa / PAGE_SIZE);
+    for (let b = 0; b < sectionBytes / (2 * MiB); b++) backingSection.set((pa / PAGE_SIZE >> backingShift) + b, s);
+  }
+  return { memmapBacking, backingSection, sectionBytes };
+}
+
+/**
+ * x86_64 tables: the direct map (1 GiB pages where a whole aligned GiB is RAM, 2 MiB elsewhere,
+ * 4 KiB for the first 2 MiB), the kernel text with 2 MiB pages, the vmemmap with one 2 MiB page
+ * per 2 MiB of struct pages, one section with 4 KiB PTEs.
+ */
+function buildX86Tables(layout: SimLayout, pt: PageTables, memmapBacking: Map<number, number>, sectionBytes: number, pteSection: number): PageTables {
+  const PAGE_SIZE = layout.pageSize;
+  for (const r of layout.ram) {
+    let a = r.start;
+    while (a < r.end) {
+      const va = layout.pageOffset + BigInt(a);
+      if (a < 2 * MiB) {
+        pt.map(va, a, PAGE_SIZE, PTE_4K_DATA);
+        a += PAGE_SIZE;
+      } else if (a % GiB === 0 && a + GiB <= r.end) {
+        pt.map(va, a, GiB, PTE_LARGE_DATA);
+        a += GiB;
+      } else {
+        pt.map(va, a, 2 * MiB, PTE_LARGE_DATA);
+        a += 2 * MiB;
+      }
+    }
+  }
+  for (let off = 0; off < layout.kernelBytes; off += 2 * MiB) {
+    pt.map(layout.text + BigInt(off), layout.kernelPhys + off, 2 * MiB, PTE_LARGE_TEXT);
+  }
+  for (const s of layout.presentSections) {
+    const va = layout.vmemmap + BigInt(s * sectionBytes);
+    const pa = memmapBacking.get(s)! * PAGE_SIZE;
+    const leaf = s === pteSection ? PAGE_SIZE : 2 * MiB;
+    for (let off = 0; off < sectionBytes; off += leaf) pt.map(va + BigInt(off), pa + off, leaf, leaf === PAGE_SIZE ? PTE_4K_DATA : PTE_LARGE_DATA);
+  }
+  return pt;
+}
+
+/** The buddy allocator and per-pfn kinds after memblock_free_all: RAM reserved, memblock's free ranges freed. */
+function bootBuddy(layout: SimLayout, mb: Memblock) {
+  const PAGE_SIZE = layout.pageSize;
+  const endPfn = layout.ramEnd / PAGE_SIZE;
+  const zones = layout.arch === 'arm64' ? arm64Zones(endPfn, PAGE_SIZE) : x86Zones(endPfn);
+  const buddy = new BuddyAllocator(layout.nPfns, zones, layout.presentSections, layout.pagesPerSection);
+  const kind = pfnBytes(layout.presentSections, layout.pagesPerSection, KIND.NOMEM);
+  const aux = pfnBytes(layout.presentSections, layout.pagesPerSection);
+  for (const r of layout.ram) {
+    buddy.markPresent(r.start / PAGE_SIZE, r.end / PAGE_SIZE);
+    kind.fill(KIND.RESERVED, r.start / PAGE_SIZE, r.end / PAGE_SIZE);
+  }
+  for (const f of mb.freeRanges()) {
+    const a = Math.ceil(f.start / PAGE_SIZE);
+    const b = Math.floor(f.end / PAGE_SIZE);
+    if (b > a) {
+      buddy.freeBootRange(a, b);
+      kind.fill(KIND.FREE, a, b);
+    }
+  }
+  return { buddy, kind, aux, zones };
+}
+
 /**
  * arm64 tables (swapper_pg_dir): the linear map with the largest blocks that fit (its first
  * block in pages, so every level is walked), the image with pages or 2 MiB blocks, the vmemmap
@@ -323,7 +352,7 @@ function buildArm64Tables(
   topPfn: number,
   allocTable: () => number,
   structural: Map<number, Buffer>,
-  memmapBacking: Int32Array,
+  memmapBacking: Map<number, number>,
   sectionBytes: number,
   pteSection: number,
 ): Arm64PageTables {
@@ -338,19 +367,19 @@ function buildArm64Tables(
   pt.mapRange(layout.text, layout.kernelPhys, layout.kernelBytes, ARM64_TEXT, P === 4096 ? 2 * MiB : P);
   for (const s of layout.presentSections) {
     const va = layout.vmemmap + BigInt(s * sectionBytes);
-    pt.mapRange(va, memmapBacking[s]! * P, sectionBytes, ARM64_DATA, s === pteSection || P !== 4096 ? P : 2 * MiB);
+    pt.mapRange(va, memmapBacking.get(s)! * P, sectionBytes, ARM64_DATA, s === pteSection || P !== 4096 ? P : 2 * MiB);
   }
   return pt;
 }
 
 /** Freeable allocations, in allocation order: typed arrays that grow (a 64 GiB machine makes millions). */
 class AllocRecords {
-  pfn = new Int32Array(1 << 16);
+  pfn = new Float64Array(1 << 16); // pfns pass 2^31 with --high-mem
   order = new Uint8Array(1 << 16);
   length = 0;
   push(pfn: number, order: number): void {
     if (this.length === this.pfn.length) {
-      const p = new Int32Array(this.length * 2);
+      const p = new Float64Array(this.length * 2);
       p.set(this.pfn);
       this.pfn = p;
       const o = new Uint8Array(this.length * 2);
@@ -392,7 +421,7 @@ function runWorkload(m: Machine, rng: Rng): void {
   const compound = (pfn: number, order: number, k: number) => {
     kind.fill(k, pfn, pfn + (1 << order));
     aux.fill(order, pfn, pfn + (1 << order));
-    aux[pfn] = order | AUX.HEAD;
+    aux.set(pfn, order | AUX.HEAD);
   };
 
   for (;;) {
@@ -462,15 +491,15 @@ function runWorkload(m: Machine, rng: Rng): void {
       case 'cache':
         // a readahead batch split into order-0 pages (split_page), each freed on its own later
         for (let p = pfn; p < pfn + n; p++) {
-          kind[p] = rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE;
-          aux[p] = variant();
+          kind.set(p, rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE);
+          aux.set(p, variant());
           recs.push(p, 0);
         }
         break;
       case 'anon':
         for (let p = pfn; p < pfn + n; p++) {
-          kind[p] = rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON;
-          aux[p] = variant();
+          kind.set(p, rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON);
+          aux.set(p, variant());
           recs.push(p, 0);
         }
         break;
@@ -516,7 +545,7 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
         for (const pfn of buddy.list(z, o, mt)) {
           eligible.push(pfn);
           if (rng.chance(m.workload.hinted)) {
-            m.aux[pfn] |= AUX.HINTED;
+            m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
             hinted++;
           }
         }
@@ -524,15 +553,19 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
     }
   }
   // small machines: with a non-zero fraction, report at least one block so the class is exercised
-  if (m.workload.hinted > 0 && hinted === 0 && eligible.length) m.aux[eligible[rng.int(eligible.length)]!] |= AUX.HINTED;
+  if (m.workload.hinted > 0 && hinted === 0 && eligible.length) {
+    const pfn = eligible[rng.int(eligible.length)]!;
+    m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
+  }
 }
 
 /** Direct-map addresses of kernel objects (kmem_caches, anon_vmas, address_spaces, buffer heads) inside slab pages. */
 function makePools(m: Machine, rng: Rng): ObjectPools {
   const PAGE_SIZE = m.layout.pageSize;
   const slabPfns: number[] = [];
-  for (let p = 0; p < m.kind.length && slabPfns.length < 4096; p++) {
-    if (m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.HEAD || (m.aux[p]! & AUX.ORDER) === 0)) slabPfns.push(p);
+  for (const p of m.kind.indexes()) {
+    if (slabPfns.length >= 4096) break;
+    if (m.kind.get(p) === KIND.SLAB && (m.aux.get(p) & AUX.HEAD || (m.aux.get(p) & AUX.ORDER) === 0)) slabPfns.push(p);
   }
   // fall back to the kernel image's data area when there is no slab
   const base = (i: number) =>
@@ -646,10 +679,12 @@ export function zoneIndex(m: Machine, pfn: number): number {
 
 /** Sanity: the allocator agrees with the per-pfn kinds. */
 export function checkMachine(m: Machine): void {
-  for (let p = 0; p < m.kind.length; p++) {
-    const free = m.buddy.state[p] === PAGE_STATE.FREE;
-    if (free !== (m.kind[p] === KIND.FREE)) {
-      throw new VmcoreError('E_INTERNAL', `pfn ${p}: allocator state ${m.buddy.state[p]} disagrees with kind ${m.kind[p]}`);
+  for (const [a, b] of m.kind.ranges()) {
+    for (let p = a; p < b; p++) {
+      const free = m.buddy.state.get(p) === PAGE_STATE.FREE;
+      if (free !== (m.kind.get(p) === KIND.FREE)) {
+        throw new VmcoreError('E_INTERNAL', `pfn ${p}: allocator state ${m.buddy.state.get(p)} disagrees with kind ${m.kind.get(p)}`);
+      }
     }
   }
 }

@@ -11,7 +11,14 @@ export interface MemblockRegion extends PhysRange {
 
 export class Memblock {
   readonly reserved: MemblockRegion[] = [];
-  constructor(readonly ram: PhysRange[]) {}
+  /**
+   * `allocRam`: the RAM allocations may come from (memblock.current_limit's role): the boot
+   * memory, so RAM at a high address (the sim's --high-mem) is all left to the buddy allocator.
+   */
+  constructor(
+    readonly ram: PhysRange[],
+    readonly allocRam: PhysRange[] = ram,
+  ) {}
 
   reserve(start: number, end: number, label: string): void {
     this.reserved.push({ start, end, label });
@@ -20,8 +27,8 @@ export class Memblock {
 
   /** Allocate `size` bytes aligned to `align`, highest address first. */
   alloc(size: number, align: number, label: string): number {
-    for (let i = this.ram.length - 1; i >= 0; i--) {
-      const r = this.ram[i]!;
+    for (let i = this.allocRam.length - 1; i >= 0; i--) {
+      const r = this.allocRam[i]!;
       let cand = Math.floor((r.end - size) / align) * align;
       while (cand >= r.start) {
         const hit = this.reserved.find((x) => x.start < cand + size && x.end > cand);

@@ -91,6 +91,12 @@ export interface SimOptions {
   logBufShift?: number;
   /** The `log_buf_len=` boot parameter: the log lives in memblock buffers of this size (power of two). */
   logBufLen?: number;
+  /**
+   * x86_64: more RAM at a high physical address (CXL, persistent memory, a hot-plugged range),
+   * e.g. { start: 60 TiB, bytes: 64 MiB }: present sections with struct pages in the vmemmap,
+   * in ZONE_NORMAL, free to the buddy allocator (boot allocations stay in the boot RAM).
+   */
+  highMem?: { start: number; bytes: number };
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {

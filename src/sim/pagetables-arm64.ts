@@ -5,6 +5,7 @@
  * from a caller-supplied allocator and live in a pfn → bytes map, as on x86_64.
  */
 import { VmcoreError, hex } from '../errors.js';
+import { TablePages } from './tablepages.js';
 
 /** Table descriptor: valid | table. */
 const DESC_TABLE = 3n;
@@ -21,35 +22,35 @@ export const ARM64_DATA = LEAF_ATTRS | XN;
 /** Kernel text: read-only, executable by the kernel (UXN only). */
 export const ARM64_TEXT = LEAF_ATTRS | RDONLY | (1n << 54n);
 
-export class Arm64PageTables {
+export class Arm64PageTables extends TablePages {
   readonly pageShift: number;
   readonly levels: number;
-  tablePages = 0;
   private readonly bitsPerLevel: number;
   private readonly oaMask: bigint;
   constructor(
     readonly pageSize: number,
     readonly vaBits: number,
-    readonly topPfn: number,
-    private readonly allocTable: () => number,
-    private readonly pages: Map<number, Buffer>,
+    topPfn: number,
+    allocTable: () => number,
+    pages: Map<number, Buffer>,
     /** LPA2 descriptors (52-bit VA with 4/16 KiB pages): bits 9:8 are address, not SH. */
     readonly lpa2 = false,
   ) {
+    super(pageSize, topPfn, allocTable, pages, 'arm64 page tables');
     this.pageShift = Math.log2(pageSize);
     this.bitsPerLevel = this.pageShift - 3;
     this.levels = Math.floor((vaBits - 4) / this.bitsPerLevel);
     this.oaMask = ((1n << 48n) - 1n) & ~(BigInt(pageSize) - 1n);
-    this.page(topPfn);
   }
 
-  private page(pfn: number): Buffer {
-    let b = this.pages.get(pfn);
-    if (!b) {
-      b = Buffer.alloc(this.pageSize);
-      this.pages.set(pfn, b);
-    }
-    return b;
+  protected tableEntry(pfn: number): bigint {
+    return (BigInt(pfn) * BigInt(this.pageSize)) | DESC_TABLE;
+  }
+  protected isTable(e: bigint): boolean {
+    return (e & 3n) === DESC_TABLE;
+  }
+  protected tablePfn(e: bigint): number {
+    return Number((e & this.oaMask) / BigInt(this.pageSize));
   }
 
   /** Shift of the bits level `l` indexes (0 = the page level). */
@@ -85,21 +86,10 @@ export class Arm64PageTables {
       const idx = this.index(va, level);
       const b = this.page(table);
       if (level === leafLevel) {
-        if (b.readBigUInt64LE(idx * 8) !== 0n) throw new VmcoreError('E_INTERNAL', `arm64 page tables: ${hex(va)} mapped twice`);
-        b.writeBigUInt64LE(BigInt(pa) | (this.lpa2 ? attrs & ~SH : attrs) | (level === 0 ? 3n : 1n), idx * 8);
+        this.setLeaf(b, idx, BigInt(pa) | (this.lpa2 ? attrs & ~SH : attrs) | (level === 0 ? 3n : 1n), va);
         return;
       }
-      let e = b.readBigUInt64LE(idx * 8);
-      if (e === 0n) {
-        const pfn = this.allocTable();
-        this.page(pfn);
-        this.tablePages++;
-        e = BigInt(pfn) * BigInt(this.pageSize) | DESC_TABLE;
-        b.writeBigUInt64LE(e, idx * 8);
-      } else if ((e & 3n) !== DESC_TABLE) {
-        throw new VmcoreError('E_INTERNAL', `arm64 page tables: ${hex(va)} lies under a block`);
-      }
-      table = Number((e & this.oaMask) / BigInt(this.pageSize));
+      table = this.childTable(b, idx, va, 'block');
     }
   }
 

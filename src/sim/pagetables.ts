@@ -3,6 +3,7 @@
  * Table pages come from a caller-supplied allocator; the pages live in a pfn → bytes map.
  */
 import { VmcoreError, hex } from '../errors.js';
+import { TablePages } from './tablepages.js';
 
 /** _KERNPG_TABLE: present | RW | accessed | dirty. */
 export const PTE_TABLE = 0x63n;
@@ -16,26 +17,26 @@ export const PTE_4K_DATA = 0x163n | NX;
 const PSE = 0x80n;
 const ADDR_MASK = 0x000ffffffffff000n;
 
-export class PageTables {
+export class PageTables extends TablePages {
   readonly shifts: number[];
-  tablePages = 0;
   constructor(
     readonly l5: boolean,
-    readonly topPfn: number,
-    private readonly allocTable: () => number,
-    private readonly pages: Map<number, Buffer>,
+    topPfn: number,
+    allocTable: () => number,
+    pages: Map<number, Buffer>,
   ) {
+    super(4096, topPfn, allocTable, pages, 'page tables');
     this.shifts = l5 ? [48, 39, 30, 21, 12] : [39, 30, 21, 12];
-    this.page(topPfn);
   }
 
-  private page(pfn: number): Buffer {
-    let b = this.pages.get(pfn);
-    if (!b) {
-      b = Buffer.alloc(4096);
-      this.pages.set(pfn, b);
-    }
-    return b;
+  protected tableEntry(pfn: number): bigint {
+    return (BigInt(pfn) << 12n) | PTE_TABLE;
+  }
+  protected isTable(e: bigint): boolean {
+    return (e & PSE) === 0n;
+  }
+  protected tablePfn(e: bigint): number {
+    return Number((e & ADDR_MASK) >> 12n);
   }
 
   /** Map `size` bytes (4 KiB, 2 MiB or 1 GiB; one entry) at `va` to physical `pa`. */
@@ -49,22 +50,10 @@ export class PageTables {
       const idx = Number((va >> BigInt(shift)) & 511n);
       const b = this.page(table);
       if (shift === leafShift) {
-        const e = BigInt(pa) | leafFlags | (leafShift > 12 ? PSE : 0n);
-        if (b.readBigUInt64LE(idx * 8) !== 0n) throw new VmcoreError('E_INTERNAL', `page tables: ${hex(va)} mapped twice`);
-        b.writeBigUInt64LE(e, idx * 8);
+        this.setLeaf(b, idx, BigInt(pa) | leafFlags | (leafShift > 12 ? PSE : 0n), va);
         return;
       }
-      let e = b.readBigUInt64LE(idx * 8);
-      if (e === 0n) {
-        const pfn = this.allocTable();
-        this.page(pfn);
-        this.tablePages++;
-        e = (BigInt(pfn) << 12n) | PTE_TABLE;
-        b.writeBigUInt64LE(e, idx * 8);
-      } else if (e & PSE) {
-        throw new VmcoreError('E_INTERNAL', `page tables: ${hex(va)} lies under a large page`);
-      }
-      table = Number((e & ADDR_MASK) >> 12n);
+      table = this.childTable(b, idx, va, 'large page');
     }
   }
 

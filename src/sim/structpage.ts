@@ -105,8 +105,8 @@ export class StructPageEncoder {
     for (let i = 0; i < count; i++) {
       const pfn = firstPfn + i;
       const o = i * l.size;
-      const k = m.kind[pfn]!;
-      const a = m.aux[pfn]!;
+      const k = m.kind.get(pfn);
+      const a = m.aux.get(pfn);
       let flags = 0;
       const zoneHi = zoneIndex(m, pfn) << 20; // zone at bits 52–53, node 0 at 54–63
       let mapcount = -1;
@@ -122,14 +122,14 @@ export class StructPageEncoder {
           break;
         case KIND.FREE: {
           refcount = 0;
-          const order = m.buddy.freeOrder[pfn]!;
+          const order = m.buddy.freeOrder.get(pfn);
           if (order >= 0) {
             const hinted = (a & AUX.HINTED) !== 0;
             mapcount = hinted && !this.pgReported ? this.hintedValue : this.buddyValue;
             if (hinted && this.pgReported) flags |= b.uptodate; // PG_reported aliases PG_uptodate
             this.put(v, o + l.private, 0, order);
             const z = zoneIndex(m, pfn);
-            const mt = m.buddy.freeMt[pfn]!;
+            const mt = m.buddy.freeMt.get(pfn);
             const head = this.listHeads[(z * 11 + order) * NR_MIGRATETYPES + mt]!;
             const nb = m.buddy.neighbours(pfn);
             if (nb.next >= 0) this.putPageVA(v, o + l.lru, nb.next, l.lru);

@@ -7,6 +7,7 @@ import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
 import { AUX, KIND, type Machine } from './machine.js';
 import type { HintedStyle, SimOptions, Workload } from './options.js';
 import { exportsOffline, hintingOf } from './generation.js';
+import { pfnBytes, valueRuns, type SectionArray } from './pfnstore.js';
 
 /** Page classes; every pfn below max_mapnr is in exactly one. */
 export const CLASSES = ['hole', 'free', 'hinted', 'offline', 'hwpoison', 'zero', 'cache', 'cache_private', 'user', 'hugetlb', 'slab', 'kernel', 'unaccepted'] as const;
@@ -77,10 +78,13 @@ export interface GroundTruth {
   makedumpfile: MakedumpfileStats[];
 }
 
-/** The class of every pfn in [0, max_mapnr) as a byte array of CLASS_CODE values. */
-export function classifyPfns(m: Machine): Uint8Array {
+/**
+ * The class of every pfn in [0, max_mapnr) as CLASS_CODE values, stored per present section
+ * (pfns of absent sections are holes).
+ */
+export function classifyPfns(m: Machine): SectionArray {
   const n = m.layout.maxMapnr;
-  const cls = new Uint8Array(n).fill(CLASS_CODE.hole);
+  const cls = pfnBytes(m.layout.presentSections, m.layout.pagesPerSection, CLASS_CODE.hole);
   const K: number[] = [];
   K[KIND.KERNEL] = CLASS_CODE.kernel;
   K[KIND.RESERVED] = CLASS_CODE.kernel;
@@ -103,17 +107,17 @@ export function classifyPfns(m: Machine): Uint8Array {
   K[KIND.FREE] = CLASS_CODE.free;
   const PAGE_SIZE = m.layout.pageSize;
   for (const r of m.layout.loads) {
-    for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls[p] = K[m.kind[p]!]!;
+    for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls.set(p, K[m.kind.get(p)]!);
   }
   // hinted blocks: the whole block of a hinted free head
   const b = m.buddy;
   for (let z = 0; z < b.zones.length; z++)
     for (let o = 9; o < MAX_ORDER; o++)
       for (let mt = 0; mt < NR_MIGRATETYPES; mt++)
-        for (const pfn of b.list(z, o, mt)) if (m.aux[pfn]! & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
+        for (const pfn of b.list(z, o, mt)) if (m.aux.get(pfn) & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
   // reserved pages whose explicit content is all zero (empty mem_section roots, pglist_data padding…)
   for (const [pfn, page] of m.structural) {
-    if (pfn < n && cls[pfn] === CLASS_CODE.kernel && isZero(page)) cls[pfn] = CLASS_CODE.zero;
+    if (pfn < n && cls.get(pfn) === CLASS_CODE.kernel && isZero(page)) cls.set(pfn, CLASS_CODE.zero);
   }
   return cls;
 }
@@ -148,19 +152,14 @@ export function truthClassArray(truth: GroundTruth): Uint8Array {
 }
 
 /** Compute the ground truth. */
-export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts: { runs?: boolean } = {}): GroundTruth {
+export function computeTruth(m: Machine, cls: SectionArray = classifyPfns(m), opts: { runs?: boolean } = {}): GroundTruth {
   const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
   const runs = Object.fromEntries(CLASSES.map((c) => [c, [] as Run[]])) as Record<PageClass, Run[]>;
-  let i = 0;
-  while (i < cls.length) {
-    const c = cls[i]!;
-    let j = i + 1;
-    while (j < cls.length && cls[j] === c) j++;
+  for (const [i, count, c] of valueRuns(cls, m.layout.maxMapnr)) {
     const name = CLASSES[c]!;
-    counts[name] += j - i;
+    counts[name] += count;
     // Run lists are most of the truth's memory on a big machine (~700 MiB at 64 GiB).
-    if (opts.runs !== false) runs[name].push([i, j - i]);
-    i = j;
+    if (opts.runs !== false) runs[name].push([i, count]);
   }
   const freeZero = m.opts.freeContent === 'zero';
   const zeroContent: Record<PageClass, boolean> = {
@@ -191,7 +190,9 @@ export function computeTruth(m: Machine, cls: Uint8Array = classifyPfns(m), opts
   // test/interop/generations-makedumpfile.test.ts).
   const mdfSeesCompound = m.profile.compound.order === 'page';
   let thpTails = 0;
-  for (let p = 0; p < m.kind.length; p++) if (m.kind[p] === KIND.THP && p % (1 << (m.aux[p]! & AUX.ORDER)) !== 0) thpTails++;
+  for (const [a, b] of m.kind.ranges()) {
+    for (let p = a; p < b; p++) if (m.kind.get(p) === KIND.THP && p % (1 << (m.aux.get(p) & AUX.ORDER)) !== 0) thpTails++;
+  }
   const loadPages = m.layout.loads.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0);
   for (let d = 0; d < 32; d++) {
     const b1 = (d & 1) !== 0;

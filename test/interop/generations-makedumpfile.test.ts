@@ -107,7 +107,7 @@ function fileOffset(image: string, pa: number): number {
 /** Physical byte address of pfn's struct page (the simulator's vmemmap backing). */
 function structPagePhys(m: Machine, pfn: number): number {
   const s = Math.floor(pfn / PAGES_PER_SECTION);
-  return m.memmapBacking[s]! * PAGE_SIZE + (pfn - s * PAGES_PER_SECTION) * m.profile.layout.size;
+  return m.memmapBacking.get(s)! * PAGE_SIZE + (pfn - s * PAGES_PER_SECTION) * m.profile.layout.size;
 }
 
 /** makedumpfile 1.7.2's report at level d, written out rule by rule from the truth's page counts. */
@@ -173,7 +173,7 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
     const thpTail = new Uint8Array(n);
     let thpTails = 0;
     for (let p = 0; p < n; p++) {
-      if (m.kind[p] === KIND.THP && p % (1 << (m.aux[p]! & AUX.ORDER)) !== 0) {
+      if (m.kind.get(p) === KIND.THP && p % (1 << (m.aux.get(p) & AUX.ORDER)) !== 0) {
         thpTail[p] = 1;
         thpTails++;
       }
@@ -233,10 +233,10 @@ describe.skipIf(!haveMdf).each(PROFILE_NAMES.map((name) => ({ name })))('makedum
     // Three struct pages altered on the image (which is not used afterwards): flags bit 7
     // (PG_waiters on every profile here) on a free head of order ≥ 1 and on an offline page,
     // and mapping bit 0 (PAGE_MAPPING_ANON) on an order-0 slab page.
-    const freeHead = findPfn(m, (p) => m.kind[p] === KIND.FREE && m.buddy.freeOrder[p]! >= 1 && !(m.aux[p]! & AUX.HINTED));
-    const order = m.buddy.freeOrder[freeHead]!;
-    const offline = truth.counts.offline > 0 ? findPfn(m, (p) => m.kind[p] === KIND.BALLOON) : -1;
-    const slab = findPfn(m, (p) => m.kind[p] === KIND.SLAB && (m.aux[p]! & AUX.ORDER) === 0);
+    const freeHead = findPfn(m, (p) => m.kind.get(p) === KIND.FREE && m.buddy.freeOrder.get(p) >= 1 && !(m.aux.get(p) & AUX.HINTED));
+    const order = m.buddy.freeOrder.get(freeHead);
+    const offline = truth.counts.offline > 0 ? findPfn(m, (p) => m.kind.get(p) === KIND.BALLOON) : -1;
+    const slab = findPfn(m, (p) => m.kind.get(p) === KIND.SLAB && (m.aux.get(p) & AUX.ORDER) === 0);
     const l = m.profile.layout;
     const fd = fs.openSync(image, 'r+');
     /** Set `bit` in the byte at struct page `pfn` + `field` (it must be clear before). */

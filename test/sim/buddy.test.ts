@@ -63,7 +63,7 @@ describe('buddy allocator', () => {
         expect(free! + allocated! + reservedN!).toBe(present);
         expect(allocated).toBe(live.reduce((a, [, o]) => a + (1 << o), 0));
         // no page both free and allocated: every live allocation is ALLOCATED
-        for (const [p, o] of live) for (let q = p; q < p + (1 << o); q++) expect(b.state[q]).toBe(PAGE_STATE.ALLOCATED);
+        for (const [p, o] of live) for (let q = p; q < p + (1 << o); q++) expect(b.state.get(q)).toBe(PAGE_STATE.ALLOCATED);
       }),
       { numRuns: 150 },
     );

@@ -127,10 +127,10 @@ describe.each(CASES)('image %o', (o) => {
           const pfn = s * 32768 + i;
           const spa = vtop(ph, vi, memMap + BigInt(i * 64));
           const sp = decodeStructPage(new DataView(ph.read(spa, 64).buffer), 0, m.profile.layout);
-          const k = m.kind[pfn]!;
-          if (k === KIND.FREE && m.buddy.freeOrder[pfn]! >= 0) {
+          const k = m.kind.get(pfn);
+          if (k === KIND.FREE && m.buddy.freeOrder.get(pfn) >= 0) {
             expect([0xffffff7f, 0xfffffe7f]).toContain(sp.mapcount);
-            expect(sp.private).toBe(BigInt(m.buddy.freeOrder[pfn]!));
+            expect(sp.private).toBe(BigInt(m.buddy.freeOrder.get(pfn)));
           }
           if (k === KIND.BALLOON || k === KIND.VIRTIO_MEM) expect(sp.mapcount).toBe(0xfffffeff);
           if (k === KIND.ANON) expect(sp.mapping & 1n).toBe(1n);
@@ -156,7 +156,7 @@ describe.each(CASES)('image %o', (o) => {
             while (e !== head) {
               expect(ph.u64(vtop(ph, vi, e + 8n))).toBe(prev);
               const pfn = Number((e - 8n - vmemmap) / 64n);
-              expect(m.buddy.freeOrder[pfn]).toBe(order);
+              expect(m.buddy.freeOrder.get(pfn)).toBe(order);
               nr++;
               walked += 1 << order;
               prev = e;
