@@ -14,41 +14,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { addHighLoad } from '../helpers/high-load.js';
 
 const BIN = path.resolve(__dirname, '../../bin/vmcore-filter.js');
-const PHDR = 56;
 const HIGH = 60 * 2 ** 40;
 const HIGH_BYTES = 64 * 2 ** 20;
 const RSS_LIMIT_KIB = 160 * 1024;
-
-/** Copy `src` to `dst` with one more PT_LOAD [paddr, paddr+bytes), its data a sparse tail. */
-function addHighLoad(src: string, dst: string, paddr: number, bytes: number): void {
-  const buf = fs.readFileSync(src);
-  const phoff = Number(buf.readBigUInt64LE(32));
-  const phnum = buf.readUInt16LE(56);
-  // The new table goes at the end of the file, page-aligned data after it.
-  const tableAt = Math.ceil(buf.length / 8) * 8;
-  const dataAt = Math.ceil((tableAt + (phnum + 1) * PHDR) / 4096) * 4096;
-  const table = Buffer.alloc((phnum + 1) * PHDR);
-  buf.copy(table, 0, phoff, phoff + phnum * PHDR);
-  const p = phnum * PHDR;
-  table.writeUInt32LE(1, p); // PT_LOAD
-  table.writeUInt32LE(7, p + 4);
-  table.writeBigUInt64LE(BigInt(dataAt), p + 8);
-  table.writeBigUInt64LE(0xffff888000000000n + BigInt(paddr), p + 16);
-  table.writeBigUInt64LE(BigInt(paddr), p + 24);
-  table.writeBigUInt64LE(BigInt(bytes), p + 32);
-  table.writeBigUInt64LE(BigInt(bytes), p + 40);
-  table.writeBigUInt64LE(0n, p + 48);
-  const head = Buffer.from(buf);
-  head.writeBigUInt64LE(BigInt(tableAt), 32);
-  head.writeUInt16LE(phnum + 1, 56);
-  const fd = fs.openSync(dst, 'w');
-  fs.writeSync(fd, head, 0, head.length, 0);
-  fs.writeSync(fd, table, 0, table.length, tableAt);
-  fs.ftruncateSync(fd, dataAt + bytes);
-  fs.closeSync(fd);
-}
 
 function run(args: string[]): { status: number | null; rssKiB: number; stdout: string; stderr: string } {
   const tf = path.join(os.tmpdir(), `vmcf-time-${process.pid}`);
@@ -67,7 +38,7 @@ describe('max_mapnr 2^34 (64 MiB at 60 TiB)', () => {
       const plain = path.join(dir, 'plain.elf');
       const huge = path.join(dir, 'huge.elf');
       expect(run(['sim', '--mem', '64M', plain]).status).toBe(0);
-      addHighLoad(plain, huge, HIGH, HIGH_BYTES);
+      addHighLoad(plain, huge, BigInt(HIGH), BigInt(HIGH_BYTES));
       const a = run(['-d', '31', '-c', '--json', plain, path.join(dir, 'a.dump')]);
       const b = run(['-d', '31', '-c', '--json', huge, path.join(dir, 'b.dump')]);
       expect(a.status, a.stderr).toBe(0);
