@@ -143,3 +143,15 @@ describe('Bitmap past 2^32 bits', () => {
     expect(bm.get(i)).toBe(false);
   });
 });
+
+describe('a pfn space no kdump header can describe', () => {
+  it('is E_LIMIT (exit 4) before anything is written, not a RangeError', async () => {
+    const input = synthInput({ maxMapnr: 64, present: [[0, 64]] });
+    const huge = { ...input, maxMapnr: 2 ** 47, present: null as never, dumpable: null as never, windows: { numDumpable: 0, windows: () => [] } };
+    const sink = new DiscardSink('(test)');
+    const err = await writeKdump(huge, sink, { zeroPages: false }).catch((e) => e);
+    expect(err.code).toBe('E_LIMIT');
+    expect(err.message).toMatch(/max_mapnr 140737488355328 needs \d+ bitmap blocks, more than a kdump-compressed header can hold/);
+    expect(sink.bytesWritten).toBe(0);
+  });
+});

@@ -286,6 +286,10 @@ export class KdumpFileWriter {
     checkKdumpArgs(input, sink, opts);
     const ps = input.info.pageSize;
     this.layout = computeLayout(ps, input.maxMapnr, input.info.notes.length);
+    if (this.layout.bitmapBlocks > 0xffffffff || this.layout.pdOffset + PAGE_DESC_SIZE * numDumpable > Number.MAX_SAFE_INTEGER) {
+      // disk_dump_header.bitmap_blocks is 32 bits: past 2^46 pfns of 4 KiB no kdump file can say where its pages are.
+      throw new VmcoreError('E_LIMIT', `max_mapnr ${input.maxMapnr} needs ${this.layout.bitmapBlocks} bitmap blocks, more than a kdump-compressed header can hold (2^32 - 1)`);
+    }
     const codec = opts.codec ?? null;
     this.status = codec ? codec.flag : 0;
     this.zeroPages = opts.zeroPages;
