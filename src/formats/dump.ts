@@ -108,6 +108,11 @@ export interface PfnWindow {
   end: number;
   present: Bitmap;
   dumpable: Bitmap;
+  /**
+   * No pfn of the window is present: both bitmaps are all zero, and a writer need not look at
+   * them (a huge, sparse pfn space is mostly such windows).
+   */
+  empty?: boolean;
 }
 
 /** Ascending, adjacent windows covering [0, max_mapnr), and how many pfns they make dumpable. */

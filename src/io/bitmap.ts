@@ -1,28 +1,32 @@
-/** A pfn bitmap, least-significant bit first within each byte (the kdump and makedumpfile order). */
+/**
+ * A pfn bitmap, least-significant bit first within each byte (the kdump and makedumpfile order).
+ * Byte indices are `Math.floor(i / 8)`, not `i >>> 3`: a bitmap may hold up to 2^35 bits (Node's
+ * 4 GiB typed-array limit) and `>>>` wraps bit numbers at 2^32.
+ */
 export class Bitmap {
   readonly bytes: Uint8Array;
   constructor(readonly nbits: number, bytes?: Uint8Array) {
     this.bytes = bytes ?? new Uint8Array(Math.ceil(nbits / 8));
   }
   get(i: number): boolean {
-    return (this.bytes[i >>> 3]! & (1 << (i & 7))) !== 0;
+    return (this.bytes[Math.floor(i / 8)]! & (1 << (i & 7))) !== 0;
   }
   set(i: number): void {
-    this.bytes[i >>> 3]! |= 1 << (i & 7);
+    this.bytes[Math.floor(i / 8)]! |= 1 << (i & 7);
   }
   clear(i: number): void {
-    this.bytes[i >>> 3]! &= ~(1 << (i & 7));
+    this.bytes[Math.floor(i / 8)]! &= ~(1 << (i & 7));
   }
   /** Set bits [start, end). */
   setRange(start: number, end: number): void {
     for (let i = start; i < end && (i & 7) !== 0; i++) this.set(i), start++;
-    while (start + 8 <= end) this.bytes[start >>> 3] = 0xff, start += 8;
+    while (start + 8 <= end) this.bytes[Math.floor(start / 8)] = 0xff, start += 8;
     for (let i = start; i < end; i++) this.set(i);
   }
   /** Clear bits [start, end). */
   clearRange(start: number, end: number): void {
     for (let i = start; i < end && (i & 7) !== 0; i++) this.clear(i), start++;
-    while (start + 8 <= end) this.bytes[start >>> 3] = 0, start += 8;
+    while (start + 8 <= end) this.bytes[Math.floor(start / 8)] = 0, start += 8;
     for (let i = start; i < end; i++) this.clear(i);
   }
   /** Number of set bits in [start, end). */
@@ -33,11 +37,11 @@ export class Bitmap {
     const b8 = this.bytes;
     for (; i + 64 <= end; i += 64) {
       // Zero runs (holes) are common: test eight bytes at once.
-      const k = i >>> 3;
+      const k = Math.floor(i / 8);
       if ((b8[k]! | b8[k + 1]! | b8[k + 2]! | b8[k + 3]! | b8[k + 4]! | b8[k + 5]! | b8[k + 6]! | b8[k + 7]!) === 0) continue;
       for (let j = k; j < k + 8; j++) n += POPCOUNT[b8[j]!]!;
     }
-    for (; i + 8 <= end; i += 8) n += POPCOUNT[b8[i >>> 3]!]!;
+    for (; i + 8 <= end; i += 8) n += POPCOUNT[b8[Math.floor(i / 8)]!]!;
     for (; i < end; i++) if (this.get(i)) n++;
     return n;
   }
@@ -52,14 +56,14 @@ export class Bitmap {
     while (i < stop) {
       if ((i & 7) === 0) {
         // Skip zero bytes eight at a time where aligned, then one at a time.
-        let k = i >>> 3;
+        let k = Math.floor(i / 8);
         const kEnd = Math.ceil(stop / 8);
         while (k + 8 <= kEnd && (b8[k]! | b8[k + 1]! | b8[k + 2]! | b8[k + 3]! | b8[k + 4]! | b8[k + 5]! | b8[k + 6]! | b8[k + 7]!) === 0) k += 8;
         while (k < kEnd && b8[k] === 0) k++;
         i = k * 8;
         if (i >= stop) break;
       }
-      const b = b8[i >>> 3]!;
+      const b = b8[Math.floor(i / 8)]!;
       if (b === 0) {
         i = (i | 7) + 1;
         continue;
@@ -75,14 +79,14 @@ export class Bitmap {
     const b8 = this.bytes;
     while (i < stop) {
       if ((i & 7) === 0) {
-        let k = i >>> 3;
+        let k = Math.floor(i / 8);
         const kEnd = Math.floor(stop / 8);
         while (k + 8 <= kEnd && (b8[k]! & b8[k + 1]! & b8[k + 2]! & b8[k + 3]! & b8[k + 4]! & b8[k + 5]! & b8[k + 6]! & b8[k + 7]!) === 0xff) k += 8;
         while (k < kEnd && b8[k] === 0xff) k++;
         i = Math.max(i, k * 8);
         if (i >= stop) break;
       }
-      const b = b8[i >>> 3]!;
+      const b = b8[Math.floor(i / 8)]!;
       if (b === 0xff && (i | 7) + 1 <= stop) {
         i = (i | 7) + 1;
         continue;

@@ -3,7 +3,7 @@
  * joined to a reader's physical pages, in the dump's page size. Used to read mem_section roots, mem_map, zones and free lists.
  */
 import { VmcoreError, hex } from '../errors.js';
-import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import { readablePfns, type DumpReader } from '../formats/dump.js';
 import type { PfnSet } from '../io/pfn-set.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import type { KernelTextMapping } from '../addrxlat/x86_64.js';
@@ -22,7 +22,10 @@ export class KernelMemory {
   /** The dump's page size (PAGESIZE). */
   readonly pageSize: number;
   readonly readPhysU64: (pa: bigint) => bigint | undefined;
-  /** Pfns with readable data (see {@link readableBitmap}). */
+  /**
+   * Pfns with readable data (see {@link readablePfns}): an ELF input's runs, never a whole-dump
+   * bitmap (max_mapnr/8 bytes, which Node cannot allocate past 2^35 pfns).
+   */
   readonly readable: PfnSet;
 
   constructor(
@@ -30,8 +33,7 @@ export class KernelMemory {
     readonly vi: Vmcoreinfo,
     opts: KernelMemoryOptions = {},
   ) {
-    // A kdump input's set reads its bitmap on demand (no max_mapnr/8 bytes).
-    this.readable = reader.readableSet ?? readableBitmap(reader);
+    this.readable = readablePfns(reader);
     this.pageSize = reader.info.pageSize;
     const kernelPage = vi.pageSize;
     if (kernelPage !== undefined && kernelPage !== this.pageSize) {

@@ -2,7 +2,7 @@
  * Cached u64 reads of physical memory for page-table walks and pointer chasing: a small LRU
  * of whole pages (the dump's page size), so a walk touching the same tables reads each table page once.
  */
-import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import { readablePfns, type DumpReader } from '../formats/dump.js';
 import type { ReadPhysU64 } from '../addrxlat/walk.js';
 
 /** A physical u64 reader with a page cache; `undefined` for addresses the dump does not hold. */
@@ -14,12 +14,15 @@ export interface CachedPhysReader {
 
 /** Build a cached u64 reader over `reader`'s readable pages. */
 export function createPhysU64Reader(
-  reader: Pick<DumpReader, 'present' | 'dumpable' | 'readableSet' | 'maxMapnr' | 'readPages'>,
+  reader: Pick<DumpReader, 'present' | 'presentSet' | 'dumpable' | 'readableSet' | 'maxMapnr' | 'readPages'>,
   cachePages = 64,
   pageSize = 4096,
 ): CachedPhysReader {
   const pageBig = BigInt(pageSize);
-  const readable = reader.readableSet ?? readableBitmap(reader);
+  // The readable pfns as the reader keeps them (an ELF input's runs), not as a whole-dump
+  // bitmap: that costs max_mapnr/8 bytes, which past 2^35 pfns Node cannot allocate at all
+  // (the classifier then kept every page of a 2^40-pfn dump as undecided).
+  const readable = readablePfns(reader);
   const cache = new Map<number, DataView>();
   let pageReads = 0;
   const readU64: ReadPhysU64 = (paddr) => {

@@ -68,7 +68,8 @@ export class AtomicOutput {
 
   /** A sink over the temporary file whose messages name the final path (what the user asked for). */
   sink(): FileSink {
-    return new FileSink(this.fd, this.finalPath);
+    // The temporary file was created empty (O_EXCL): holes in it read as zeros.
+    return new FileSink(this.fd, this.finalPath, { fresh: true });
   }
 
   /** Write all of `bytes` to `finalPath` through a temporary file (a small output: an SVG, a log). */

@@ -10,7 +10,7 @@ import { openDump } from '../formats/probe.js';
 import { presentPfns, type DumpReader, type PageWriterInput, type PfnWindow, type PfnWindows } from '../formats/dump.js';
 import { buildDumpableBitmap, excludedClasses, prepareClassifier, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
 import { PfnRanges, windowBits } from '../io/pfn-set.js';
-import type { Bitmap } from '../io/bitmap.js';
+import { Bitmap } from '../io/bitmap.js';
 import { loadCodec } from '../compress/index.js';
 import type { CodecName } from '../compress/codec.js';
 import { BATCH_PAGES, writeKdump } from '../formats/kdump/writer.js';
@@ -20,7 +20,7 @@ import { AtomicOutput, checkOutputPath } from './atomic.js';
 import { emptyClassCounts, PAGE_CLASSES, type FilterReport, type PageClass } from './report.js';
 import { excludeZeroPages } from './zero.js';
 import { writeElfOutput } from './elf-output.js';
-import { splitRanges, writeSplitParts } from './split.js';
+import { writeSplitParts, writeSplitWindows } from './split.js';
 import { DiscardSink, SizeLimitSink, discardStream } from '../formats/kdump/sink-limits.js';
 import { CompressPool } from './workers/pool.js';
 import { describeReportedBit } from '../mm/pageflags.js';
@@ -135,7 +135,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
       const level = opts.dumpLevels[i]!;
       if (opts.splitOutputs) {
         try {
-          const written = await writeSplit(reader, job.whole(), level, opts.splitOutputs, opts, codec, input);
+          const written = await writeSplit(job, level, opts.splitOutputs, opts, codec, input);
           return buildReport(input, opts.splitOutputs.join(','), reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);
         } catch (e) {
           if (e instanceof VmcoreError && e.code === 'E_NO_SPACE' && i + 1 < opts.dumpLevels.length) {
@@ -211,7 +211,8 @@ async function writeOnce(
     return { bytes: r.bytesWritten, zeroPages, dumpable: count };
   }
   if (opts.format === 'elf') {
-    const input = writerInput(reader, job.whole(), level);
+    // One window: pass 1's classes, as whole-dump bitmaps.
+    const input = writerInput(reader, job.classes!, level);
     const dumpable = input.dumpable;
     let zeroPages = 0;
     if (level & 1) zeroPages = await excludeZeroPages(input, opts.onProgress);
@@ -226,30 +227,25 @@ async function writeOnce(
   return { bytes: stats.bytesWritten, zeroPages: (level & 1) !== 0 ? stats.zeroPages : 0, dumpable: numDumpable };
 }
 
+/** `--split`: every part from one pass over the windows (--dry-run: each to nowhere). */
 async function writeSplit(
-  reader: DumpReader,
-  cls: Classification & { lastKept: number },
+  job: WindowedJob,
   level: number,
   outputs: string[],
   opts: FilterOptions,
   codec: ReturnType<typeof loadCodec> | undefined,
   inputPath: string,
 ): Promise<Written> {
-  const input = writerInput(reader, cls, level);
-  const dumpable = input.dumpable;
+  const input = job.writerInput(level);
   const zeroPages = (level & 1) !== 0;
+  const how = { codec: codec ?? null, zeroPages };
   const stats = opts.dryRun
-    ? // --dry-run --split: every part written to nowhere, cut where the real parts would be.
-      await (async () => {
-        const all = [];
-        for (const split of splitRanges(dumpable, input.maxMapnr, outputs.length)) all.push(await writeKdump(input, new DiscardSink('(dry run)'), { codec: codec ?? null, zeroPages, split }));
-        return all;
-      })()
-    : await writeSplitParts(input, outputs, { force: opts.force, inputPath, codec: codec ?? null, zeroPages });
+    ? await writeSplitWindows(input, outputs.map(() => new DiscardSink('(dry run)')), how)
+    : await writeSplitParts(input, outputs, { force: opts.force, inputPath, ...how });
   return {
     bytes: stats.reduce((s, x) => s + x.bytesWritten, 0),
-    zeroPages: (level & 1) !== 0 ? stats.reduce((s, x) => s + x.zeroPages, 0) : 0,
-    dumpable: dumpable.count(),
+    zeroPages: zeroPages ? stats.reduce((s, x) => s + x.zeroPages, 0) : 0,
+    dumpable: input.windows!.numDumpable,
   };
 }
 
@@ -393,10 +389,10 @@ interface WindowedJob {
   single: boolean;
   /** ELF output: the pfns `level` dumps as runs, zero pages excluded when `level` says so. */
   elfDumpable(level: number, onProgress?: FilterOptions['onProgress']): Promise<{ dumpable: PfnRanges; zeroPages: number; count: number }>;
-  /** The kdump writer's input for `level`, window by window. */
+  /** The kdump writer's input for `level`, window by window (also --split's). */
   writerInput(level: number): PageWriterInput;
-  /** The whole-dump classes (ELF output and --split: max_mapnr bytes, as before windows). */
-  whole(): Classification & { lastKept: number };
+  /** Pass 1's classes when the dump is one window (`single`), else null: never re-allocated whole. */
+  classes: (Classification & { lastKept: number }) | null;
 }
 
 function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob {
@@ -409,7 +405,7 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
   for (let base = 0; base < maxMapnr; base += size) w1.window(base, Math.min(maxMapnr, base + size), buf);
   const summary = w1.finish();
   const lastKept = w1.lastKept;
-  let whole: (Classification & { lastKept: number }) | null = single ? { ...summary, classOf: buf, lastKept } : null;
+  const whole: (Classification & { lastKept: number }) | null = single ? { ...summary, classOf: buf, lastKept } : null;
   const outMax = outputMaxMapnr(summary, lastKept);
   const present = presentPfns(reader);
   const windowsAt = (level: number) => (single ? [singleWindow(whole!, level, present, outMax)] : passTwo(k, level, present, size, outMax, buf));
@@ -421,6 +417,7 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       let zeroPages = 0;
       let count = 0;
       for (const w of windowsAt(level)) {
+        if (w.empty) continue;
         const d = w.dumpable;
         const n = w.end - w.start;
         if (level & 1) {
@@ -440,14 +437,7 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       }
       return { dumpable: new PfnRanges(outMax, runs), zeroPages, count };
     },
-    whole() {
-      if (!whole) {
-        const classOf = allocClasses(maxMapnr);
-        k.walk().window(0, maxMapnr, classOf);
-        whole = { ...summary, classOf, lastKept };
-      }
-      return whole;
-    },
+    classes: whole,
     writerInput(level) {
       const ex = excludedClasses(level);
       let numDumpable = 0;
@@ -499,9 +489,16 @@ function* passTwo(k: Classifier, level: number, present: ReturnType<typeof prese
   const walk = k.walk();
   const scratch = { bytes: new Uint8Array(0) };
   let last: Bitmap | undefined;
+  let none: Bitmap | null = null;
   for (let base = 0; base < outMax; base += size) {
     const end = Math.min(k.summary.maxMapnr, base + size);
     walk.window(base, end, buf);
+    if (present.nextSet(base, end) < 0) {
+      // Nothing present: no bitmap is built (a sparse 2^40-pfn space is 2^15 such windows).
+      none ??= new Bitmap(size);
+      yield { start: base, end: Math.min(end, outMax), present: none, dumpable: none, empty: true };
+      continue;
+    }
     const p = windowBits(present, base, end, scratch);
     const dumpable = (last = buildDumpableBitmap({ maxMapnr: end - base, classOf: buf }, level, last));
     andInPlace(dumpable.bytes, p.bytes);

@@ -9,48 +9,127 @@
  */
 import { VmcoreError, hex } from '../errors.js';
 import type { Bitmap } from '../io/bitmap.js';
+import type { PfnSet } from '../io/pfn-set.js';
 import type { PageWriterInput } from '../formats/dump.js';
 import { KdumpReader } from '../formats/kdump/reader.js';
-import { writeKdump, type KdumpWriteStats } from '../formats/kdump/writer.js';
+import { KdumpFileWriter, writeKdump, type KdumpWriteStats } from '../formats/kdump/writer.js';
+import type { DumpSink } from '../formats/kdump/sink.js';
 import { loadCodec } from '../compress/index.js';
 import type { PageCodec } from '../compress/codec.js';
 import { AtomicOutput, checkOutputPath } from './atomic.js';
 
-/** Pfn ranges [start, end) tiling [0, maxMapnr), each with ~total/parts dumpable pages. */
-export function splitRanges(dumpable: Bitmap, maxMapnr: number, parts: number): { startPfn: number; endPfn: number }[] {
-  const total = dumpable.count(0, maxMapnr);
-  const cuts = [0];
-  let seen = 0;
-  let k = 1;
-  let pfn = dumpable.nextSet(0);
-  while (k < parts && pfn >= 0 && pfn < maxMapnr) {
-    seen++;
-    if (seen >= Math.ceil((k * total) / parts)) {
-      cuts.push(pfn + 1);
-      k++;
+/**
+ * Where the parts of `--split` are cut, found window by window: part k (1-based) ends just after
+ * the pfn at which the running count of dumpable pfns reaches ceil(k·total/parts), one cut per
+ * pfn at most; parts past the last cut are empty ranges at max_mapnr.
+ */
+export class SplitCuts {
+  /** Cut pfns found so far, after the leading 0: part i is [cuts[i], cuts[i + 1]). */
+  readonly cuts: number[] = [0];
+  private seen = 0;
+  constructor(
+    private readonly total: number,
+    private readonly parts: number,
+  ) {}
+
+  /** Count the dumpable pfns of a window (bit i of `dumpable` = pfn `start + i`, below `end`). */
+  feed(dumpable: PfnSet, start: number, end: number): void {
+    const n = Math.min(end - start, dumpable.nbits);
+    // Most windows hold no cut: counted in blocks, bit by bit only in a block that holds one.
+    for (let b = 0; b < n && this.cuts.length < this.parts; b += CUT_BLOCK) {
+      const e = Math.min(n, b + CUT_BLOCK);
+      const c = dumpable.count(b, e);
+      if (this.seen + c < this.threshold()) {
+        this.seen += c;
+        continue;
+      }
+      for (let p = dumpable.nextSet(b, e); p >= 0 && this.cuts.length < this.parts; p = dumpable.nextSet(p + 1, e)) {
+        this.seen++;
+        if (this.seen >= this.threshold()) this.cuts.push(start + p + 1);
+      }
     }
-    pfn = dumpable.nextSet(pfn + 1);
   }
-  while (cuts.length < parts) cuts.push(maxMapnr);
-  cuts.push(maxMapnr);
-  return cuts.slice(0, parts).map((s, i) => ({ startPfn: s, endPfn: cuts[i + 1]! }));
+
+  /** Part i's range as far as the windows fed so far tell (`Infinity`: not yet known). */
+  partRange(i: number, maxMapnr: number): { start: number; end: number } {
+    const last = i + 1 === this.parts;
+    return { start: this.cuts[i] ?? Infinity, end: last ? maxMapnr : (this.cuts[i + 1] ?? Infinity) };
+  }
+
+  /** Every part's range, once every window has been fed. */
+  ranges(maxMapnr: number): { startPfn: number; endPfn: number }[] {
+    const cuts = [...this.cuts];
+    while (cuts.length < this.parts) cuts.push(maxMapnr);
+    cuts.push(maxMapnr);
+    return cuts.slice(0, this.parts).map((s, i) => ({ startPfn: s, endPfn: cuts[i + 1]! }));
+  }
+
+  /** The count part k's cut waits for. */
+  private threshold(): number {
+    return Math.ceil((this.cuts.length * this.total) / this.parts);
+  }
 }
 
-/** Write every part; all parts land (renamed) or none does. */
+/** Pfns counted at once while looking for a cut. */
+const CUT_BLOCK = 1 << 16;
+
+/** Pfn ranges [start, end) tiling [0, maxMapnr), each with ~total/parts dumpable pages. */
+export function splitRanges(dumpable: Bitmap, maxMapnr: number, parts: number): { startPfn: number; endPfn: number }[] {
+  const cuts = new SplitCuts(dumpable.count(0, maxMapnr), parts);
+  cuts.feed(dumpable, 0, maxMapnr);
+  return cuts.ranges(maxMapnr);
+}
+
+/**
+ * The parts of `--split` written side by side from one pass over `input`'s windows: each gets
+ * every window's bitmaps (a part has the whole dump's) and the pages of its range, whose cuts
+ * are found as the windows go by ({@link SplitCuts}). A part's sub-header, which records its
+ * range, is written once the range is known.
+ */
+export async function writeSplitWindows(
+  input: PageWriterInput,
+  sinks: DumpSink[],
+  opts: { codec: PageCodec | null; zeroPages: boolean },
+): Promise<KdumpWriteStats[]> {
+  const source = input.windows;
+  if (!source) throw new VmcoreError('E_INTERNAL', '--split parts are written from windows');
+  const max = input.maxMapnr;
+  const cuts = new SplitCuts(source.numDumpable, sinks.length);
+  const files = sinks.map((s, i) => new KdumpFileWriter(input, s, opts, source.numDumpable, source.numDumpable, cuts.partRange(i, max)));
+  try {
+    for (const f of files) await f.begin();
+    for (const w of source.windows()) {
+      if (!w.empty) cuts.feed(w.dumpable, w.start, w.end);
+      for (const [i, f] of files.entries()) {
+        f.setPart(cuts.partRange(i, max));
+        await f.window(w);
+      }
+    }
+    const ranges = cuts.ranges(max);
+    const stats: KdumpWriteStats[] = [];
+    for (const [i, f] of files.entries()) {
+      f.setPart({ start: ranges[i]!.startPfn, end: ranges[i]!.endPfn });
+      stats.push(await f.end());
+    }
+    return stats;
+  } catch (e) {
+    // The part whose output failed gets the full-disk treatment; the others just settle.
+    for (const f of files) await (f.failed ? f.fail(e) : f.fail(null));
+    throw e;
+  }
+}
+
+/** Write every part from `input`'s windows; all parts land (renamed) or none does. */
 export async function writeSplitParts(
   input: PageWriterInput,
   outputs: string[],
   opts: { force: boolean; inputPath?: string; codec: PageCodec | null; zeroPages: boolean },
 ): Promise<KdumpWriteStats[]> {
-  const ranges = splitRanges(input.dumpable, input.maxMapnr, outputs.length);
   const outs = outputs.map((o) => AtomicOutput.open(o, { force: opts.force, inputPath: opts.inputPath }));
   try {
-    const stats: KdumpWriteStats[] = [];
-    for (let i = 0; i < outs.length; i++) {
-      const sink = outs[i]!.sink();
-      stats.push(await writeKdump(input, sink, { codec: opts.codec, zeroPages: opts.zeroPages, split: ranges[i] }));
-      await sink.finish();
-    }
+    const sinks = outs.map((o) => o.sink());
+    const stats = await writeSplitWindows(input, sinks, { codec: opts.codec, zeroPages: opts.zeroPages });
+    for (const s of sinks) await s.finish();
     for (const o of outs) o.commit();
     return stats;
   } catch (e) {

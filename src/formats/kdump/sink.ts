@@ -25,6 +25,13 @@ export interface DumpSink {
    * than a thread-pool round trip, and the writers' buffers stay hot in the cache.
    */
   writeSync?(pos: number, data: Uint8Array): void;
+  /**
+   * Leave [pos, pos + len) unwritten: it reads as zeros. Present only on a sink over a file
+   * created empty for this output (a hole in a sparse file; {@link finish} extends the file
+   * over a hole at its end). Counted in {@link bytesWritten} as if written: the file holds
+   * those bytes, as zeros.
+   */
+  hole?(pos: number, len: number): void;
   /** Finish the output (flattened: the end record). Does not close a caller-owned descriptor. */
   finish(): Promise<void>;
 }
@@ -53,12 +60,23 @@ export class FileSink implements DumpSink {
   readonly flattened = false;
   bytesWritten = 0;
   private readonly ownsFd: boolean;
+  /** End of the furthest write, and of the furthest hole (the file must reach it). */
+  private writtenEnd = 0;
+  private holeEnd = 0;
+  readonly hole?: (pos: number, len: number) => void;
+  /** `fresh`: the file was created (or truncated) empty for this output, so holes read as zeros. */
   constructor(
     readonly fd: number,
     readonly path: string,
-    opts: { closeOnFinish?: boolean } = {},
+    opts: { closeOnFinish?: boolean; fresh?: boolean } = {},
   ) {
     this.ownsFd = opts.closeOnFinish ?? false;
+    if (opts.fresh) {
+      this.hole = (pos, len) => {
+        this.holeEnd = Math.max(this.holeEnd, pos + len);
+        this.bytesWritten += len;
+      };
+    }
   }
 
   /** Open (create or truncate) `path` for writing; the sink closes it on finish. */
@@ -73,7 +91,7 @@ export class FileSink implements DumpSink {
       }
       throw outputError(e, path);
     }
-    return new FileSink(fd, path, { closeOnFinish: true });
+    return new FileSink(fd, path, { closeOnFinish: true, fresh: true });
   }
 
   write(pos: number, data: Uint8Array): Promise<void> {
@@ -86,7 +104,10 @@ export class FileSink implements DumpSink {
           done += n;
           this.bytesWritten += n;
           if (done < data.length) step();
-          else resolve();
+          else {
+            this.writtenEnd = Math.max(this.writtenEnd, pos + done);
+            resolve();
+          }
         });
       };
       if (data.length === 0) resolve();
@@ -106,9 +127,19 @@ export class FileSink implements DumpSink {
       done += n;
       this.bytesWritten += n;
     }
+    this.writtenEnd = Math.max(this.writtenEnd, pos + data.length);
   }
 
   async finish(): Promise<void> {
+    // A hole at the end of the file: its size must still cover it.
+    if (this.holeEnd > this.writtenEnd) {
+      try {
+        fs.ftruncateSync(this.fd, this.holeEnd);
+      } catch (e) {
+        throw outputError(e, this.path, this.holeEnd);
+      }
+      this.writtenEnd = this.holeEnd;
+    }
     if (!this.ownsFd) return;
     await new Promise<void>((resolve, reject) =>
       fs.close(this.fd, (err) => (err ? reject(outputError(err, this.path)) : resolve())),
@@ -125,7 +156,14 @@ export class TrackedSink implements DumpSink {
   highWater = 0;
   onDisk = 0;
   readonly writeSync?: (pos: number, data: Uint8Array) => void;
+  readonly hole?: (pos: number, len: number) => void;
   constructor(private readonly inner: DumpSink) {
+    if (inner.hole) {
+      this.hole = (pos, len) => {
+        inner.hole!(pos, len);
+        this.reached(pos + len);
+      };
+    }
     if (inner.writeSync) {
       this.writeSync = (pos, data) => {
         try {

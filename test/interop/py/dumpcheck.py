@@ -5,7 +5,8 @@ usage: dumpcheck.py DUMP IMAGE BITMAP_OUT
 Writes the dump's page bitmap (file.pagemap, LSB first, max_pfn bits) to BITMAP_OUT and prints
 JSON: {"max_pfn", "dumpable", "identical", "mismatches": [first 10 pfns], "unreadable": [...],
 "page_size", "arch", "format"}. Every page the bitmap marks is read through libkdumpfile and
-compared with the image's bytes. Also a module: test/real/py/arm64.py imports check().
+compared with the image's bytes. Also a module: test/real/py/arm64.py imports check(),
+keptruns.py the page comparison.
 """
 import json
 import struct
@@ -51,6 +52,49 @@ def page_bitmap(k, dump, psize, max_pfn):
     return bytes(bm)
 
 
+def image_pages(image):
+    """page(pfn, psize): the image's bytes of that page (first PT_LOAD holding it, as makedumpfile reads), or None."""
+    img, loads = elf_loads(image)
+
+    def page(pfn, psize):
+        pa = pfn * psize
+        for (p, fsz, off) in loads:
+            if p <= pa and pa + psize <= p + fsz:
+                img.seek(off + pa - p)
+                return img.read(psize)
+        return None
+    return page
+
+
+def compare_pages(k, pfns, psize, image_page):
+    """Each pfn read through libkdumpfile against the image: (count, identical, first 10
+    mismatching pfns, first 10 [pfn, error] that would not read)."""
+    count = identical = 0
+    mismatches, unreadable = [], []
+    for pfn in pfns:
+        count += 1
+        try:
+            data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * psize, psize)
+        except Exception as e:
+            if len(unreadable) < 10:
+                unreadable.append([pfn, str(e)])
+            continue
+        if data == image_page(pfn, psize):
+            identical += 1
+        elif len(mismatches) < 10:
+            mismatches.append(pfn)
+    return count, identical, mismatches, unreadable
+
+
+def bitmap_pfns(raw, max_pfn):
+    """The set bits of an LSB-first bitmap below max_pfn."""
+    for byte_i, b in enumerate(raw):
+        for bit in range(8) if b else ():
+            pfn = byte_i * 8 + bit
+            if b & (1 << bit) and pfn < max_pfn:
+                yield pfn
+
+
 def check(dump, image, bitmap_out, ostype=None):
     k = kdumpfile.kdumpfile(dump)
     if ostype:
@@ -58,36 +102,9 @@ def check(dump, image, bitmap_out, ostype=None):
     max_pfn = k.attr['max_pfn']
     # The dump's own page size (16/64 KiB on arm64), as libkdumpfile reads it from the dump.
     psize = k.attr['arch.page_size']
-    img, img_loads = elf_loads(image)
-
-    def image_page(pfn):
-        pa = pfn * psize
-        for (p, fsz, off) in img_loads:  # first PT_LOAD in header order wins, like makedumpfile
-            if p <= pa and pa + psize <= p + fsz:
-                img.seek(off + pa - p)
-                return img.read(psize)
-        return None
-
     raw = page_bitmap(k, dump, psize, max_pfn)
     open(bitmap_out, 'wb').write(raw)
-    dumpable = identical = 0
-    mismatches, unreadable = [], []
-    for byte_i, b in enumerate(raw):
-        for bit in range(8) if b else ():
-            pfn = byte_i * 8 + bit
-            if not b & (1 << bit) or pfn >= max_pfn:
-                continue
-            dumpable += 1
-            try:
-                data = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * psize, psize)
-            except Exception as e:
-                if len(unreadable) < 10:
-                    unreadable.append([pfn, str(e)])
-                continue
-            if data == image_page(pfn):
-                identical += 1
-            elif len(mismatches) < 10:
-                mismatches.append(pfn)
+    dumpable, identical, mismatches, unreadable = compare_pages(k, bitmap_pfns(raw, max_pfn), psize, image_pages(image))
     return {'max_pfn': max_pfn, 'dumpable': dumpable, 'identical': identical,
             'mismatches': mismatches, 'unreadable': unreadable, 'page_size': psize,
             'arch': k.attr['arch.name'] if 'arch.name' in k.attr else None, 'format': k.attr['file.format']}
