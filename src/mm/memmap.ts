@@ -90,6 +90,16 @@ class UnusableRuns extends Array<UnusableSection> {
     }
     return this.length;
   }
+  /**
+   * Sections [first, last) all unusable for one reason: what pushing them one by one gives, in
+   * one step (a NULL mem_section root of a 2^40-pfn space stands for 2^15 sections; pushing each
+   * with its object and string took most of such a run's time).
+   */
+  pushSections(g: Pick<SparseGeometry, 'pagesPerSection' | 'maxMapnr'>, first: number, last: number, reason: UnusableSection['reason'], detail: string): void {
+    if (last <= first) return;
+    this.push({ nr: first, startPfn: sectionRange(g, first).startPfn, endPfn: sectionRange(g, last - 1).endPfn, reason, detail });
+    this.sectionCount += last - first - 1;
+  }
 }
 const U64 = (1n << 64n) - 1n;
 
@@ -218,7 +228,7 @@ function decodeSections(mem: KernelMemory, g: SparseGeometry, rootsVa: bigint): 
   const ok: MemMapSection[] = [];
   const bad = new UnusableRuns();
   const allBad = (detail: string) => {
-    for (let nr = 0; nr < g.nrNeeded; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'root_unreadable', detail });
+    bad.pushSections(g, 0, g.nrNeeded, 'root_unreadable', detail);
     return { ok, bad };
   };
   if (!g.extreme) {
@@ -251,7 +261,7 @@ function decodeRoot(mem: KernelMemory, g: SparseGeometry, ri: number, root: bigi
   const first = ri * g.spr;
   const last = Math.min(g.nrNeeded, first + g.spr);
   if (root === 0n) {
-    for (let nr = first; nr < last; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'section_not_present', detail: `mem_section root ${ri} is NULL` });
+    bad.pushSections(g, first, last, 'section_not_present', `mem_section root ${ri} is NULL`);
     return;
   }
   let page: DataView;
@@ -259,7 +269,7 @@ function decodeRoot(mem: KernelMemory, g: SparseGeometry, ri: number, root: bigi
     page = viewOf(mem.readVirt(root, (last - first) * g.msSize));
   } catch (e) {
     const detail = `mem_section root ${ri} at ${hex(root)} unreadable: ${(e as Error).message}`;
-    for (let nr = first; nr < last; nr++) bad.push({ nr, ...sectionRange(g, nr), reason: 'root_unreadable', detail });
+    bad.pushSections(g, first, last, 'root_unreadable', detail);
     return;
   }
   for (let nr = first; nr < last; nr++) decodeEntry(mem, g, nr, page.getBigUint64((nr - first) * g.msSize + g.msOff, true), ok, bad);
