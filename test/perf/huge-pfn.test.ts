@@ -179,8 +179,22 @@ describe('max_mapnr 2^34: sim --high-mem 64M@60T', () => {
     expect(got.mismatches).toEqual([]);
     expect(got.unreadable).toEqual([]);
     expect(got.identical).toBe(got.kept);
-    fs.rmSync(out); // 3.9 GB: its two bitmaps are max_mapnr / 8 bytes each
+    // Its two bitmaps are max_mapnr / 8 = 2 GiB each, mostly all-zero chunks left as holes.
+    const st = fs.statSync(out);
+    expect(st.size).toBeGreaterThan((2 * truth.layout.maxMapnr) / 8);
+    expect(st.blocks * 512).toBeLessThan(256 * 2 ** 20);
+    fs.rmSync(out);
   }, 600_000);
+
+  it.each([['-c'], ['-l']])(`-d ${LEVEL} %s into kdump (compression workers) within ${RSS_LIMIT_KIB / 1024} MiB, the same counts`, (codec) => {
+    const out = path.join(dir, `high${codec}.kdump`);
+    const f = timed(process.execPath, [BIN, '-d', String(LEVEL), codec, '--json', image, out]);
+    expect(f.status, f.stderr).toBe(0);
+    console.log(`filter -d ${LEVEL} ${codec}: ${f.seconds} s, peak RSS ${f.rssKiB} KiB`);
+    expectCounts(JSON.parse(f.stdout), truth, LEVEL);
+    expect(f.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+    fs.rmSync(out);
+  });
 
   it(`-d ${LEVEL} into ELF within ${RSS_LIMIT_KIB / 1024} MiB: its PT_LOADs are the truth's kept pages, byte-equal to the image; makedumpfile reads it`, () => {
     const out = path.join(dir, 'high.out.elf');
