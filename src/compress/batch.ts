@@ -156,8 +156,8 @@ export function compressBatch(
  * The kdump writer keeps up to `capacity` batches outstanding and reads ahead meanwhile.
  */
 export interface BatchCompressor {
-  /** Codec the batches are compressed with; 'none': pages stored raw (reading workers). */
-  readonly codec: PageCodec['name'] | 'none';
+  /** Codec the batches are compressed with. */
+  readonly codec: PageCodec['name'];
   /** Batches that may be outstanding at once (a few per worker). */
   readonly capacity: number;
   /**

@@ -110,22 +110,6 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
         // This thread is one of the compressors: one worker fewer to start (see CompressPool).
         local: { codec, readPages: (pfn, n, buf, off) => reader.readPages(pfn, n, buf, off) },
       });
-    } else if (!codec && threads > 1 && opts.format === 'kdump' && !opts.splitOutputs && !opts.dryRun && !opts.flattened && opts.sizeLimit === undefined && reader.format === 'elf') {
-      // Uncompressed: a worker reads (and zero-checks) the pages while the previous batch is
-      // written. The two copies of each page (file to buffer, buffer to file) then run on two
-      // cores; its ~30-50 ms start overlaps classification. This thread reads a batch itself
-      // only when the worker is `depth` batches behind: mostly while it is still starting.
-      // (ELF input only: a kdump input's pages may be compressed; its refilter stays in process.
-      // Not for a flattened stream or under -L: their records and cut points follow the
-      // in-process batches, and stay as they were.)
-      pool = CompressPool.start('none', {
-        threads: 2,
-        maxPages: BATCH_PAGES,
-        pageSize: reader.info.pageSize,
-        depth: 4,
-        source: { path: input, ...(opts.vmcoreinfoOverride !== undefined ? { vmcoreinfo: opts.vmcoreinfoOverride } : {}) },
-        local: { codec: null, readPages: (pfn, n, buf, off) => reader.readPages(pfn, n, buf, off) },
-      });
     }
     const job = classifyInWindows(reader, opts);
     const cls = job.summary;
@@ -148,10 +132,7 @@ export async function filterDump(input: string, output: string, opts: FilterOpti
       }
       const out = opts.flattened || opts.dryRun ? null : AtomicOutput.open(output, { force: opts.force, inputPath: input });
       try {
-        // A codec that cannot load in a worker is its one error line before anything is written.
-        // Reading workers load none: batches queue for the worker (this thread takes its share
-        // meanwhile) while it starts; one that fails rejects its batches.
-        if (pool && pool.codec !== 'none') await pool.ready;
+        if (pool) await pool.ready;
         const written = await writeOnce(reader, job, level, out, opts, codec, pool);
         out?.commit();
         return buildReport(input, output, reader, cls, level, written, warnings, opts, codec?.name ?? 'none', t0);

@@ -266,10 +266,9 @@ export class PageDataWriter {
   ) {
     this.dataPos = dataStart;
     const codec = opts.codec;
-    // Uncompressed output may still go through a pool: reading workers ('none'), pages stored raw.
-    const compressor = opts.compressor ?? null;
-    if (compressor && compressor.codec !== (codec ? codec.name : 'none')) {
-      throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec ? codec.name : 'none'}`);
+    const compressor = codec && opts.compressor ? opts.compressor : null;
+    if (compressor && compressor.codec !== codec!.name) {
+      throw new VmcoreError('E_INTERNAL', `compressor codec ${compressor.codec} is not ${codec!.name}`);
     }
     this.compressor = compressor;
     this.byRuns = compressor?.compressRuns ? compressor : null;

@@ -295,9 +295,9 @@ export class KdumpFileWriter {
     this.zeroPages = opts.zeroPages;
     this.stats = { pages: 0, zeroPages: 0, rawPages: 0, byFlag: {}, dataBytes: 0, bytesWritten: 0, fileSize: 0, numDumpable, incomplete: false };
     this.tracked = new TrackedSink(sink);
-    // With a compressor this thread has its own share of batches to compress (or, with reading
-    // workers, messages to answer): writes go to the thread pool. In process, sync writes are faster.
-    this.chain = new WriteChain(this.tracked, { sync: !opts.compressor });
+    // With a compressor this thread has its own share of batches to compress: writes go to the
+    // thread pool. In process (one thread), synchronous writes are faster.
+    this.chain = new WriteChain(this.tracked, { sync: !(opts.codec && opts.compressor) });
     const dataStart = this.layout.pdOffset + PAGE_DESC_SIZE * numDumpable;
     const pageOpts = { codec, zeroPages: opts.zeroPages, compressor: opts.compressor ?? null, onProgress: opts.onProgress, signal: opts.signal };
     const descs = new DescriptorQueue(this.chain, this.layout.pdOffset);

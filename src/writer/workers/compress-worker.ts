@@ -13,7 +13,7 @@ import type { CodecName, PageCodec } from '../../compress/codec.js';
 import { openDump } from '../../formats/probe.js';
 import type { DumpReader } from '../../formats/dump.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
-import { READ_PAGES, compressRunsInto, readRawRunsInto } from './runs.js';
+import { READ_PAGES, compressRunsInto } from './runs.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -28,14 +28,13 @@ function describe(e: unknown): { code: string; message: string; data: Record<str
   return { code: 'E_INTERNAL', message: e instanceof Error ? e.message : String(e), data: {} };
 }
 
-// null: the pool's 'none' codec, a reading worker for uncompressed output.
-let codec: PageCodec | null;
+let codec: PageCodec;
 let reader: DumpReader | null = null;
 let chunk: Uint8Array | null = null;
 try {
-  codec = setup.codec === 'none' ? null : loadCodec(setup.codec as CodecName);
+  codec = loadCodec(setup.codec as CodecName);
   if (setup.source) reader = openDump(setup.source.path, { vmcoreinfo: setup.source.vmcoreinfo });
-  port.postMessage({ type: 'ready', implementation: codec?.implementation ?? 'none' } satisfies WorkerReply);
+  port.postMessage({ type: 'ready', implementation: codec.implementation } satisfies WorkerReply);
 } catch (e) {
   port.postMessage({ type: 'failed', error: describe(e) } satisfies WorkerReply);
   port.close();
@@ -46,19 +45,13 @@ port.on('message', (m: WorkerRequest) => {
     const result = compressedBatchOver(m.out, m.maxPages, m.pageSize);
     if (m.runs) {
       if (!reader) throw new VmcoreError('E_INTERNAL', 'a compression worker without a reader was sent pfn runs');
+      chunk ??= new Uint8Array(READ_PAGES * m.pageSize);
       const r = reader;
-      const read = (pfn: number, count: number, buf: Uint8Array, off: number) => r.readPages(pfn, count, buf, off);
-      if (codec) {
-        chunk ??= new Uint8Array(READ_PAGES * m.pageSize);
-        compressRunsInto(read, m.runs, m.count, m.pageSize, codec, m.detectZero, result, chunk);
-      } else {
-        readRawRunsInto(read, m.runs, m.count, m.pageSize, m.detectZero, result);
-      }
+      compressRunsInto((pfn, count, buf, off) => r.readPages(pfn, count, buf, off), m.runs, m.count, m.pageSize, codec, m.detectZero, result, chunk);
       const reply: WorkerReply = { type: 'done', seq: m.seq, out: m.out, count: result.count, dataLen: result.dataLen };
       port.postMessage(reply, [m.out]);
       return;
     }
-    if (!codec) throw new VmcoreError('E_INTERNAL', 'a reading worker (no codec) was sent pages to compress');
     const pages = new Uint8Array(m.pages!, 0, m.count * m.pageSize);
     compressBatch(pages, m.count, m.pageSize, codec, m.detectZero, result);
     const reply: WorkerReply = { type: 'done', seq: m.seq, pages: m.pages, out: m.out, count: result.count, dataLen: result.dataLen };

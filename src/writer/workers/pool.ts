@@ -23,7 +23,7 @@ import { VmcoreError, type ErrorCode } from '../../errors.js';
 import { compressedBatchBytes, compressedBatchOver, type BatchCompressor, type CompressedBatch } from '../../compress/batch.js';
 import type { CodecName, PageCodec } from '../../compress/codec.js';
 import type { WorkerError, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
-import { READ_PAGES, compressRunsInto, readRawRunsInto, type ReadPages } from './runs.js';
+import { READ_PAGES, compressRunsInto, type ReadPages } from './runs.js';
 
 export interface CompressPoolOptions {
   /** Compressing threads (≥ 1): workers, and with `local` this thread among them. */
@@ -46,7 +46,7 @@ export interface CompressPoolOptions {
    * otherwise mostly waiting, and one worker fewer is ~40 ms of start-up (isolate, bundle, codec,
    * reader) fewer: measured to matter on small dumps, where that start-up is a large part of the run.
    */
-  local?: { codec: PageCodec | null; readPages: ReadPages };
+  local?: { codec: PageCodec; readPages: ReadPages };
 }
 
 interface Job {
@@ -102,7 +102,7 @@ export class CompressPool implements BatchCompressor {
   readonly compressRuns?: (runs: number[], count: number, detectZero: boolean) => Promise<CompressedBatch>;
 
   private constructor(
-    readonly codec: CodecName | 'none',
+    readonly codec: CodecName,
     private readonly opts: Required<Omit<CompressPoolOptions, 'source' | 'local'>> & Pick<CompressPoolOptions, 'source' | 'local'>,
   ) {
     this.capacity = opts.threads * opts.depth;
@@ -143,14 +143,8 @@ export class CompressPool implements BatchCompressor {
     this.ready.catch(() => {});
   }
 
-  /**
-   * Start `opts.threads` workers loading `codec`. `'none'`: workers that only read (pfn runs from
-   * `source`, stored raw), for uncompressed output: the main thread then only writes, and reading
-   * a batch overlaps writing the previous one.
-   */
-  static start(codec: CodecName | 'none', opts: CompressPoolOptions): CompressPool {
-    if (codec === 'none' && !opts.source) throw new VmcoreError('E_INTERNAL', 'a reading pool needs a source');
-    if (opts.local && (opts.local.codec?.name ?? 'none') !== codec) throw new VmcoreError('E_INTERNAL', `the local share's codec is not ${codec}`);
+  /** Start `opts.threads` workers loading `codec`. */
+  static start(codec: CodecName, opts: CompressPoolOptions): CompressPool {
     if (!(opts.threads >= 1)) throw new VmcoreError('E_INTERNAL', `a compression pool needs at least one thread, not ${opts.threads}`);
     return new CompressPool(codec, { depth: 3, ...opts });
   }
@@ -179,12 +173,8 @@ export class CompressPool implements BatchCompressor {
     if (local && 'runs' in what && (this.workers.length === 0 || Math.min(...this.load) >= this.opts.depth)) {
       try {
         const result = compressedBatchOver(this.freeOut.pop() ?? new ArrayBuffer(this.outBytes), this.opts.maxPages, pageSize);
-        if (local.codec) {
-          this.localChunk ??= new Uint8Array(READ_PAGES * pageSize);
-          compressRunsInto(local.readPages, what.runs, count, pageSize, local.codec, detectZero, result, this.localChunk);
-        } else {
-          readRawRunsInto(local.readPages, what.runs, count, pageSize, detectZero, result);
-        }
+        this.localChunk ??= new Uint8Array(READ_PAGES * pageSize);
+        compressRunsInto(local.readPages, what.runs, count, pageSize, local.codec, detectZero, result, this.localChunk);
         return Promise.resolve({ pages: null, result });
       } catch (e) {
         return Promise.reject(e);

@@ -5,7 +5,7 @@
  * on which thread compressed a batch.
  */
 import { VmcoreError } from '../../errors.js';
-import { compressBatch, packRawBatch, type CompressedBatch } from '../../compress/batch.js';
+import { compressBatch, type CompressedBatch } from '../../compress/batch.js';
 import type { PageCodec } from '../../compress/codec.js';
 
 /** Pages read (and then compressed) at a time: 128 KiB of 4 KiB pages, which stay in the cache. */
@@ -46,23 +46,4 @@ export function compressRunsInto(
   }
   if (n > 0) compressBatch(chunk, n, pageSize, codec, detectZero, result, true);
   if (result.count !== count) throw new VmcoreError('E_INTERNAL', `read ${result.count} pages for a batch of ${count}`);
-}
-
-/**
- * Fill `result` with the pages of `runs` stored raw: read straight into its data area, then
- * packed in place (zero pages marked and squeezed out, as {@link packRawBatch} does in process).
- * What a reading worker does for uncompressed kdump output, so the main thread only writes.
- */
-export function readRawRunsInto(readPages: ReadPages, runs: readonly number[], count: number, pageSize: number, detectZero: boolean, result: CompressedBatch): void {
-  let n = 0;
-  for (let r = 0; r < runs.length; r += 2) {
-    const k = runs[r + 1]!;
-    if (n + k > count || (n + k) * pageSize > result.data.length) break;
-    readPages(runs[r]!, k, result.data, n * pageSize);
-    n += k;
-  }
-  if (n !== count) throw new VmcoreError('E_INTERNAL', `read ${n} pages for a batch of ${count}`);
-  const packed = packRawBatch(result.data, count, pageSize, detectZero, result);
-  result.count = count;
-  result.dataLen = packed.dataLen;
 }
