@@ -44,6 +44,9 @@ export function inKernelPages(reader: DumpReader, pageSize: number): DumpReader 
     maxMapnr: { value: maxMapnr },
     present: { value: present },
     dumpable: { value: dumpable },
+    // The reader's own sets count blocks: hidden, so the bitmaps above (in pages) are used.
+    presentSet: { value: undefined },
+    readableSet: { value: undefined },
     readPhys: { value: readPhys },
     readPages: {
       value(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {

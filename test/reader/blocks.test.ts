@@ -28,6 +28,9 @@ function asBlocks(r: DumpReader, k: number): DumpReader {
     info: { ...r.info, pageSize: r.info.pageSize * k },
     maxMapnr: n,
     present,
+    // As a kdump reader has them: sets in its own blocks (the view must not use them as pages).
+    presentSet: present,
+    readableSet: present,
     readPages: (pfn, count, buf, off = 0) => r.readPages(pfn * k, count * k, buf, off),
     readPhys: r.readPhys,
     close: () => r.close(),
