@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addHighLoad } from '../test/helpers/high-load.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(here, '..', 'bin', 'vmcore-filter.js');
@@ -26,34 +27,6 @@ const at = BigInt(opt('--at', String(2n ** 52n - (64n << 20n))));
 const dir = opt('--dir', fs.mkdtempSync(path.join(os.tmpdir(), 'vmcf-hugepfn-')));
 const kept = args.includes('--kept');
 const split = args.includes('--split');
-
-/** Copy `src` to `dst` with one more PT_LOAD [paddr, paddr + 64 MiB), its data a sparse tail. */
-function addHighLoad(src, dst, paddr) {
-  const bytes = 64n << 20n;
-  const buf = fs.readFileSync(src);
-  const phoff = Number(buf.readBigUInt64LE(32));
-  const phnum = buf.readUInt16LE(56);
-  const tableAt = Math.ceil(buf.length / 8) * 8;
-  const dataAt = Math.ceil((tableAt + (phnum + 1) * 56) / 4096) * 4096;
-  const table = Buffer.alloc((phnum + 1) * 56);
-  buf.copy(table, 0, phoff, phoff + phnum * 56);
-  const p = phnum * 56;
-  table.writeUInt32LE(1, p);
-  table.writeUInt32LE(7, p + 4);
-  table.writeBigUInt64LE(BigInt(dataAt), p + 8);
-  table.writeBigUInt64LE(BigInt.asUintN(64, 0xff11000000000000n + paddr), p + 16);
-  table.writeBigUInt64LE(paddr, p + 24);
-  table.writeBigUInt64LE(bytes, p + 32);
-  table.writeBigUInt64LE(bytes, p + 40);
-  const head = Buffer.from(buf);
-  head.writeBigUInt64LE(BigInt(tableAt), 32);
-  head.writeUInt16LE(phnum + 1, 56);
-  const fd = fs.openSync(dst, 'w');
-  fs.writeSync(fd, head, 0, head.length, 0);
-  fs.writeSync(fd, table, 0, table.length, tableAt);
-  fs.ftruncateSync(fd, dataAt + Number(bytes));
-  fs.closeSync(fd);
-}
 
 /** Run under /usr/bin/time: exit status, seconds, peak RSS in MiB. */
 function timed(cmd, argv, timeout = 0) {
@@ -70,7 +43,8 @@ const du = (f) => {
 const plain = path.join(dir, 'plain.elf');
 const high = path.join(dir, 'high.elf');
 if (spawnSync(process.execPath, [BIN, 'sim', '-f', '--l5', '--mem', '64M', plain]).status !== 0) throw new Error('sim failed');
-addHighLoad(plain, high, at);
+// 5-level x86_64's direct map (the sim is --l5).
+addHighLoad(plain, high, at, 64n << 20n, 0xff11000000000000n);
 const extra = [];
 if (kept) {
   fs.writeFileSync(path.join(dir, 'vmcoreinfo.txt'), 'OSRELEASE=6.0.0\nPAGESIZE=4096\n');

@@ -22,6 +22,7 @@ import { excludeZeroPages } from './zero.js';
 import { writeElfOutput } from './elf-output.js';
 import { writeSplitParts, writeSplitWindows } from './split.js';
 import { DiscardSink, SizeLimitSink, discardStream } from '../formats/kdump/sink-limits.js';
+import { yieldToEventLoop } from '../formats/kdump/sink.js';
 import { CompressPool } from './workers/pool.js';
 import { describeReportedBit } from '../mm/pageflags.js';
 
@@ -76,6 +77,9 @@ export interface FilterOptions {
    */
   cyclicBufferKiB?: number;
 }
+
+/** How long ELF output's gathering of runs may go without letting a signal handler run. */
+const ELF_WINDOWS_YIELD_MS = 25;
 
 /** 4 MiB of bitmap: windows of 2^25 pfns (128 GiB of 4 KiB pages), about 40 MiB of window state. */
 export const DEFAULT_CYCLIC_BUFFER_KIB = 4096;
@@ -397,7 +401,14 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       const runs: [number, number][] = [];
       let zeroPages = 0;
       let count = 0;
+      let lastYield = performance.now();
       for (const w of windowsAt(level)) {
+        // The output's temporary exists by now, so a signal is handled by our handler, which
+        // needs the event loop: a dense dump of many windows must not hold it for the whole pass.
+        if (performance.now() - lastYield >= ELF_WINDOWS_YIELD_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
         if (w.empty) continue;
         const d = w.dumpable;
         const n = w.end - w.start;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addHighLoad } from '../helpers/high-load.js';
+import { addHighLoad } from '../helpers/high-load.mjs';
 
 const BIN = path.resolve(__dirname, '../../bin/vmcore-filter.js');
 const TOP = 2n ** 52n;

@@ -1,7 +1,8 @@
 /**
  * Memory at a high physical address in a simulated ELF vmcore: a copy of the image with one more
  * PT_LOAD whose data is a sparse tail of the file (never read unless dumped). mem_section has no
- * section there, so the filter sees memory without struct pages.
+ * section there, so the filter sees memory without struct pages. Plain JavaScript, so that both
+ * the tests and bench/huge-pfn.mjs use it.
  */
 import * as fs from 'node:fs';
 
@@ -10,8 +11,15 @@ const PHDR = 56;
 /**
  * Copy `src` to `dst` with one more PT_LOAD [paddr, paddr + bytes). `paddr` and `bytes` are
  * bigints so that hostile values (past 2^53, wrapping 2^64) can be written as they are.
+ * `directMap`: the kernel's direct-map base for p_vaddr (4-level x86_64's by default).
+ *
+ * @param {string} src
+ * @param {string} dst
+ * @param {bigint} paddr
+ * @param {bigint} bytes
+ * @param {bigint} [directMap]
  */
-export function addHighLoad(src: string, dst: string, paddr: bigint, bytes: bigint): void {
+export function addHighLoad(src, dst, paddr, bytes, directMap = 0xffff888000000000n) {
   const buf = fs.readFileSync(src);
   const phoff = Number(buf.readBigUInt64LE(32));
   const phnum = buf.readUInt16LE(56);
@@ -24,7 +32,7 @@ export function addHighLoad(src: string, dst: string, paddr: bigint, bytes: bigi
   table.writeUInt32LE(1, p); // PT_LOAD
   table.writeUInt32LE(7, p + 4);
   table.writeBigUInt64LE(BigInt(dataAt), p + 8);
-  table.writeBigUInt64LE(BigInt.asUintN(64, 0xffff888000000000n + paddr), p + 16);
+  table.writeBigUInt64LE(BigInt.asUintN(64, directMap + paddr), p + 16);
   table.writeBigUInt64LE(BigInt.asUintN(64, paddr), p + 24);
   // A hostile size is claimed in p_memsz only: the file holds at most 64 MiB of it.
   const filesz = bytes > 64n << 20n ? 0n : bytes;
