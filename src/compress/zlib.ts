@@ -84,7 +84,8 @@ export function createZlibCodec(): PageCodec {
 }
 
 
-function zlibDecompress(src: Uint8Array, out: Uint8Array): number {
+/** The public API's inflate: a fresh stream and result Buffer per page. */
+function inflateFresh(src: Uint8Array, out: Uint8Array): number {
   let d: Buffer;
   try {
     // maxOutputLength bounds a hostile block ("zip bomb") to one byte more than fits.
@@ -97,4 +98,81 @@ function zlibDecompress(src: Uint8Array, out: Uint8Array): number {
   }
   out.set(d, 0);
   return d.length;
+}
+
+type Decompress = (src: Uint8Array, out: Uint8Array) => number;
+
+/**
+ * One inflate stream kept open and reset between pages, decoding into a scratch buffer one byte
+ * longer than the page (so "more than fits" is seen, as {@link inflateFresh}'s maxOutputLength
+ * does). A fresh stream per page made a refilter of a 1 GiB `-c` dump spend more time
+ * constructing streams and collecting their garbage than inflating. Bad data makes node:zlib
+ * destroy the stream: the error is reported and the next page gets a new stream. Used only if
+ * the handle looks as expected and agrees with {@link inflateFresh} on probe pages.
+ */
+function reusedInflate(): Decompress | null {
+  let z: zlib.Inflate | null = null;
+  let h: ZlibHandle | undefined;
+  let ws: Uint32Array | undefined;
+  let scratch = new Uint8Array(0);
+  const open = (): boolean => {
+    try {
+      z = zlib.createInflate();
+    } catch {
+      return false;
+    }
+    ({ _handle: h, _writeState: ws } = z as unknown as DeflateInternals);
+    z.on('error', () => {}); // reported below, from the handle's state; the event would be late
+    return !!h && typeof h.writeSync === 'function' && typeof h.reset === 'function' && ws instanceof Uint32Array && ws.length >= 2;
+  };
+  if (!open()) return null;
+  const decompress: Decompress = (src, out) => {
+    if (!z || z.destroyed) open();
+    if (scratch.length < out.length + 1) scratch = new Uint8Array(out.length + 1);
+    let failed: string | null = null;
+    try {
+      h!.writeSync(zlib.constants.Z_FINISH, src, 0, src.length, scratch, 0, out.length + 1);
+    } catch (e) {
+      failed = (e as Error).message;
+    }
+    if (z!.destroyed || failed !== null) {
+      const why = failed ?? ((z as unknown as { errored?: Error }).errored?.message || 'invalid data');
+      z = null;
+      throw new VmcoreError('E_CORRUPT_PAGE', `zlib data does not decode: ${why}`);
+    }
+    const got = out.length + 1 - ws![0]!;
+    h!.reset();
+    if (got > out.length) throw new VmcoreError('E_CORRUPT_PAGE', `zlib data decodes to more than ${out.length} bytes`);
+    out.set(scratch.subarray(0, got), 0);
+    return got;
+  };
+  try {
+    const page = new Uint8Array(4096);
+    for (let i = 0; i < 4096; i++) page[i] = i % 251 < 100 ? 0x41 + (i % 7) : i & 0xff;
+    const a = new Uint8Array(4096);
+    const b = new Uint8Array(4096);
+    for (const p of [new Uint8Array(4096), page]) {
+      const c = zlib.deflateSync(p, { level: 1 });
+      if (decompress(c, a) !== 4096 || inflateFresh(c, b) !== 4096 || Buffer.compare(a, b) !== 0 || Buffer.compare(a, p) !== 0) return null;
+    }
+  } catch {
+    return null;
+  }
+  return decompress;
+}
+
+/**
+ * The decoder, made on first use (a compressing run never needs one). One per thread, like the
+ * codec: the reused stream is per thread.
+ */
+let decoder: Decompress | null = null;
+function zlibDecompress(src: Uint8Array, out: Uint8Array): number {
+  decoder ??= reusedInflate() ?? inflateFresh;
+  return decoder(src, out);
+}
+
+/** Which inflate this thread uses (for the tests: a Node release may change the handle). */
+export function zlibInflateImplementation(): 'one stream, reset per page' | 'a stream per page' {
+  decoder ??= reusedInflate() ?? inflateFresh;
+  return decoder === inflateFresh ? 'a stream per page' : 'one stream, reset per page';
 }

@@ -11,8 +11,8 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { CODEC_NAMES, codecCapabilities, codecLoadError, loadCodec, type CodecName } from '../../src/compress/index.js';
 import { lzoCodec } from '../../src/compress/lzo.js';
-import { deflateSync } from 'node:zlib';
-import { createZlibCodec } from '../../src/compress/zlib.js';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { createZlibCodec, zlibInflateImplementation } from '../../src/compress/zlib.js';
 import { lzo1xCompress, lzo1xDecompress, lzoBound } from '../../src/compress/lzo.js';
 import { compressBatch } from '../../src/compress/batch.js';
 import { VmcoreError } from '../../src/errors.js';
@@ -85,6 +85,55 @@ test('zlib: the reused stream writes the same bytes as a fresh stream per page (
   const n = reused.compress(t, a);
   expect(n).toBeGreaterThan(0);
   expect(Buffer.compare(a.subarray(0, n), fresh(t))).toBe(0);
+});
+
+test('zlib: the reused inflate stream decodes what a fresh stream does, and survives bad pages', () => {
+  expect(zlibInflateImplementation()).toBe('one stream, reset per page');
+  const codec = createZlibCodec();
+  const fresh = (src: Uint8Array): Buffer | string => {
+    try {
+      const d = inflateSync(src, { maxOutputLength: PAGE + 1 });
+      return d.length > PAGE ? 'bad' : d;
+    } catch {
+      return 'bad'; // corrupt, or longer than maxOutputLength
+    }
+  };
+  const ours = (src: Uint8Array): Buffer | string => {
+    const out = new Uint8Array(PAGE);
+    try {
+      return Buffer.from(out.subarray(0, codec.decompress(src, out)));
+    } catch (e) {
+      // Which of two faults is named first may differ (a stream both too long and corrupt).
+      expect((e as VmcoreError).code).toBe('E_CORRUPT_PAGE');
+      return 'bad';
+    }
+  };
+  const good = samples().map(([, p]) => deflateSync(p, { level: 1 }));
+  const bomb = deflateSync(new Uint8Array(PAGE + 1), { level: 1 });
+  const exact = deflateSync(randomBytes(PAGE), { level: 1 });
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.constantFrom(...good, bomb, exact),
+          fc.uint8Array({ minLength: 1, maxLength: 200 }),
+          // A valid stream with one byte flipped or cut short: a bad adler32, a bad block, a truncation.
+          fc.tuple(fc.constantFrom(...good), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean()).map(([g, at, x, cut]) => {
+            const b = Uint8Array.from(g);
+            if (cut) return b.subarray(0, at % b.length);
+            b[at % b.length] ^= x;
+            return b;
+          }),
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+      (srcs) => {
+        // In sequence: an error on one page must not leak into the next.
+        for (const s of srcs) expect(ours(s)).toEqual(fresh(s));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 test('a codec whose package fails to load is E_CODEC_UNAVAILABLE naming option, package and cause', () => {
