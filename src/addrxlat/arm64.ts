@@ -7,8 +7,7 @@
  * (arch/arm64/kernel/vmcore_info.c, formerly crash_core.c); where they do not suffice it throws
  * E_VMCOREINFO naming the key, never a guess.
  */
-import { VmcoreError, hex } from '../errors.js';
-import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
+import { hex } from '../errors.js';
 import { XlatFailure, cachedEntryReader, translatorOps, type ReadPhysU64, type TranslatorOps, type XlatResult } from './walk.js';
 
 const U64 = (1n << 64n) - 1n;

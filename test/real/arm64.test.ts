@@ -7,9 +7,8 @@
  * tables; it reads every page back) and drgn with the -dbg package's vmlinux (struct zone and the
  * free lists from DWARF; it reads through libkdumpfile, see py/arm64.py).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openDump } from '../../src/formats/probe.js';
@@ -18,19 +17,12 @@ import { KernelMemory } from '../../src/memory/kernel.js';
 import { excludedClasses } from '../../src/filter/dumplevel.js';
 import { CLASS_NAMES, PageClass } from '../../src/filter/classes.js';
 import { PYTHON, requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, ARM64_IDS, type Manifest } from './dumps.js';
+import { ARM64_IDS, inDump, realSuite } from './dumps.js';
 import { bit, classify } from './compare.js';
 
 const BIN = path.resolve('bin/vmcore-filter.js');
 const PY = path.resolve('test/real/py/arm64.py');
-const havePeers = requirePeer('kdumpfile') && requirePeer('drgn');
-let manifests: Record<string, Manifest> | null = null;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-arm64-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps(ARM64_IDS);
-}, 1_800_000);
+const { dir, manifest } = realSuite({ peers: ['kdumpfile', 'drgn'], ids: ARM64_IDS, tmp: 'real-arm64-' });
 
 /** What each boot is: page size, TCR_EL1.T1SZ the kernel runs with, table levels. */
 const GUESTS: Record<string, { pageSize: number; t1sz: number; levels: number }> = {
@@ -130,7 +122,7 @@ function elfRam(file: string, pageSize: number): { startPfn: number; pages: numb
 }
 
 describe("Debian's makedumpfile and crash (x86_64 builds) on an arm64 dump", () => {
-  const m = () => manifests?.['arm64-6.12'];
+  const m = () => manifest('arm64-6.12');
 
   it('makedumpfile 1.7.2 walks x86_64 page tables and fails', () => {
     if (!m()) return;
@@ -155,7 +147,7 @@ describe("Debian's makedumpfile and crash (x86_64 builds) on an arm64 dump", () 
 });
 
 describe.each(ARM64_IDS)('real %s kernel (arm64)', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
   const g = GUESTS[id]!;
   const elf = () => inDump(m()!, m()!.dumps.files.elf);
 

@@ -8,23 +8,18 @@
  * keep is the same bytes; every page one keeps and the other drops falls under a rule of
  * test/real/compare.ts; the capture's memory and times are within bounds.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLASS_NAMES } from '../../src/filter/classes.js';
-import { PYTHON, requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
+import { PYTHON } from '../helpers/peers.js';
+import { KERNEL_IDS, inDump, realSuite } from './dumps.js';
 import { RULES, classify, mdfSeesCompound, structPageMapping, type Ctx } from './compare.js';
 
 const PAIR = path.resolve('test/real/py/pair.py');
-const havePeers = requirePeer('kdumpfile');
-let manifests: Record<string, Manifest> | null = null;
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps();
-}, 1_800_000);
+const { manifest } = realSuite({ peers: ['kdumpfile'] });
 
 function pair(a: string, b: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-pair-'));
@@ -38,7 +33,7 @@ function pair(a: string, b: string) {
 }
 
 describe.each(KERNEL_IDS)('real %s kernel: kdump capture on /proc/vmcore', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
 
   it('the capture kernel ran both collectors to completion in crashkernel=256M', () => {
     if (!m()) return;

@@ -6,24 +6,15 @@
  * layout and cannot open any 6.12 dump: that is checked on both tools' dumps, so the README's
  * statement stays true.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { filterDump } from '../../src/writer/pipeline.js';
-import { requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, type Manifest } from './dumps.js';
+import { inDump, realSuite } from './dumps.js';
 import { makedumpfile } from './compare.js';
 
-const havePeers = requirePeer('crash') && requirePeer('makedumpfile');
-let manifests: Record<string, Manifest> | null = null;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-crash-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps();
-}, 1_800_000);
+const { dir, manifest } = realSuite({ peers: ['crash', 'makedumpfile'], tmp: 'real-crash-' });
 
 function crash(vmlinux: string, dump: string, commands: string[]): { status: number | null; out: string } {
   const cmd = path.join(dir, 'cmds');
@@ -36,7 +27,7 @@ function crash(vmlinux: string, dump: string, commands: string[]): { status: num
 
 describe('crash 8.0.2 with the debug vmlinux', () => {
   it('6.1 capture: sys, kmem -i and the panic backtrace read the same from our dump as from makedumpfile\'s', () => {
-    const m = manifests?.['6.1'];
+    const m = manifest('6.1');
     if (!m) return;
     const cmds = ['sys', 'kmem -i', 'bt'];
     const ours = crash(m.debugVmlinux!, inDump(m, m.capture!.tools['vmcore-filter'].dump), cmds);
@@ -49,7 +40,7 @@ describe('crash 8.0.2 with the debug vmlinux', () => {
   });
 
   it('6.1 QEMU dump: our -d 31 -l refilter opens, and kmem -i matches makedumpfile\'s dump', async () => {
-    const m = manifests?.['6.1'];
+    const m = manifest('6.1');
     if (!m) return;
     const ours = path.join(dir, 'ours.d31');
     const mdf = path.join(dir, 'mdf.d31');
@@ -63,7 +54,7 @@ describe('crash 8.0.2 with the debug vmlinux', () => {
   });
 
   it('6.12: crash 8.0.2 cannot open a 6.12 dump from either tool (Linux 6.4 module layout)', () => {
-    const m = manifests?.['6.12'];
+    const m = manifest('6.12');
     if (!m) return;
     for (const tool of ['vmcore-filter', 'makedumpfile'] as const) {
       const dump = inDump(m, m.capture!.tools[tool].dump);

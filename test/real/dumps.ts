@@ -8,7 +8,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
+import { requirePeer, type PeerName } from '../helpers/peers.js';
 // @ts-expect-error -- plain ESM script without types
 import { buildReal, cacheDir } from '../../scripts/real/build.mjs';
 
@@ -117,3 +120,23 @@ export function realDumps(ids: readonly string[] = KERNEL_IDS): Promise<Record<s
 
 /** Path of a file named in a manifest. */
 export const inDump = (m: Manifest, rel: string): string => path.join(m.dir, rel);
+
+/**
+ * What every test/real file starts with: its peer tools (the first missing one fails under
+ * CI=true, see requirePeer), the dumps built or taken from the cache before its tests, and, with
+ * `tmp`, a scratch directory removed after them. `manifest(id)` is undefined until the dumps are
+ * there, or when a peer or QEMU is missing (the tests then skip, or fail under CI).
+ */
+export function realSuite(opts: { peers?: PeerName[]; ids?: readonly string[]; tmp?: string } = {}): {
+  dir: string;
+  manifest: (id: string) => Manifest | undefined;
+} {
+  const havePeers = (opts.peers ?? []).every((p) => requirePeer(p));
+  let manifests: Record<string, Manifest> | null = null;
+  const dir = opts.tmp ? fs.mkdtempSync(path.join(os.tmpdir(), opts.tmp)) : '';
+  if (dir) afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    if (havePeers) manifests = await realDumps(opts.ids);
+  }, 1_800_000);
+  return { dir, manifest: (id) => manifests?.[id] };
+}

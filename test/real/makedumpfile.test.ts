@@ -6,25 +6,17 @@
  * makedumpfile reads the copy whose program headers sit at offset 64 (QEMU 7.2 puts them after
  * a section header, which 1.7.2 cannot read; tested below); vmcore-filter reads QEMU's file.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { filterDump } from '../../src/writer/pipeline.js';
 import type { FilterReport } from '../../src/writer/report.js';
-import { requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
+import { KERNEL_IDS, inDump, realSuite } from './dumps.js';
 import { bit, classify, compareBitmaps, structPageMapping, dumpcheck, makedumpfile, mdfSeesCompound, type Comparison, type MdfRun } from './compare.js';
 
 const LEVELS = [0, 1, 16, 31];
-const havePeers = requirePeer('makedumpfile') && requirePeer('kdumpfile');
-let manifests: Record<string, Manifest> | null = null;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-mdf-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps();
-}, 1_800_000);
+const { dir, manifest } = realSuite({ peers: ['makedumpfile', 'kdumpfile'], tmp: 'real-mdf-' });
 
 /** One row of the README table: both tools' counts at one level. */
 export interface LevelResult {
@@ -41,7 +33,7 @@ afterAll(() => {
 });
 
 describe.each(KERNEL_IDS)('real %s kernel: vmcore-filter vs makedumpfile 1.7.2', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
 
   it('makedumpfile 1.7.2 cannot read QEMU 7.2\'s ELF as written (program headers after a section header); vmcore-filter can', () => {
     if (!m()) return;

@@ -12,26 +12,17 @@
  * the page-table entry that is not in the dump. A matching VMCOREINFO (same boot) would need
  * `makedumpfile -g` with the guest's vmlinux, which Debian's image package does not ship.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openDump } from '../../src/formats/probe.js';
 import { KdumpReader } from '../../src/formats/kdump/reader.js';
-import { requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
+import { KERNEL_IDS, inDump, realSuite } from './dumps.js';
 import { dumpcheck } from './compare.js';
 
 const BIN = path.resolve('bin/vmcore-filter.js');
-const havePeers = requirePeer('kdumpfile');
-let manifests: Record<string, Manifest> | null = null;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-novi-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps();
-}, 1_800_000);
+const { dir, manifest } = realSuite({ peers: ['kdumpfile'], tmp: 'real-novi-' });
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 600_000, env: { ...process.env, NO_COLOR: '1' } });
@@ -46,7 +37,7 @@ function assertNoStack(s: string): void {
 }
 
 describe.each(KERNEL_IDS)('real %s kernel: QEMU dump without VMCOREINFO', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
   const novi = () => inDump(m()!, m()!.noVmcoreinfo!.file);
 
   it('the dump really has none, and is otherwise whole', () => {

@@ -10,9 +10,8 @@
  * NUMBER(phys_base) parsed as hex (QEMU's vmcoreinfo_get_phys_base): vmcore-filter warns and uses
  * the kernel's value, in what it reports and in what it writes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { filterDump } from '../../src/writer/pipeline.js';
@@ -20,21 +19,12 @@ import type { FilterReport } from '../../src/writer/report.js';
 import { openDump } from '../../src/formats/probe.js';
 import { KdumpReader } from '../../src/formats/kdump/reader.js';
 import { parseVmcoreinfo } from '../../src/vmcoreinfo/parse.js';
-import { describeDumpFile } from '../../src/triage/info.js';
 import { dumpStatsFile } from '../../src/triage/stats.js';
-import { requirePeer } from '../helpers/peers.js';
-import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
+import { KERNEL_IDS, inDump, realSuite } from './dumps.js';
 import { dumpcheck, makedumpfile } from './compare.js';
 
 const BIN = path.resolve('bin/vmcore-filter.js');
-const havePeers = requirePeer('makedumpfile') && requirePeer('kdumpfile');
-let manifests: Record<string, Manifest> | null = null;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-qemu-kdump-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-beforeAll(async () => {
-  if (havePeers) manifests = await realDumps();
-}, 1_800_000);
+const { dir, manifest } = realSuite({ peers: ['makedumpfile', 'kdumpfile'], tmp: 'real-qemu-kdump-' });
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 600_000, env: { ...process.env, NO_COLOR: '1' } });
@@ -59,7 +49,7 @@ function qemuPhysBase(text: string): bigint {
 }
 
 describe.each(KERNEL_IDS)('real %s kernel: QEMU kdump-zlib input', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
   const elf = () => inDump(m()!, m()!.dumps.files.elf);
   const kd = () => inDump(m()!, m()!.dumps.files.kdumpZlib);
 

@@ -6,24 +6,20 @@
  * and each one it calls hinted must be what the host discarded: a page reading back as zero,
  * in whole pageblocks (reporting hands over blocks of at least pageblock order, 512 pages).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { classifyDump } from '../../src/filter/index.js';
 import { PageClass } from '../../src/filter/classes.js';
 import { openDump } from '../../src/formats/probe.js';
-import { realDumps, inDump, KERNEL_IDS, type Manifest } from './dumps.js';
+import { KERNEL_IDS, inDump, realSuite } from './dumps.js';
 
 const BIN = path.resolve('bin/vmcore-filter.js');
 const BIT: Record<string, number> = { '6.1': 2, '6.12': 3 };
-let manifests: Record<string, Manifest> | null = null;
-
-beforeAll(async () => {
-  manifests = await realDumps();
-}, 1_800_000);
+const { manifest } = realSuite();
 
 describe.each(KERNEL_IDS)('real %s kernel: reported pages without --reported-bit', (id) => {
-  const m = () => manifests?.[id];
+  const m = () => manifest(id);
 
   it('info decides PG_reported from VMCOREINFO and finds every hinted page by it', () => {
     if (!m()) return;

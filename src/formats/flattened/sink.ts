@@ -3,7 +3,6 @@
  * each positional write becomes a record, so the stream can be piped and replayed by
  * `makedumpfile -R` or {@link reassembleFlattened}.
  */
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { VmcoreError } from '../../errors.js';
 import { outputError, type DumpSink } from '../kdump/sink.js';
