@@ -3,7 +3,7 @@
  * reading the image back): the class of every pfn below max_mapnr, the pages a filter must
  * exclude at each dump level, and the statistics real makedumpfile 1.7.2 prints.
  */
-import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
+import { PAGEBLOCK_ORDER } from './buddy.js';
 import { AUX, KIND, type Machine } from './machine.js';
 import type { HintedStyle, SimOptions, Workload } from './options.js';
 import { exportsOffline, hintingOf } from './generation.js';
@@ -110,11 +110,7 @@ export function classifyPfns(m: Machine): SectionArray {
     for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls.set(p, K[m.kind.get(p)]!);
   }
   // hinted blocks: the whole block of a hinted free head
-  const b = m.buddy;
-  for (let z = 0; z < b.zones.length; z++)
-    for (let o = 9; o < MAX_ORDER; o++)
-      for (let mt = 0; mt < NR_MIGRATETYPES; mt++)
-        for (const pfn of b.list(z, o, mt)) if (m.aux.get(pfn) & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
+  for (const [pfn, o] of m.buddy.freeBlocks(PAGEBLOCK_ORDER)) if (m.aux.get(pfn) & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
   // reserved pages whose explicit content is all zero (empty mem_section roots, pglist_data padding…)
   for (const [pfn, page] of m.structural) {
     if (pfn < n && cls.get(pfn) === CLASS_CODE.kernel && isZero(page)) cls.set(pfn, CLASS_CODE.zero);
