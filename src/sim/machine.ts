@@ -130,21 +130,100 @@ export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
 export function buildMachine(opts: SimOptions): Machine {
   const { profile, workload, arch } = checkOptions(opts);
   const root = new Rng(opts.seed);
-  const sp = profile.layout.size;
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48, opts.highMem ?? null);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, profile.layout.size, opts.vaBits ?? 48, opts.highMem ?? null);
   const rng = root.fork(2);
+  const boot = bootMemblock(layout, profile, opts, arch);
+  const { buddy, kind, aux, zones } = bootBuddy(layout, boot.mb);
+  const m: Machine = {
+    opts,
+    workload,
+    profile,
+    layout,
+    buddy,
+    kind,
+    aux,
+    structural: boot.structural,
+    memmapBacking: boot.memmapBacking,
+    backingSection: boot.backingSection,
+    vmemmapPteSection: boot.vmemmapPteSection,
+    memblock: boot.mb,
+    pageTables: boot.pageTables,
+    backingShift: boot.backingShift,
+    symbols: boot.symbols,
+    memSectionRoots: boot.memSectionRoots,
+    pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
+    content: new ContentPool(opts.seed, layout.pageSize),
+    zoneNames: zones.map((z) => z.name),
+    buildId: Array.from({ length: 5 }, () => rng.u32().toString(16).padStart(8, '0')).join(''),
+    crashTime: 1672531200 + (opts.seed % 100000) * 37,
+  };
+
+  for (const head of takeUnacceptedBlocks(profile, buddy, root.fork(0x16a))) kind.fill(KIND.UNACCEPTED, head, head + (1 << (MAX_ORDER - 1)));
+  runWorkload(m, rng.fork(3));
+  if (hintingOf(profile, opts) !== 'none') hintFreeBlocks(m, rng.fork(4));
+  m.pools = makePools(m, rng.fork(5));
+  writeKernelStructures(m, boot.pgdatPa, boot.pgdatPages);
+  m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), boot.dynLogBuf);
+  return m;
+}
+
+/** What boot sets up from memblock before the buddy allocator takes over. */
+interface Boot {
+  mb: Memblock;
+  structural: Map<number, Buffer>;
+  symbols: Machine['symbols'];
+  memSectionRoots: number;
+  pgdatPa: number;
+  pgdatPages: number;
+  memmapBacking: Map<number, number>;
+  backingSection: Map<number, number>;
+  backingShift: number;
+  vmemmapPteSection: number;
+  pageTables: PageTables | Arm64PageTables;
+  dynLogBuf: DynamicLogBuf | null;
+}
+
+/** memblock: what boot reserves, then allocates (in this order, which fixes every address). */
+function bootMemblock(layout: SimLayout, profile: KernelProfile, opts: SimOptions, arch: 'x86_64' | 'arm64'): Boot {
   const PAGE_SIZE = layout.pageSize;
   const backingShift = Math.log2((2 * MiB) / PAGE_SIZE);
   const structural = new Map<number, Buffer>();
-  const content = new ContentPool(opts.seed, layout.pageSize);
-
-  // --- memblock: what boot reserves
   const mb = new Memblock(layout.ram, layout.bootRam);
   mb.reserve(layout.low.start, layout.low.end, 'low 1 MiB');
   mb.reserve(layout.kernelPhys, layout.kernelPhys + layout.kernelBytes, 'kernel image');
   mb.reserve(layout.crashkernel.start, layout.crashkernel.end, 'crashkernel');
 
-  const symbols = {
+  const symbols = kernelSymbols(layout, arch);
+  const { memSection, memSectionRoots } = writeMemSections(layout, profile, mb, structural);
+  symbols.mem_section = memSection;
+  // node 0's pglist_data
+  const pgdatPages = Math.ceil(profile.zone.pglistDataSize / PAGE_SIZE);
+  const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
+  symbols.pgdat = directMap({ layout }, pgdatPa);
+  const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, profile.layout.size, mb, backingShift);
+
+  // page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
+  const topPfn = kernelPhys({ layout }, symbols.init_top_pgt) / PAGE_SIZE;
+  const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
+  const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
+  const pageTables =
+    arch === 'arm64'
+      ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection)
+      : buildX86Tables(layout, new PageTables(layout.l5, topPfn, allocTable, structural), memmapBacking, sectionBytes, vmemmapPteSection);
+
+  // log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
+  // the default layout stays as it was)
+  const dynLogBuf: DynamicLogBuf | null = opts.logBufLen ? allocDynamicLogBuf(mb, opts.logBufLen) : null;
+
+  // other boot allocations (per-cpu areas, early tables): reserved, holding data
+  for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
+  mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
+  return { mb, structural, symbols, memSectionRoots, pgdatPa, pgdatPages, memmapBacking, backingSection, backingShift, vmemmapPteSection, pageTables, dynLogBuf };
+}
+
+/** Kernel-image symbols at their offsets from `_text`; mem_section and pgdat are filled in when allocated. */
+function kernelSymbols(layout: SimLayout, arch: 'x86_64' | 'arm64'): Machine['symbols'] {
+  return {
     _stext: layout.text + BigInt(SYMBOL_OFFSETS._stext),
     // arm64 swapper_pg_dir: aligned to any granule (a 64 KiB table must not share its page)
     init_top_pgt: layout.text + BigInt(arch === 'arm64' ? ARM64_SWAPPER_OFFSET : SYMBOL_OFFSETS.init_top_pgt),
@@ -155,67 +234,6 @@ export function buildMachine(opts: SimOptions): Machine {
     mem_section: 0n,
     pgdat: 0n,
   };
-  const partial = { layout };
-  const { memSection, memSectionRoots } = writeMemSections(layout, profile, mb, structural);
-  symbols.mem_section = memSection;
-
-  // --- node 0's pglist_data
-  const zl = profile.zone;
-  const pgdatPages = Math.ceil(zl.pglistDataSize / PAGE_SIZE);
-  const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
-  symbols.pgdat = directMap(partial, pgdatPa);
-
-  const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, sp, mb, backingShift);
-
-  // --- page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
-  const topPfn = kernelPhys(partial, symbols.init_top_pgt) / PAGE_SIZE;
-  const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
-  const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
-  const pt =
-    arch === 'arm64'
-      ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection)
-      : buildX86Tables(layout, new PageTables(layout.l5, topPfn, allocTable, structural), memmapBacking, sectionBytes, vmemmapPteSection);
-
-  // --- log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
-  // the default layout stays as it was)
-  const dynLogBuf: DynamicLogBuf | null = opts.logBufLen ? allocDynamicLogBuf(mb, opts.logBufLen) : null;
-
-  // --- other boot allocations (per-cpu areas, early tables): reserved, holding data
-  for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
-  mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
-
-  const { buddy, kind, aux, zones } = bootBuddy(layout, mb);
-  const m: Machine = {
-    opts,
-    workload,
-    profile,
-    layout,
-    buddy,
-    kind,
-    aux,
-    structural,
-    memmapBacking,
-    backingSection,
-    vmemmapPteSection,
-    memblock: mb,
-    pageTables: pt,
-    backingShift,
-    symbols,
-    memSectionRoots,
-    pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
-    content,
-    zoneNames: zones.map((z) => z.name),
-    buildId: Array.from({ length: 5 }, () => rng.u32().toString(16).padStart(8, '0')).join(''),
-    crashTime: 1672531200 + (opts.seed % 100000) * 37,
-  };
-
-  for (const head of takeUnacceptedBlocks(profile, buddy, root.fork(0x16a))) kind.fill(KIND.UNACCEPTED, head, head + (1 << (MAX_ORDER - 1)));
-  runWorkload(m, rng.fork(3));
-  if (hintingOf(profile, opts) !== 'none') hintFreeBlocks(m, rng.fork(4));
-  m.pools = makePools(m, rng.fork(5));
-  writeKernelStructures(m, pgdatPa, pgdatPages);
-  m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), dynLogBuf);
-  return m;
 }
 
 /** The profile, workload and architecture of the options, or E_USAGE naming the bad one. */
