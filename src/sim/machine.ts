@@ -196,13 +196,14 @@ function bootMemblock(layout: SimLayout, profile: KernelProfile, opts: SimOption
   const symbols = kernelSymbols(layout, arch);
   const { memSection, memSectionRoots } = writeMemSections(layout, profile, mb, structural);
   symbols.mem_section = memSection;
-  // node 0's pglist_data
+
+  // --- node 0's pglist_data
   const pgdatPages = Math.ceil(profile.zone.pglistDataSize / PAGE_SIZE);
   const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
   symbols.pgdat = directMap({ layout }, pgdatPa);
   const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, profile.layout.size, mb, backingShift);
 
-  // page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
+  // --- page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
   const topPfn = kernelPhys({ layout }, symbols.init_top_pgt) / PAGE_SIZE;
   const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
   const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
@@ -211,11 +212,11 @@ function bootMemblock(layout: SimLayout, profile: KernelProfile, opts: SimOption
       ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection)
       : buildX86Tables(layout, new PageTables(layout.l5, topPfn, allocTable, structural), memmapBacking, sectionBytes, vmemmapPteSection);
 
-  // log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
+  // --- log_buf_len=: setup_log_buf() moves the log to memblock buffers (only when asked, so
   // the default layout stays as it was)
   const dynLogBuf: DynamicLogBuf | null = opts.logBufLen ? allocDynamicLogBuf(mb, opts.logBufLen) : null;
 
-  // other boot allocations (per-cpu areas, early tables): reserved, holding data
+  // --- other boot allocations (per-cpu areas, early tables): reserved, holding data
   for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
   mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
   return { mb, structural, symbols, memSectionRoots, pgdatPa, pgdatPages, memmapBacking, backingSection, backingShift, vmemmapPteSection, pageTables, dynLogBuf };
