@@ -293,6 +293,15 @@ export class BuddyAllocator {
     }
   }
 
+  /** Free blocks of order ≥ `minOrder` as [pfn, order]: zone by zone, order by order, list by list, in list order. */
+  *freeBlocks(minOrder = 0): Generator<[pfn: number, order: number]> {
+    for (let z = 0; z < this.zones.length; z++) {
+      for (let o = minOrder; o < MAX_ORDER; o++) {
+        for (let mt = 0; mt < NR_MIGRATETYPES; mt++) for (const pfn of this.list(z, o, mt)) yield [pfn, o];
+      }
+    }
+  }
+
   /** List neighbours of a free head (-1 = the list head itself). */
   neighbours(pfn: number): { next: number; prev: number } {
     return { next: this.next.get(pfn) ?? NONE, prev: this.prev.get(pfn) ?? NONE };

@@ -112,63 +112,25 @@ export function computeLayout(
     if (highMem) throw new VmcoreError('E_USAGE', '--high-mem is an x86_64 option', { option: 'highMem' });
     return computeArm64Layout(memBytesIn, kaslr, rng, pageSize, structPageSize, vaBits);
   }
-  if (!Number.isFinite(memBytesIn) || memBytesIn < 64 * MiB || memBytesIn > 64 * GiB) {
-    throw new VmcoreError('E_USAGE', `simulated RAM size ${memBytesIn} is outside 64 MiB .. 64 GiB`, { option: 'memBytes' });
-  }
-  const memBytes = Math.floor(memBytesIn / (2 * MiB)) * 2 * MiB;
-  let gap: PhysRange | null = null;
-  let ram: PhysRange[];
-  if (memBytes > 128 * MiB) {
-    const sect = 128 * MiB;
-    const g = Math.min(3 * GiB, Math.max(sect, Math.floor((memBytes * 3) / 4 / sect) * sect));
-    gap = { start: g, end: g + GAP_BYTES };
-    ram = [
-      { start: 0, end: g },
-      { start: g + GAP_BYTES, end: memBytes + GAP_BYTES },
-    ];
-  } else {
-    ram = [{ start: 0, end: memBytes }];
-  }
-  const bootRam = ram;
+  return computeX86Layout(memBytesIn, l5, kaslr, rng, highMem);
+}
+
+/**
+ * x86_64: RAM from 0 (plus the high range), the low 1 MiB and crashkernel left out of the
+ * PT_LOADs, 4 KiB pages, 128 MiB sections.
+ */
+function computeX86Layout(memBytesIn: number, l5: boolean, kaslr: boolean, rng: Rng, highMem: HighMem | null): SimLayout {
+  const memBytes = checkMem(memBytesIn);
+  const { ram: bootRam, gap } = ramWithGap(0, memBytes);
   const maxPhysmemBits = l5 ? 52 : 46;
-  const high = highMem ? checkHighMem(highMem, ram[ram.length - 1]!.end, maxPhysmemBits) : null;
-  if (high) ram = [...ram, high];
+  const high = highMem ? checkHighMem(highMem, bootRam[bootRam.length - 1]!.end, maxPhysmemBits) : null;
+  const ram = high ? [...bootRam, high] : bootRam;
   const ramEnd = ram[ram.length - 1]!.end;
   const low: PhysRange = { start: 0, end: MiB };
-  const crashSize = Math.min(128 * MiB, Math.floor(memBytes / 8 / (2 * MiB)) * 2 * MiB);
-  const firstEnd = ram[0]!.end;
-  const crashStart = Math.floor((firstEnd - crashSize - (gap ? 0 : 16 * MiB)) / (2 * MiB)) * 2 * MiB;
-  const crashkernel: PhysRange = { start: crashStart, end: crashStart + crashSize };
-
-  // kernel image: 16 MiB (CONFIG_PHYSICAL_START) or a random 2 MiB-aligned place below crashkernel
-  let kernelPhys = 16 * MiB;
-  if (kaslr) {
-    const top = Math.min(crashkernel.start, GiB) - KERNEL_IMAGE_BYTES;
-    const slots = Math.max(0, Math.floor((top - 16 * MiB) / (2 * MiB)));
-    kernelPhys = 16 * MiB + 2 * MiB * rng.int(slots + 1);
-  }
-  if (kernelPhys + KERNEL_IMAGE_BYTES > crashkernel.start) {
-    throw new VmcoreError('E_USAGE', `no room for the kernel image below crashkernel with ${memBytes} bytes of RAM`);
-  }
-  // virtual offset: phys_base = phys(_text) − (_text − __START_KERNEL_map) must stay ≥ 0
-  let kernelOffset = 0n;
-  if (kaslr) {
-    const maxOff = Math.min(kernelPhys - 16 * MiB, 512 * MiB);
-    kernelOffset = BigInt(2 * MiB * rng.int(Math.floor(maxOff / (2 * MiB)) + 1));
-  }
-  const text = DEFAULT_TEXT + kernelOffset;
-  const physBase = BigInt(kernelPhys) - (text - START_KERNEL_MAP);
-
-  let pageOffset = l5 ? 0xff11000000000000n : 0xffff888000000000n;
-  let vmemmap = l5 ? 0xffd4000000000000n : 0xffffea0000000000n;
-  if (kaslr) {
-    pageOffset += BigInt(GiB) * BigInt(rng.int(1024));
-    vmemmap += BigInt(GiB) * BigInt(rng.int(1024));
-  }
-
-  const loads = cutRanges(ram, [low, crashkernel]);
+  const crashkernel = crashkernelOf(memBytes, ram[0]!, gap);
+  const { kernelPhys, kernelOffset, text, physBase } = placeX86Kernel(kaslr, rng, crashkernel, memBytes);
+  const { pageOffset, vmemmap } = x86MapBases(l5, kaslr, rng);
   const sectionBytes = 2 ** SECTION_SIZE_BITS;
-  const nSections = Math.ceil(ramEnd / sectionBytes);
   return {
     memBytes,
     ram,
@@ -177,7 +139,7 @@ export function computeLayout(
     gap,
     low,
     crashkernel,
-    loads,
+    loads: cutRanges(ram, [low, crashkernel]),
     kernelPhys,
     kernelBytes: KERNEL_IMAGE_BYTES,
     text,
@@ -189,7 +151,7 @@ export function computeLayout(
     maxPhysmemBits,
     ramEnd,
     maxMapnr: ramEnd / PAGE_SIZE,
-    nPfns: nSections * PAGES_PER_SECTION,
+    nPfns: Math.ceil(ramEnd / sectionBytes) * PAGES_PER_SECTION,
     presentSections: sectionsOf(ram, sectionBytes),
     arch: 'x86_64',
     pageSize: PAGE_SIZE,
@@ -202,6 +164,73 @@ export function computeLayout(
     vaBits: 0,
     kimageVaddr: 0n,
   };
+}
+
+/**
+ * RAM of `memBytes` from physical `base`; past 128 MiB it is split by a 256 MiB hole (two
+ * whole sections, like a PCI hole) at about three quarters of it, at most 3 GiB up.
+ */
+function ramWithGap(base: number, memBytes: number): { ram: PhysRange[]; gap: PhysRange | null } {
+  if (memBytes <= 128 * MiB) return { ram: [{ start: base, end: base + memBytes }], gap: null };
+  const sect = 128 * MiB;
+  const g = Math.min(3 * GiB, Math.max(sect, Math.floor((memBytes * 3) / 4 / sect) * sect));
+  const gap = { start: base + g, end: base + g + GAP_BYTES };
+  const ram = [
+    { start: base, end: base + g },
+    { start: base + g + GAP_BYTES, end: base + memBytes + GAP_BYTES },
+  ];
+  return { ram, gap };
+}
+
+/**
+ * crashkernel=: an eighth of RAM up to 128 MiB, in 2 MiB units, at the top of the first RAM
+ * range (16 MiB below its end when there is no gap).
+ */
+function crashkernelOf(memBytes: number, first: PhysRange, gap: PhysRange | null): PhysRange {
+  const crashSize = Math.min(128 * MiB, Math.floor(memBytes / 8 / (2 * MiB)) * 2 * MiB);
+  const crashStart = Math.floor((first.end - crashSize - (gap ? 0 : 16 * MiB)) / (2 * MiB)) * 2 * MiB;
+  return { start: crashStart, end: crashStart + crashSize };
+}
+
+/** The kernel image must end below crashkernel (small machines have no room). */
+function checkKernelRoom(kernelPhys: number, crashkernel: PhysRange, memBytes: number): void {
+  if (kernelPhys + KERNEL_IMAGE_BYTES > crashkernel.start) {
+    throw new VmcoreError('E_USAGE', `no room for the kernel image below crashkernel with ${memBytes} bytes of RAM`);
+  }
+}
+
+/**
+ * x86_64 `_text`: physically at 16 MiB (CONFIG_PHYSICAL_START) or, with kaslr, a random 2 MiB-
+ * aligned place below crashkernel; virtually at 0xffffffff81000000 plus, with kaslr, a random
+ * offset small enough that phys_base = phys(_text) − (_text − __START_KERNEL_map) stays ≥ 0.
+ */
+function placeX86Kernel(kaslr: boolean, rng: Rng, crashkernel: PhysRange, memBytes: number) {
+  let kernelPhys = 16 * MiB;
+  if (kaslr) {
+    const top = Math.min(crashkernel.start, GiB) - KERNEL_IMAGE_BYTES;
+    const slots = Math.max(0, Math.floor((top - 16 * MiB) / (2 * MiB)));
+    kernelPhys = 16 * MiB + 2 * MiB * rng.int(slots + 1);
+  }
+  checkKernelRoom(kernelPhys, crashkernel, memBytes);
+  let kernelOffset = 0n;
+  if (kaslr) {
+    const maxOff = Math.min(kernelPhys - 16 * MiB, 512 * MiB);
+    kernelOffset = BigInt(2 * MiB * rng.int(Math.floor(maxOff / (2 * MiB)) + 1));
+  }
+  const text = DEFAULT_TEXT + kernelOffset;
+  const physBase = BigInt(kernelPhys) - (text - START_KERNEL_MAP);
+  return { kernelPhys, kernelOffset, text, physBase };
+}
+
+/** x86_64 PAGE_OFFSET and vmemmap base (4- or 5-level), moved by whole GiB with kaslr. */
+function x86MapBases(l5: boolean, kaslr: boolean, rng: Rng): { pageOffset: bigint; vmemmap: bigint } {
+  let pageOffset = l5 ? 0xff11000000000000n : 0xffff888000000000n;
+  let vmemmap = l5 ? 0xffd4000000000000n : 0xffffea0000000000n;
+  if (kaslr) {
+    pageOffset += BigInt(GiB) * BigInt(rng.int(1024));
+    vmemmap += BigInt(GiB) * BigInt(rng.int(1024));
+  }
+  return { pageOffset, vmemmap };
 }
 
 /** `highMem`: RAM of `bytes` at physical `start` (the sim's --high-mem SIZE@ADDR). */
@@ -280,55 +309,20 @@ function cutRanges(ram: PhysRange[], cuts: PhysRange[]): PhysRange[] {
  * phys(_text). These give the values of a real Debian 6.12 VA_BITS=52 VMCOREINFO at 4 and 16 KiB.
  */
 function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSize: number, sp: number, vaBits: number): SimLayout {
-  if (pageSize !== 4096 && pageSize !== 16384 && pageSize !== 65536) {
-    throw new VmcoreError('E_USAGE', `arm64 page size ${pageSize} is not 4k, 16k or 64k`, { option: 'pageSize' });
-  }
-  if (vaBits !== 48 && vaBits !== 52) throw new VmcoreError('E_USAGE', `arm64 VA_BITS ${vaBits} is not 48 or 52`, { option: 'vaBits' });
-  const vaBitsMin = vaBits > 48 ? (pageSize === 16384 ? 47 : 48) : vaBits;
-  const pageEnd = (U64 << BigInt(vaBitsMin - 1)) & U64;
-  const kimageVaddr = pageEnd + (2n << 30n);
+  checkArm64Granule(pageSize, vaBits);
   const memBytes = checkMem(memBytesIn);
   const base = ARM64_RAM_BASE;
   const pageShift = Math.log2(pageSize);
   const sectionSizeBits = sectionSizeBitsOf('arm64', pageSize);
   const pagesPerSection = 2 ** (sectionSizeBits - pageShift);
-  let gap: PhysRange | null = null;
-  let ram: PhysRange[] = [{ start: base, end: base + memBytes }];
-  if (memBytes > 128 * MiB) {
-    const g = Math.min(3 * GiB, Math.max(128 * MiB, Math.floor((memBytes * 3) / 4 / (128 * MiB)) * 128 * MiB));
-    gap = { start: base + g, end: base + g + GAP_BYTES };
-    ram = [
-      { start: base, end: base + g },
-      { start: base + g + GAP_BYTES, end: base + memBytes + GAP_BYTES },
-    ];
-  }
+  const { ram, gap } = ramWithGap(base, memBytes);
   const ramEnd = ram[ram.length - 1]!.end;
   const low: PhysRange = { start: base, end: base }; // arm64 reserves no low memory
-  const crashSize = Math.min(128 * MiB, Math.floor(memBytes / 8 / (2 * MiB)) * 2 * MiB);
-  const crashStart = Math.floor((ram[0]!.end - crashSize - (gap ? 0 : 16 * MiB)) / (2 * MiB)) * 2 * MiB;
-  const crashkernel: PhysRange = { start: crashStart, end: crashStart + crashSize };
-  let kernelPhys = base + 16 * MiB;
-  let kernelOffset = 0n;
-  if (kaslr) {
-    const top = Math.min(crashkernel.start, base + GiB) - KERNEL_IMAGE_BYTES;
-    kernelPhys += 2 * MiB * rng.int(Math.max(0, Math.floor((top - kernelPhys) / (2 * MiB))) + 1);
-    kernelOffset = BigInt(2 * MiB) * BigInt(rng.int(1 << 14));
-  }
-  if (kernelPhys + KERNEL_IMAGE_BYTES > crashkernel.start) {
-    throw new VmcoreError('E_USAGE', `no room for the kernel image below crashkernel with ${memBytes} bytes of RAM`);
-  }
+  const crashkernel = crashkernelOf(memBytes, ram[0]!, gap);
+  const { kernelPhys, kernelOffset } = placeArm64Kernel(kaslr, rng, base, crashkernel, memBytes);
+  const { kimageVaddr, pageOffset, vmemmapStart, vmemmap } = arm64MapBases(vaBits, pageSize, sp, base);
   const text = kimageVaddr + kernelOffset;
-  const pageOffset = (U64 << BigInt(vaBits)) & U64;
-  const vmemmapSize = ((pageEnd - pageOffset) >> BigInt(pageShift)) * BigInt(sp);
-  const vmemmapStart = ((U64 << 30n) & U64) - vmemmapSize;
-  const vmemmap = vmemmapStart - BigInt(base / pageSize) * BigInt(sp);
   const sectionBytes = 2 ** sectionSizeBits;
-  const nSections = Math.ceil(ramEnd / sectionBytes);
-  const presentSections: number[] = [];
-  for (let s = 0; s < nSections; s++) {
-    const a = s * sectionBytes;
-    if (ram.some((r) => r.start < a + sectionBytes && r.end > a)) presentSections.push(s);
-  }
   return {
     memBytes,
     ram,
@@ -349,8 +343,8 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
     maxPhysmemBits: vaBits === 52 ? 52 : 48,
     ramEnd,
     maxMapnr: ramEnd / pageSize,
-    nPfns: nSections * pagesPerSection,
-    presentSections,
+    nPfns: Math.ceil(ramEnd / sectionBytes) * pagesPerSection,
+    presentSections: sectionsOf(ram, sectionBytes),
     arch: 'arm64',
     pageSize,
     pageShift,
@@ -362,4 +356,36 @@ function computeArm64Layout(memBytesIn: number, kaslr: boolean, rng: Rng, pageSi
     vaBits,
     kimageVaddr,
   };
+}
+
+function checkArm64Granule(pageSize: number, vaBits: number): void {
+  if (pageSize !== 4096 && pageSize !== 16384 && pageSize !== 65536) {
+    throw new VmcoreError('E_USAGE', `arm64 page size ${pageSize} is not 4k, 16k or 64k`, { option: 'pageSize' });
+  }
+  if (vaBits !== 48 && vaBits !== 52) throw new VmcoreError('E_USAGE', `arm64 VA_BITS ${vaBits} is not 48 or 52`, { option: 'vaBits' });
+}
+
+/** arm64 `_text`: 16 MiB into RAM or, with kaslr, a random 2 MiB-aligned place below crashkernel, and a random 2 MiB-aligned virtual offset. */
+function placeArm64Kernel(kaslr: boolean, rng: Rng, base: number, crashkernel: PhysRange, memBytes: number): { kernelPhys: number; kernelOffset: bigint } {
+  let kernelPhys = base + 16 * MiB;
+  let kernelOffset = 0n;
+  if (kaslr) {
+    const top = Math.min(crashkernel.start, base + GiB) - KERNEL_IMAGE_BYTES;
+    kernelPhys += 2 * MiB * rng.int(Math.max(0, Math.floor((top - kernelPhys) / (2 * MiB))) + 1);
+    kernelOffset = BigInt(2 * MiB) * BigInt(rng.int(1 << 14));
+  }
+  checkKernelRoom(kernelPhys, crashkernel, memBytes);
+  return { kernelPhys, kernelOffset };
+}
+
+/** arm64 KIMAGE_VADDR, PAGE_OFFSET, VMEMMAP_START and vmemmap for PHYS_OFFSET `base` (see computeArm64Layout). */
+function arm64MapBases(vaBits: number, pageSize: number, sp: number, base: number) {
+  const vaBitsMin = vaBits > 48 ? (pageSize === 16384 ? 47 : 48) : vaBits;
+  const pageEnd = (U64 << BigInt(vaBitsMin - 1)) & U64;
+  const kimageVaddr = pageEnd + (2n << 30n);
+  const pageOffset = (U64 << BigInt(vaBits)) & U64;
+  const vmemmapSize = ((pageEnd - pageOffset) >> BigInt(Math.log2(pageSize))) * BigInt(sp);
+  const vmemmapStart = ((U64 << 30n) & U64) - vmemmapSize;
+  const vmemmap = vmemmapStart - BigInt(base / pageSize) * BigInt(sp);
+  return { kimageVaddr, pageOffset, vmemmapStart, vmemmap };
 }

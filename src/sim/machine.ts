@@ -5,7 +5,7 @@
  */
 import { VmcoreError } from '../errors.js';
 import { PROFILES, type KernelProfile } from '../mm/profiles.js';
-import { BuddyAllocator, MAX_ORDER, MIGRATE, NR_MIGRATETYPES, PAGE_STATE, arm64Zones, x86Zones } from './buddy.js';
+import { BuddyAllocator, MAX_ORDER, MIGRATE, NR_MIGRATETYPES, PAGEBLOCK_ORDER, PAGE_STATE, arm64Zones, x86Zones } from './buddy.js';
 import { ContentPool } from './content.js';
 import { GiB, MiB, computeLayout, type SimLayout } from './layout.js';
 import { Memblock } from './memblock.js';
@@ -130,48 +130,84 @@ export function kernelPhys(m: { layout: SimLayout }, va: bigint): number {
 export function buildMachine(opts: SimOptions): Machine {
   const { profile, workload, arch } = checkOptions(opts);
   const root = new Rng(opts.seed);
-  const sp = profile.layout.size;
-  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, sp, opts.vaBits ?? 48, opts.highMem ?? null);
+  const layout = computeLayout(opts.memBytes, opts.l5, opts.kaslr, root.fork(1), arch, opts.pageSize ?? 4096, profile.layout.size, opts.vaBits ?? 48, opts.highMem ?? null);
   const rng = root.fork(2);
+  const boot = bootMemblock(layout, profile, opts, arch);
+  const { buddy, kind, aux, zones } = bootBuddy(layout, boot.mb);
+  const m: Machine = {
+    opts,
+    workload,
+    profile,
+    layout,
+    buddy,
+    kind,
+    aux,
+    structural: boot.structural,
+    memmapBacking: boot.memmapBacking,
+    backingSection: boot.backingSection,
+    vmemmapPteSection: boot.vmemmapPteSection,
+    memblock: boot.mb,
+    pageTables: boot.pageTables,
+    backingShift: boot.backingShift,
+    symbols: boot.symbols,
+    memSectionRoots: boot.memSectionRoots,
+    pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
+    content: new ContentPool(opts.seed, layout.pageSize),
+    zoneNames: zones.map((z) => z.name),
+    buildId: Array.from({ length: 5 }, () => rng.u32().toString(16).padStart(8, '0')).join(''),
+    crashTime: 1672531200 + (opts.seed % 100000) * 37,
+  };
+
+  for (const head of takeUnacceptedBlocks(profile, buddy, root.fork(0x16a))) kind.fill(KIND.UNACCEPTED, head, head + (1 << (MAX_ORDER - 1)));
+  runWorkload(m, rng.fork(3));
+  if (hintingOf(profile, opts) !== 'none') hintFreeBlocks(m, rng.fork(4));
+  m.pools = makePools(m, rng.fork(5));
+  writeKernelStructures(m, boot.pgdatPa, boot.pgdatPages);
+  m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), boot.dynLogBuf);
+  return m;
+}
+
+/** What boot sets up from memblock before the buddy allocator takes over. */
+interface Boot {
+  mb: Memblock;
+  structural: Map<number, Buffer>;
+  symbols: Machine['symbols'];
+  memSectionRoots: number;
+  pgdatPa: number;
+  pgdatPages: number;
+  memmapBacking: Map<number, number>;
+  backingSection: Map<number, number>;
+  backingShift: number;
+  vmemmapPteSection: number;
+  pageTables: PageTables | Arm64PageTables;
+  dynLogBuf: DynamicLogBuf | null;
+}
+
+/** memblock: what boot reserves, then allocates (in this order, which fixes every address). */
+function bootMemblock(layout: SimLayout, profile: KernelProfile, opts: SimOptions, arch: 'x86_64' | 'arm64'): Boot {
   const PAGE_SIZE = layout.pageSize;
   const backingShift = Math.log2((2 * MiB) / PAGE_SIZE);
   const structural = new Map<number, Buffer>();
-  const content = new ContentPool(opts.seed, layout.pageSize);
-
-  // --- memblock: what boot reserves
   const mb = new Memblock(layout.ram, layout.bootRam);
   mb.reserve(layout.low.start, layout.low.end, 'low 1 MiB');
   mb.reserve(layout.kernelPhys, layout.kernelPhys + layout.kernelBytes, 'kernel image');
   mb.reserve(layout.crashkernel.start, layout.crashkernel.end, 'crashkernel');
 
-  const symbols = {
-    _stext: layout.text + BigInt(SYMBOL_OFFSETS._stext),
-    // arm64 swapper_pg_dir: aligned to any granule (a 64 KiB table must not share its page)
-    init_top_pgt: layout.text + BigInt(arch === 'arm64' ? ARM64_SWAPPER_OFFSET : SYMBOL_OFFSETS.init_top_pgt),
-    init_uts_ns: layout.text + BigInt(SYMBOL_OFFSETS.init_uts_ns),
-    node_online_map: layout.text + BigInt(SYMBOL_OFFSETS.node_online_map),
-    node_data: layout.text + BigInt(SYMBOL_OFFSETS.node_data),
-    vmap_area_list: layout.text + BigInt(SYMBOL_OFFSETS.vmap_area_list),
-    mem_section: 0n,
-    pgdat: 0n,
-  };
-  const partial = { layout };
+  const symbols = kernelSymbols(layout, arch);
   const { memSection, memSectionRoots } = writeMemSections(layout, profile, mb, structural);
   symbols.mem_section = memSection;
 
   // --- node 0's pglist_data
-  const zl = profile.zone;
-  const pgdatPages = Math.ceil(zl.pglistDataSize / PAGE_SIZE);
+  const pgdatPages = Math.ceil(profile.zone.pglistDataSize / PAGE_SIZE);
   const pgdatPa = mb.alloc(pgdatPages * PAGE_SIZE, PAGE_SIZE, 'pglist_data');
-  symbols.pgdat = directMap(partial, pgdatPa);
-
-  const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, sp, mb, backingShift);
+  symbols.pgdat = directMap({ layout }, pgdatPa);
+  const { memmapBacking, backingSection, sectionBytes } = allocMemmap(layout, profile.layout.size, mb, backingShift);
 
   // --- page tables rooted at init_top_pgt / swapper_pg_dir (inside the kernel image)
-  const topPfn = kernelPhys(partial, symbols.init_top_pgt) / PAGE_SIZE;
+  const topPfn = kernelPhys({ layout }, symbols.init_top_pgt) / PAGE_SIZE;
   const allocTable = () => mb.alloc(PAGE_SIZE, PAGE_SIZE, 'page table') / PAGE_SIZE;
   const vmemmapPteSection = layout.presentSections[Math.min(1, layout.presentSections.length - 1)]!;
-  const pt =
+  const pageTables =
     arch === 'arm64'
       ? buildArm64Tables(layout, topPfn, allocTable, structural, memmapBacking, sectionBytes, vmemmapPteSection)
       : buildX86Tables(layout, new PageTables(layout.l5, topPfn, allocTable, structural), memmapBacking, sectionBytes, vmemmapPteSection);
@@ -183,39 +219,22 @@ export function buildMachine(opts: SimOptions): Machine {
   // --- other boot allocations (per-cpu areas, early tables): reserved, holding data
   for (let c = 0; c < opts.cpus; c++) mb.alloc(256 << 10, PAGE_SIZE, 'percpu');
   mb.alloc(64 * PAGE_SIZE, PAGE_SIZE, 'early boot data');
+  return { mb, structural, symbols, memSectionRoots, pgdatPa, pgdatPages, memmapBacking, backingSection, backingShift, vmemmapPteSection, pageTables, dynLogBuf };
+}
 
-  const { buddy, kind, aux, zones } = bootBuddy(layout, mb);
-  const m: Machine = {
-    opts,
-    workload,
-    profile,
-    layout,
-    buddy,
-    kind,
-    aux,
-    structural,
-    memmapBacking,
-    backingSection,
-    vmemmapPteSection,
-    memblock: mb,
-    pageTables: pt,
-    backingShift,
-    symbols,
-    memSectionRoots,
-    pools: { kmemCache: [], anonVma: [], addressSpace: [], bufferHead: [], balloon: 0n },
-    content,
-    zoneNames: zones.map((z) => z.name),
-    buildId: Array.from({ length: 5 }, () => rng.u32().toString(16).padStart(8, '0')).join(''),
-    crashTime: 1672531200 + (opts.seed % 100000) * 37,
+/** Kernel-image symbols at their offsets from `_text`; mem_section and pgdat are filled in when allocated. */
+function kernelSymbols(layout: SimLayout, arch: 'x86_64' | 'arm64'): Machine['symbols'] {
+  return {
+    _stext: layout.text + BigInt(SYMBOL_OFFSETS._stext),
+    // arm64 swapper_pg_dir: aligned to any granule (a 64 KiB table must not share its page)
+    init_top_pgt: layout.text + BigInt(arch === 'arm64' ? ARM64_SWAPPER_OFFSET : SYMBOL_OFFSETS.init_top_pgt),
+    init_uts_ns: layout.text + BigInt(SYMBOL_OFFSETS.init_uts_ns),
+    node_online_map: layout.text + BigInt(SYMBOL_OFFSETS.node_online_map),
+    node_data: layout.text + BigInt(SYMBOL_OFFSETS.node_data),
+    vmap_area_list: layout.text + BigInt(SYMBOL_OFFSETS.vmap_area_list),
+    mem_section: 0n,
+    pgdat: 0n,
   };
-
-  for (const head of takeUnacceptedBlocks(profile, buddy, root.fork(0x16a))) kind.fill(KIND.UNACCEPTED, head, head + (1 << (MAX_ORDER - 1)));
-  runWorkload(m, rng.fork(3));
-  if (hintingOf(profile, opts) !== 'none') hintFreeBlocks(m, rng.fork(4));
-  m.pools = makePools(m, rng.fork(5));
-  writeKernelStructures(m, pgdatPa, pgdatPages);
-  m.printk = writePrintk(m, (pa, bytes, zeroBase) => putPhys(m, pa, bytes, zeroBase), dynLogBuf);
-  return m;
 }
 
 /** The profile, workload and architecture of the options, or E_USAGE naming the bad one. */
@@ -391,14 +410,18 @@ class AllocRecords {
   }
 }
 
-/** Allocate the workload, interleaving kinds at random, then free a fraction again (churn). */
-function runWorkload(m: Machine, rng: Rng): void {
-  const w = m.workload;
-  const managed = m.buddy.managed.reduce((a, b) => a + b, 0);
+/** The kinds the workload allocates, in the order their targets are listed (the pick walks them so). */
+type WorkKind = 'kernel' | 'kernelZero' | 'slab' | 'cache' | 'anon' | 'thp' | 'hugetlb' | 'balloon' | 'virtioMem' | 'hwpoison';
+
+/**
+ * Pages of each kind to allocate. Freeable kinds are inflated by the churn that frees some of
+ * them again; order-9 kinds are whole pageblocks (at least one when asked for at all).
+ */
+function workloadTargets(w: Workload, managed: number): Record<WorkKind, number> {
   const churnScale = 1 + w.churn;
   const units9 = (f: number) => (f > 0 ? Math.max(1, Math.round((f * managed) / 512)) * 512 : 0);
   const anonThp = units9(w.anon * w.thp * churnScale);
-  const target: Record<string, number> = {
+  return {
     kernel: Math.round(w.kernel * managed * churnScale),
     kernelZero: Math.round(w.kernelZero * managed * churnScale),
     slab: Math.round(w.slab * managed * churnScale),
@@ -410,127 +433,164 @@ function runWorkload(m: Machine, rng: Rng): void {
     virtioMem: units9(w.virtioMem),
     hwpoison: Math.max(0, Math.floor(w.hwpoison)),
   };
-  const names = Object.keys(target);
-  const recs = new AllocRecords();
-  const { kind, aux, buddy } = m;
-  const setKind = (pfn: number, order: number, k: number, a = 0) => {
-    kind.fill(k, pfn, pfn + (1 << order));
-    aux.fill(a, pfn, pfn + (1 << order));
-  };
-  const variant = () => (rng.chance(0.3) ? AUX.VAR1 : 0) | (rng.chance(0.2) ? AUX.VAR2 : 0);
-  const compound = (pfn: number, order: number, k: number) => {
-    kind.fill(k, pfn, pfn + (1 << order));
-    aux.fill(order, pfn, pfn + (1 << order));
-    aux.set(pfn, order | AUX.HEAD);
-  };
+}
 
-  for (;;) {
-    let total = 0;
-    for (const n of names) total += Math.max(0, target[n]!);
-    if (total <= 0) break;
-    let pick = rng.float() * total;
-    let name = names[0]!;
-    for (const n of names) {
-      const t = Math.max(0, target[n]!);
-      if (pick < t) {
-        name = n;
-        break;
-      }
-      pick -= t;
-    }
-    let order = 0;
-    let mt: number = MIGRATE.MOVABLE;
+/** A kind at random, weighted by the pages it still wants; null when every target is met. */
+function pickKind(target: Record<WorkKind, number>, names: readonly WorkKind[], rng: Rng): WorkKind | null {
+  let total = 0;
+  for (const n of names) total += Math.max(0, target[n]);
+  if (total <= 0) return null;
+  let pick = rng.float() * total;
+  for (const n of names) {
+    const t = Math.max(0, target[n]);
+    if (pick < t) return n;
+    pick -= t;
+  }
+  return names[0]!; // float rounding past the last weight
+}
+
+/** The order and migratetype one allocation of a kind asks for, never more than it still wants. */
+function allocRequest(name: WorkKind, wanted: number, rng: Rng): { order: number; mt: number } {
+  let order = 0;
+  let mt: number = MIGRATE.MOVABLE;
+  switch (name) {
+    case 'kernel':
+      order = rng.chance(0.7) ? 0 : rng.chance(0.66) ? 1 : 2;
+      mt = MIGRATE.UNMOVABLE;
+      break;
+    case 'kernelZero':
+      order = rng.chance(0.8) ? 0 : 1;
+      mt = MIGRATE.UNMOVABLE;
+      break;
+    case 'slab':
+      order = rng.chance(0.5) ? 0 : 1 + rng.int(3);
+      mt = rng.chance(0.7) ? MIGRATE.UNMOVABLE : MIGRATE.RECLAIMABLE;
+      break;
+    case 'cache':
+      order = rng.int(5);
+      break;
+    case 'anon':
+      order = rng.int(4);
+      break;
+    case 'thp':
+    case 'hugetlb':
+    case 'virtioMem':
+      order = PAGEBLOCK_ORDER;
+      break;
+  }
+  return { order: Math.min(order, Math.max(0, Math.floor(Math.log2(Math.max(1, wanted))))), mt };
+}
+
+/** Records what the workload's allocations are: per-pfn kind and aux bits, and which are freeable. */
+class Placement {
+  /** Freeable allocations, in allocation order (the churn walks them). */
+  readonly recs = new AllocRecords();
+  constructor(
+    private readonly m: Machine,
+    private readonly rng: Rng,
+  ) {}
+
+  /** Mark a block of `order` at `pfn` as allocation `name`. */
+  place(name: WorkKind, pfn: number, order: number): void {
+    const w = this.m.workload;
     switch (name) {
       case 'kernel':
-        order = rng.chance(0.7) ? 0 : rng.chance(0.66) ? 1 : 2;
-        mt = MIGRATE.UNMOVABLE;
+        this.freeable(pfn, order, KIND.KERNEL, this.variant());
         break;
       case 'kernelZero':
-        order = rng.chance(0.8) ? 0 : 1;
-        mt = MIGRATE.UNMOVABLE;
+        this.freeable(pfn, order, KIND.KERNEL_ZERO);
         break;
       case 'slab':
-        order = rng.chance(0.5) ? 0 : 1 + rng.int(3);
-        mt = rng.chance(0.7) ? MIGRATE.UNMOVABLE : MIGRATE.RECLAIMABLE;
+        if (order === 0) setKind(this.m, pfn, 0, KIND.SLAB);
+        else this.compound(pfn, order, KIND.SLAB);
+        this.recs.push(pfn, order);
         break;
       case 'cache':
-        order = rng.int(5);
+        // a readahead batch split into order-0 pages (split_page), each freed on its own later
+        this.splitPages(pfn, 1 << order, w.cachePrivate, KIND.CACHE_PRIVATE, KIND.CACHE);
         break;
       case 'anon':
-        order = rng.int(4);
+        this.splitPages(pfn, 1 << order, w.swapcache, KIND.SWAPCACHE, KIND.ANON);
         break;
       case 'thp':
+        this.compound(pfn, PAGEBLOCK_ORDER, KIND.THP);
+        this.recs.push(pfn, PAGEBLOCK_ORDER);
+        break;
       case 'hugetlb':
+        this.compound(pfn, PAGEBLOCK_ORDER, this.rng.chance(w.hugetlbFree) ? KIND.HUGETLB_FREE : KIND.HUGETLB);
+        break;
+      case 'balloon':
+        setKind(this.m, pfn, 0, KIND.BALLOON);
+        break;
       case 'virtioMem':
-        order = 9;
+        setKind(this.m, pfn, PAGEBLOCK_ORDER, KIND.VIRTIO_MEM);
+        break;
+      case 'hwpoison':
+        setKind(this.m, pfn, 0, KIND.HWPOISON);
         break;
     }
-    order = Math.min(order, Math.max(0, Math.floor(Math.log2(Math.max(1, target[name]!)))));
-    const pfn = buddy.alloc(order, mt);
+  }
+
+  private freeable(pfn: number, order: number, k: number, a = 0): void {
+    setKind(this.m, pfn, order, k, a);
+    this.recs.push(pfn, order);
+  }
+
+  /** Content variant bits of a data page. */
+  private variant(): number {
+    return (this.rng.chance(0.3) ? AUX.VAR1 : 0) | (this.rng.chance(0.2) ? AUX.VAR2 : 0);
+  }
+
+  /** A compound page: every page carries the order, the head its flag. */
+  private compound(pfn: number, order: number, k: number): void {
+    setKind(this.m, pfn, order, k, order);
+    this.m.aux.set(pfn, order | AUX.HEAD);
+  }
+
+  /** `n` order-0 pages from `pfn`, each `alt` with probability `p` (else `k`), each freeable. */
+  private splitPages(pfn: number, n: number, p: number, alt: number, k: number): void {
+    for (let q = pfn; q < pfn + n; q++) {
+      this.m.kind.set(q, this.rng.chance(p) ? alt : k);
+      this.m.aux.set(q, this.variant());
+      this.recs.push(q, 0);
+    }
+  }
+}
+
+/** Kind and aux bits of the 2^order pages at `pfn`. */
+function setKind(m: Machine, pfn: number, order: number, k: number, a = 0): void {
+  m.kind.fill(k, pfn, pfn + (1 << order));
+  m.aux.fill(a, pfn, pfn + (1 << order));
+}
+
+/** Allocate the workload, interleaving kinds at random, then free a fraction again (churn). */
+function runWorkload(m: Machine, rng: Rng): void {
+  const target = workloadTargets(m.workload, m.buddy.managed.reduce((a, b) => a + b, 0));
+  const names = Object.keys(target) as WorkKind[];
+  const placement = new Placement(m, rng);
+  for (let name = pickKind(target, names, rng); name !== null; name = pickKind(target, names, rng)) {
+    const { order, mt } = allocRequest(name, target[name], rng);
+    const pfn = m.buddy.alloc(order, mt);
     if (pfn < 0) {
       // nothing of this size is left: retire the kind (order-0 kinds retire when memory is full)
       target[name] = 0;
       continue;
     }
-    target[name]! -= 1 << order;
-    const n = 1 << order;
-    switch (name) {
-      case 'kernel':
-        setKind(pfn, order, KIND.KERNEL, variant());
-        recs.push(pfn, order);
-        break;
-      case 'kernelZero':
-        setKind(pfn, order, KIND.KERNEL_ZERO);
-        recs.push(pfn, order);
-        break;
-      case 'slab':
-        if (order === 0) setKind(pfn, 0, KIND.SLAB);
-        else compound(pfn, order, KIND.SLAB);
-        recs.push(pfn, order);
-        break;
-      case 'cache':
-        // a readahead batch split into order-0 pages (split_page), each freed on its own later
-        for (let p = pfn; p < pfn + n; p++) {
-          kind.set(p, rng.chance(w.cachePrivate) ? KIND.CACHE_PRIVATE : KIND.CACHE);
-          aux.set(p, variant());
-          recs.push(p, 0);
-        }
-        break;
-      case 'anon':
-        for (let p = pfn; p < pfn + n; p++) {
-          kind.set(p, rng.chance(w.swapcache) ? KIND.SWAPCACHE : KIND.ANON);
-          aux.set(p, variant());
-          recs.push(p, 0);
-        }
-        break;
-      case 'thp':
-        compound(pfn, 9, KIND.THP);
-        recs.push(pfn, 9);
-        break;
-      case 'hugetlb':
-        compound(pfn, 9, rng.chance(w.hugetlbFree) ? KIND.HUGETLB_FREE : KIND.HUGETLB);
-        break;
-      case 'balloon':
-        setKind(pfn, 0, KIND.BALLOON);
-        break;
-      case 'virtioMem':
-        setKind(pfn, 9, KIND.VIRTIO_MEM);
-        break;
-      case 'hwpoison':
-        setKind(pfn, 0, KIND.HWPOISON);
-        break;
-    }
+    target[name] -= 1 << order;
+    placement.place(name, pfn, order);
   }
+  churn(m, placement.recs, rng);
+}
 
-  // churn: free a fraction of the freeable allocations again
-  const keep = 1 / (1 + w.churn);
+/** Free a fraction of the freeable allocations again, so free memory is fragmented. */
+function churn(m: Machine, recs: AllocRecords, rng: Rng): void {
+  const keep = 1 / (1 + m.workload.churn);
   for (let i = 0; i < recs.length; i++) {
     if (rng.float() < keep) continue;
     const pfn = recs.pfn[i]!;
     const order = recs.order[i]!;
-    buddy.free(pfn, order);
-    kind.fill(KIND.FREE, pfn, pfn + (1 << order));
-    aux.fill(0, pfn, pfn + (1 << order));
+    m.buddy.free(pfn, order);
+    setKind(m, pfn, order, KIND.FREE);
   }
 }
 
@@ -539,17 +599,11 @@ function hintFreeBlocks(m: Machine, rng: Rng): void {
   const { buddy } = m;
   const eligible: number[] = [];
   let hinted = 0;
-  for (let z = 0; z < buddy.zones.length; z++) {
-    for (let o = 9; o < MAX_ORDER; o++) {
-      for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
-        for (const pfn of buddy.list(z, o, mt)) {
-          eligible.push(pfn);
-          if (rng.chance(m.workload.hinted)) {
-            m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
-            hinted++;
-          }
-        }
-      }
+  for (const [pfn] of buddy.freeBlocks(PAGEBLOCK_ORDER)) {
+    eligible.push(pfn);
+    if (rng.chance(m.workload.hinted)) {
+      m.aux.set(pfn, m.aux.get(pfn) | AUX.HINTED);
+      hinted++;
     }
   }
   // small machines: with a non-zero fraction, report at least one block so the class is exercised

@@ -3,7 +3,7 @@
  * reading the image back): the class of every pfn below max_mapnr, the pages a filter must
  * exclude at each dump level, and the statistics real makedumpfile 1.7.2 prints.
  */
-import { MAX_ORDER, NR_MIGRATETYPES } from './buddy.js';
+import { PAGEBLOCK_ORDER } from './buddy.js';
 import { AUX, KIND, type Machine } from './machine.js';
 import type { HintedStyle, SimOptions, Workload } from './options.js';
 import { exportsOffline, hintingOf } from './generation.js';
@@ -110,11 +110,7 @@ export function classifyPfns(m: Machine): SectionArray {
     for (let p = r.start / PAGE_SIZE; p < r.end / PAGE_SIZE; p++) cls.set(p, K[m.kind.get(p)]!);
   }
   // hinted blocks: the whole block of a hinted free head
-  const b = m.buddy;
-  for (let z = 0; z < b.zones.length; z++)
-    for (let o = 9; o < MAX_ORDER; o++)
-      for (let mt = 0; mt < NR_MIGRATETYPES; mt++)
-        for (const pfn of b.list(z, o, mt)) if (m.aux.get(pfn) & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
+  for (const [pfn, o] of m.buddy.freeBlocks(PAGEBLOCK_ORDER)) if (m.aux.get(pfn) & AUX.HINTED) cls.fill(CLASS_CODE.hinted, pfn, pfn + (1 << o));
   // reserved pages whose explicit content is all zero (empty mem_section roots, pglist_data padding…)
   for (const [pfn, page] of m.structural) {
     if (pfn < n && cls.get(pfn) === CLASS_CODE.kernel && isZero(page)) cls.set(pfn, CLASS_CODE.zero);
@@ -153,16 +149,46 @@ export function truthClassArray(truth: GroundTruth): Uint8Array {
 
 /** Compute the ground truth. */
 export function computeTruth(m: Machine, cls: SectionArray = classifyPfns(m), opts: { runs?: boolean } = {}): GroundTruth {
+  const { counts, runs } = countClasses(cls, m.layout.maxMapnr, opts.runs !== false);
+  const freeZero = m.opts.freeContent === 'zero';
+  const style = hintingOf(m.profile, m.opts);
+  const mdfMachine = makedumpfileView(m, style);
+  const excludeByLevel: number[] = [];
+  const mdf: MakedumpfileStats[] = [];
+  for (let d = 0; d < 32; d++) {
+    excludeByLevel.push(excludedAtLevel(counts, d, freeZero));
+    mdf.push(makedumpfileStatsAt(counts, d, freeZero, mdfMachine));
+  }
+  return {
+    version: 1,
+    options: m.opts as SimOptions & { scenario: Workload },
+    hintedStyle: style,
+    kernel: m.profile.name,
+    layout: truthLayout(m),
+    counts,
+    runs,
+    zeroContent: zeroContentOf(freeZero),
+    excludeByLevel,
+    makedumpfile: mdf,
+  };
+}
+
+/** Pages per class below max_mapnr and, with `withRuns`, their run lists. */
+function countClasses(cls: SectionArray, maxMapnr: number, withRuns: boolean): { counts: Record<PageClass, number>; runs: Record<PageClass, Run[]> } {
   const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
   const runs = Object.fromEntries(CLASSES.map((c) => [c, [] as Run[]])) as Record<PageClass, Run[]>;
-  for (const [i, count, c] of valueRuns(cls, m.layout.maxMapnr)) {
+  for (const [i, count, c] of valueRuns(cls, maxMapnr)) {
     const name = CLASSES[c]!;
     counts[name] += count;
     // Run lists are most of the truth's memory on a big machine (~700 MiB at 64 GiB).
-    if (opts.runs !== false) runs[name].push([i, count]);
+    if (withRuns) runs[name].push([i, count]);
   }
-  const freeZero = m.opts.freeContent === 'zero';
-  const zeroContent: Record<PageClass, boolean> = {
+  return { counts, runs };
+}
+
+/** Which classes the image holds as zero-filled pages (free ones only with --free-content zero). */
+function zeroContentOf(freeZero: boolean): Record<PageClass, boolean> {
+  return {
     hole: false,
     free: freeZero,
     hinted: true,
@@ -177,96 +203,112 @@ export function computeTruth(m: Machine, cls: SectionArray = classifyPfns(m), op
     kernel: false,
     unaccepted: true,
   };
-  const style = hintingOf(m.profile, m.opts);
-  const excludeByLevel: number[] = [];
-  const mdf: MakedumpfileStats[] = [];
+}
+
+/** The bits of dump level `d`, by what each excludes. */
+function levelBits(d: number): { zero: boolean; cache: boolean; cachePrivate: boolean; user: boolean; free: boolean } {
+  return { zero: (d & 1) !== 0, cache: (d & 2) !== 0, cachePrivate: (d & 4) !== 0, user: (d & 8) !== 0, free: (d & 16) !== 0 };
+}
+
+/** Pages vmcore-filter excludes at dump level `d`: hinted, offline, hwpoison always; the rest by level; zero-content pages left over with bit 1. */
+function excludedAtLevel(counts: Record<PageClass, number>, d: number, freeZero: boolean): number {
+  const bit = levelBits(d);
+  let ex = counts.hinted + counts.offline + counts.hwpoison;
+  if (bit.free) ex += counts.free;
+  else if (bit.zero && freeZero) ex += counts.free;
+  // unaccepted memory: excluded with free pages; its content is zero (never written)
+  if (bit.free || bit.zero) ex += counts.unaccepted;
+  if (bit.zero) ex += counts.zero;
+  if (bit.cachePrivate) ex += counts.cache + counts.cache_private;
+  else if (bit.cache) ex += counts.cache;
+  if (bit.user) ex += counts.user + counts.hugetlb;
+  return ex;
+}
+
+/** What of the machine makedumpfile 1.7.2's counters depend on, beyond the class counts. */
+interface MakedumpfileView {
+  /** Hinted blocks look free to it (pg-reported); combined ones (-385) match neither -129 nor -257. */
+  hintedAsFree: boolean;
+  /** It reads compound orders (page.compound_order exported) rather than taking every head for order 0. */
+  seesCompound: boolean;
+  thpTails: number;
+  loadPages: number;
+  textPages: number;
+  maxMapnr: number;
+}
+
+/**
+ * makedumpfile 1.7.2 reads a compound page's order and hugetlb dtor only through
+ * OFFSET(page.compound_order/compound_dtor) (FORMATS.md §4.4 rows up to 6.2; folio offsets
+ * came in 1.7.3, the page[1].flags order and PG_hugetlb in 1.7.4, the hugetlb page type in
+ * 1.7.6). Elsewhere it takes every head for order 0: an anonymous THP counts as its head page
+ * only (tails are skipped) and hugetlb pages are not user data at all (observed in
+ * test/interop/generations-makedumpfile.test.ts).
+ */
+function makedumpfileView(m: Machine, style: HintedStyle | 'none'): MakedumpfileView {
   const PAGE_SIZE = m.layout.pageSize;
-  const textPages = m.layout.kernelBytes / PAGE_SIZE;
-  // makedumpfile 1.7.2 reads a compound page's order and hugetlb dtor only through
-  // OFFSET(page.compound_order/compound_dtor) (FORMATS.md §4.4 rows up to 6.2; folio offsets
-  // came in 1.7.3, the page[1].flags order and PG_hugetlb in 1.7.4, the hugetlb page type in
-  // 1.7.6). Elsewhere it takes every head for order 0: an anonymous THP counts as its head page
-  // only (tails are skipped) and hugetlb pages are not user data at all (observed in
-  // test/interop/generations-makedumpfile.test.ts).
-  const mdfSeesCompound = m.profile.compound.order === 'page';
   let thpTails = 0;
   for (const [a, b] of m.kind.ranges()) {
     for (let p = a; p < b; p++) if (m.kind.get(p) === KIND.THP && p % (1 << (m.aux.get(p) & AUX.ORDER)) !== 0) thpTails++;
   }
-  const loadPages = m.layout.loads.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0);
-  for (let d = 0; d < 32; d++) {
-    const b1 = (d & 1) !== 0;
-    const b2 = (d & 2) !== 0;
-    const b4 = (d & 4) !== 0;
-    const b8 = (d & 8) !== 0;
-    const b16 = (d & 16) !== 0;
-    // vmcore-filter: hinted, offline, hwpoison always; the rest by level; zero-content pages left over with bit 1
-    let ex = counts.hinted + counts.offline + counts.hwpoison;
-    if (b16) ex += counts.free;
-    else if (b1 && freeZero) ex += counts.free;
-    // unaccepted memory: excluded with free pages; its content is zero (never written)
-    if (b16 || b1) ex += counts.unaccepted;
-    if (b1) ex += counts.zero;
-    if (b4) ex += counts.cache + counts.cache_private;
-    else if (b2) ex += counts.cache;
-    if (b8) ex += counts.user + counts.hugetlb;
-    excludeByLevel.push(ex);
+  return {
+    hintedAsFree: style === 'pg-reported',
+    seesCompound: m.profile.compound.order === 'page',
+    thpTails,
+    loadPages: m.layout.loads.reduce((a, r) => a + (r.end - r.start) / PAGE_SIZE, 0),
+    textPages: m.layout.kernelBytes / PAGE_SIZE,
+    maxMapnr: m.layout.maxMapnr,
+  };
+}
 
-    // makedumpfile 1.7.2: exact -129 / -257 matches; -385 (combined hinted) matches neither
-    const hintedAsFree = style === 'pg-reported';
-    const s: MakedumpfileStats = {
-      zero: 0,
-      cache: b2 || b4 ? counts.cache : 0,
-      cachePrivate: b4 ? counts.cache_private : 0,
-      user: b8 ? (mdfSeesCompound ? counts.user + counts.hugetlb : counts.user - thpTails) : 0,
-      free: b16 ? counts.free + (hintedAsFree ? counts.hinted : 0) : 0,
-      hwpoison: counts.hwpoison,
-      offline: counts.offline,
-      excluded: 0,
-      original: loadPages + textPages,
-      remaining: 0,
-      memoryHole: m.layout.maxMapnr - loadPages - textPages,
-      total: m.layout.maxMapnr,
-    };
-    if (b1) {
-      s.zero = counts.zero + counts.unaccepted; // 1.7.2 does not know PAGE_UNACCEPTED: zero pages
-      if (!b16 && freeZero) s.zero += counts.free;
-      if (!(b16 && hintedAsFree)) s.zero += counts.hinted;
-    }
-    s.excluded = s.zero + s.cache + s.cachePrivate + s.user + s.free + s.hwpoison + s.offline;
-    s.remaining = s.original - s.excluded;
-    mdf.push(s);
+/** What makedumpfile 1.7.2 reports at dump level `d`. */
+function makedumpfileStatsAt(counts: Record<PageClass, number>, d: number, freeZero: boolean, v: MakedumpfileView): MakedumpfileStats {
+  const bit = levelBits(d);
+  const s: MakedumpfileStats = {
+    zero: 0,
+    cache: bit.cache || bit.cachePrivate ? counts.cache : 0,
+    cachePrivate: bit.cachePrivate ? counts.cache_private : 0,
+    user: bit.user ? (v.seesCompound ? counts.user + counts.hugetlb : counts.user - v.thpTails) : 0,
+    free: bit.free ? counts.free + (v.hintedAsFree ? counts.hinted : 0) : 0,
+    hwpoison: counts.hwpoison,
+    offline: counts.offline,
+    excluded: 0,
+    original: v.loadPages + v.textPages,
+    remaining: 0,
+    memoryHole: v.maxMapnr - v.loadPages - v.textPages,
+    total: v.maxMapnr,
+  };
+  if (bit.zero) {
+    s.zero = counts.zero + counts.unaccepted; // 1.7.2 does not know PAGE_UNACCEPTED: zero pages
+    if (!bit.free && freeZero) s.zero += counts.free;
+    if (!(bit.free && v.hintedAsFree)) s.zero += counts.hinted;
   }
+  s.excluded = s.zero + s.cache + s.cachePrivate + s.user + s.free + s.hwpoison + s.offline;
+  s.remaining = s.original - s.excluded;
+  return s;
+}
+
+/** The truth's layout section: bases and symbols as hex strings, the physical ranges as numbers. */
+function truthLayout(m: Machine): GroundTruth['layout'] {
   const L = m.layout;
   const h = (v: bigint) => '0x' + v.toString(16);
   return {
-    version: 1,
-    options: m.opts as SimOptions & { scenario: Workload },
-    hintedStyle: style,
-    kernel: m.profile.name,
-    layout: {
-      physBase: h(L.physBase),
-      pageOffset: h(L.pageOffset),
-      vmemmap: h(L.vmemmap),
-      text: h(L.text),
-      kernelOffset: h(L.kernelOffset),
-      kernelPhys: L.kernelPhys,
-      kernelBytes: L.kernelBytes,
-      ptLevels: L.arch === 'arm64' ? (m.pageTables as { levels: number }).levels : L.l5 ? 5 : 4,
-      // arm64 only, so x86_64 truths stay byte-identical
-      ...(L.arch === 'arm64' ? { arch: L.arch, pageSize: L.pageSize, physOffset: h(BigInt(L.physOffset)), kimageVoffset: h(L.kimageVoffset), vmemmapStart: h(L.vmemmapStart) } : {}),
-      maxMapnr: L.maxMapnr,
-      ram: L.ram,
-      loads: L.loads,
-      textLoad: { paddr: L.kernelPhys, vaddr: h(L.text), size: L.kernelBytes },
-      gap: L.gap,
-      crashkernel: L.crashkernel,
-      symbols: Object.fromEntries(Object.entries(m.symbols).map(([k, v]) => [k, h(v)])),
-    },
-    counts,
-    runs,
-    zeroContent,
-    excludeByLevel,
-    makedumpfile: mdf,
+    physBase: h(L.physBase),
+    pageOffset: h(L.pageOffset),
+    vmemmap: h(L.vmemmap),
+    text: h(L.text),
+    kernelOffset: h(L.kernelOffset),
+    kernelPhys: L.kernelPhys,
+    kernelBytes: L.kernelBytes,
+    ptLevels: L.arch === 'arm64' ? (m.pageTables as { levels: number }).levels : L.l5 ? 5 : 4,
+    // arm64 only, so x86_64 truths stay byte-identical
+    ...(L.arch === 'arm64' ? { arch: L.arch, pageSize: L.pageSize, physOffset: h(BigInt(L.physOffset)), kimageVoffset: h(L.kimageVoffset), vmemmapStart: h(L.vmemmapStart) } : {}),
+    maxMapnr: L.maxMapnr,
+    ram: L.ram,
+    loads: L.loads,
+    textLoad: { paddr: L.kernelPhys, vaddr: h(L.text), size: L.kernelBytes },
+    gap: L.gap,
+    crashkernel: L.crashkernel,
+    symbols: Object.fromEntries(Object.entries(m.symbols).map(([k, v]) => [k, h(v)])),
   };
 }
