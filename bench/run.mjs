@@ -6,7 +6,7 @@
 // Writes the table into BENCHMARKS.md between the bench markers (the text around them is kept).
 // A report, not a test: nothing here fails on a slow run.
 //
-//   node bench/run.mjs [--dir DIR] [--runs N] [--images 1G,4G,64G,real-6.1,real-6.12] [--no-write]
+//   node bench/run.mjs [--dir DIR] [--runs N] [--images 1G,4G,64G,1G-zlib,real-6.1,real-6.12] [--no-write]
 //
 // real-6.1 / real-6.12 are the QEMU dumps of Debian's kernels (scripts/real/build.mjs, cached
 // in .cache/real): vmcore-filter reads QEMU's ELF, makedumpfile the copy whose program headers
@@ -21,6 +21,8 @@ import { buildReal } from '../scripts/real/build.mjs';
 
 /** A simulator image, or a real-kernel dump (`real-<kernel>`): the file each tool reads. */
 async function imageFor(dir, name, log) {
+  const zlib = /^(.+)-zlib$/.exec(name);
+  if (zlib) return zlibImage(dir, zlib[1], log);
   const real = /^real-(.+)$/.exec(name);
   if (!real) {
     const r = await ensureImage(dir, name, log);
@@ -36,6 +38,20 @@ async function imageFor(dir, name, log) {
   return { file: path.join(m.dir, m.dumps.files.elf), mdfFile: path.join(m.dir, m.dumps.files.elfPhdr64), truth: {} };
 }
 
+/**
+ * `<image>-zlib`: the simulator image as `vmcore-filter -d 31 -c` writes it (kdump-compressed,
+ * zlib), the input of a refilter, read by both tools. Written afresh every run: it is this
+ * build's output.
+ */
+async function zlibImage(dir, base, log) {
+  const { file } = await ensureImage(dir, base, log);
+  const out = path.join(dir, `vmcore-${base}-zlib.kdump`);
+  fs.rmSync(out, { force: true });
+  const r = spawnSync('node', [BIN, '-d', '31', '-c', file, out], { env: CLEAN_ENV, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`writing ${out} failed (${r.status}): ${r.stderr}`);
+  return { file: out, mdfFile: out, truth: {} };
+}
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const arg = (name, def) => {
@@ -44,7 +60,7 @@ const arg = (name, def) => {
 };
 const dir = path.resolve(arg('--dir', path.join(os.tmpdir(), 'vmcore-filter-bench')));
 const runs = Number(arg('--runs', '5'));
-const images = arg('--images', '1G,4G,64G,real-6.1,real-6.12').split(',');
+const images = arg('--images', '1G,4G,64G,1G-zlib,real-6.1,real-6.12').split(',');
 const writeMd = !args.includes('--no-write');
 const log = (s) => process.stderr.write(s + '\n');
 
@@ -77,6 +93,8 @@ const PLAN = {
   '1G': { rows: ROWS.map((r) => r[0]), runs },
   '4G': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
   '64G': { rows: ['-d 31', '-d 31 -l'], runs: 1 },
+  // A refilter: makedumpfile 1.7.2 cannot write ELF from a kdump-compressed input.
+  '1G-zlib': { rows: ['-d 31', '-d 31 -l', '-d 31 -c'], runs },
   'real-6.1': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
   'real-6.12': { rows: ROWS.map((r) => r[0]), runs: Math.max(3, Math.min(runs, 5)) },
 };
@@ -237,7 +255,8 @@ function render(results, startup, load0, load1) {
   );
   lines.push('Images come from the simulator (`bench/images.mjs`): 1 GiB and 4 GiB with the default workload; 64 GiB mostly free,');
   lines.push('free pages zero, written as a sparse file. `real-6.1` and `real-6.12` are QEMU dumps of Debian\'s kernels in a 1 GiB guest');
-  lines.push('(`scripts/real/build.mjs`; makedumpfile reads the copy with program headers at offset 64).');
+  lines.push('(`scripts/real/build.mjs`; makedumpfile reads the copy with program headers at offset 64). `1G-zlib` is the 1 GiB image');
+  lines.push('as this build\'s `-d 31 -c` writes it (kdump-compressed, zlib): a refilter, the same file for both tools.');
   lines.push('Every run reads the image from the page cache (warmed first). Medians of');
   lines.push('the interleaved runs; CPU = user + sys of the whole process (all threads); RSS = peak resident set. vmcore-filter runs');
   lines.push(`with its default \`--num-threads\` (${os.availableParallelism()}, the core count) unless the row says otherwise. Both tools run`);
