@@ -272,7 +272,8 @@ export function addClassCounts(classes: Uint8Array, s: number, e: number, into: 
   let i = s;
   for (; i < e && (classes.byteOffset + i) % 4 !== 0; i++) part[classes[i]!]!++;
   const nw = Math.max(0, Math.floor((e - i) / 4));
-  countClasses(classes, new Uint32Array(classes.buffer, classes.byteOffset + i, nw), 0, 4 * nw, part);
+  // (a range shorter than its alignment ends unaligned: no word view then)
+  if (nw > 0) countClasses(classes, new Uint32Array(classes.buffer, classes.byteOffset + i, nw), 0, 4 * nw, part);
   for (i += 4 * nw; i < e; i++) part[classes[i]!]!++;
   for (let k = 0; k < NR_CLASSES; k++) into[k]! += part[k]!;
 }
