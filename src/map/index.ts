@@ -5,6 +5,7 @@
  */
 import { VmcoreError } from '../errors.js';
 import { readablePfns, type DumpReader } from '../formats/dump.js';
+import { Bitmap } from '../io/bitmap.js';
 import type { PfnSet } from '../io/pfn-set.js';
 import { CLASS_NAMES, NR_CLASSES, PageClass } from '../filter/classes.js';
 import { excludedClasses } from '../filter/dumplevel.js';
@@ -88,9 +89,9 @@ export class MapBinner {
 
   /**
    * Add pfns [base, end) (base = the previous end): class of pfn base + i is `classes[i]`, or
-   * `zero` when zero[i] is set; `classes` null: all holes.
+   * `zero` when bit i of `zero` is set; `classes` null: all holes.
    */
-  add(base: number, end: number, classes: Uint8Array | null, zero: Uint8Array | null = null): void {
+  add(base: number, end: number, classes: Uint8Array | null, zero: Bitmap | null = null): void {
     if (base !== this.next || end > this.maxMapnr) throw new VmcoreError('E_INTERNAL', `map: pfns [${base}, ${end}) do not follow ${this.next}`);
     const ppc = this.pagesPerCell;
     const hist = this.hist;
@@ -98,8 +99,14 @@ export class MapBinner {
       const cellEnd = Math.min(this.maxMapnr, (Math.floor(a / ppc) + 1) * ppc);
       const b = Math.min(end, cellEnd);
       if (classes === null) hist[PageClass.hole]! += b - a;
-      else if (zero === null) addClassCounts(classes, a - base, b - base, hist);
-      else for (let p = a - base; p < b - base; p++) hist[zero[p] ? ZERO_CLASS : classes[p]!]!++;
+      else {
+        addClassCounts(classes, a - base, b - base, hist);
+        // a zero page counts as `zero` instead of its class
+        for (let p = zero ? zero.nextSet(a - base, b - base) : -1; p >= 0; p = zero!.nextSet(p + 1, b - base)) {
+          hist[classes[p]!]!--;
+          hist[ZERO_CLASS]!++;
+        }
+      }
       if (b === cellEnd) this.closeCell(Math.floor(a / ppc));
       a = b;
     }
@@ -147,52 +154,71 @@ export class MapBinner {
  */
 export function buildMemoryMap(classOf: Uint8Array, maxMapnr: number, opts: MemoryMapOptions): MemoryMap {
   const b = new MapBinner(maxMapnr, opts);
-  b.add(0, maxMapnr, classOf, opts.zero ?? null);
-  return b.finish(opts, (opts.zero ?? null) !== null);
+  let zero: Bitmap | null = null;
+  if (opts.zero) {
+    zero = new Bitmap(maxMapnr);
+    for (let p = 0; p < maxMapnr; p++) if (opts.zero[p]) zero.set(p);
+  }
+  b.add(0, maxMapnr, classOf, zero);
+  return b.finish(opts, zero !== null);
 }
 
 /** Pages read at a time while looking for zero pages. */
 const ZERO_RUN = 256;
 
-/** Per class id (and `hole`): whether dump level `level` keeps it (null: every class but holes). */
-function keptClasses(level: number | null): Uint8Array {
-  const ex = level === null ? new Set<string>() : excludedClasses(level);
-  const keep = new Uint8Array(NR_CLASSES + 1);
-  for (let k = 0; k < NR_CLASSES; k++) keep[k] = ex.has(CLASS_NAMES[k]!) ? 0 : 1;
-  keep[PageClass.hole] = 0;
-  return keep;
-}
-
 /**
- * Find the all-zero pages of window [base, end) by reading them: the readable pfns whose class
- * (`classes[i]` for pfn base + i) `keep` accepts. Sets out[i] to 1 for a zero page, 0 otherwise.
+ * Finds all-zero pages, a window at a time, by reading them: the readable pages whose class
+ * dump level `level` keeps (every readable page when `level` is null).
  */
-export function detectZeroPagesIn(reader: DumpReader, readable: PfnSet, keep: Uint8Array, base: number, end: number, classes: Uint8Array, out: Uint8Array): void {
-  out.fill(0, 0, end - base);
-  const ps = reader.info.pageSize;
-  const buf = new Uint8Array(ZERO_RUN * ps);
-  const words = new BigUint64Array(buf.buffer);
-  const per = ps / 8;
-  for (let pfn = readable.nextSet(base, end); pfn >= 0; ) {
-    if (!keep[classes[pfn - base]!]) {
-      pfn = readable.nextSet(pfn + 1, end);
-      continue;
+export class ZeroPageFinder {
+  /** Per class id: whether the level keeps it (holes never). */
+  private readonly keep = new Uint8Array(NR_CLASSES + 1);
+  private readonly buf: Uint8Array;
+
+  constructor(
+    private readonly reader: DumpReader,
+    private readonly readable: PfnSet,
+    level: number | null,
+  ) {
+    const ex = level === null ? new Set<string>() : excludedClasses(level);
+    for (let k = 0; k < NR_CLASSES; k++) this.keep[k] = ex.has(CLASS_NAMES[k]!) ? 0 : 1;
+    this.keep[PageClass.hole] = 0;
+    this.buf = new Uint8Array(ZERO_RUN * reader.info.pageSize);
+  }
+
+  /** Set bit i of `out` (cleared first) for each zero page base + i of window [base, end) (`classes[i]`: its class). */
+  window(base: number, end: number, classes: Uint8Array, out: Bitmap): void {
+    out.clearRange(0, end - base);
+    const { readable, keep } = this;
+    for (let pfn = readable.nextSet(base, end); pfn >= 0; ) {
+      if (!keep[classes[pfn - base]!]) {
+        pfn = readable.nextSet(pfn + 1, end);
+        continue;
+      }
+      const runEnd = Math.min(readable.nextClear(pfn, end), pfn + ZERO_RUN);
+      let e = pfn + 1;
+      while (e < runEnd && keep[classes[e - base]!]) e++;
+      this.findIn(pfn, e, out, base);
+      pfn = e >= end ? -1 : readable.nextSet(e, end);
     }
-    const runEnd = Math.min(readable.nextClear(pfn, end), pfn + ZERO_RUN);
-    let e = pfn + 1;
-    while (e < runEnd && keep[classes[e - base]!]) e++;
-    reader.readPages(pfn, e - pfn, buf, 0);
+  }
+
+  /** Read pages [pfn, e) and mark the zero ones (bit p - base). */
+  private findIn(pfn: number, e: number, out: Bitmap, base: number): void {
+    const buf = this.buf;
+    this.reader.readPages(pfn, e - pfn, buf, 0);
+    const words = new BigUint64Array(buf.buffer, 0, ((e - pfn) * buf.length) / ZERO_RUN / 8);
+    const per = buf.length / ZERO_RUN / 8;
     for (let i = 0; i < e - pfn; i++) {
-      let z = 1;
+      let z = true;
       for (let w = i * per; w < (i + 1) * per; w++) {
         if (words[w] !== 0n) {
-          z = 0;
+          z = false;
           break;
         }
       }
-      out[pfn - base + i] = z;
+      if (z) out.set(pfn - base + i);
     }
-    pfn = e >= end ? -1 : readable.nextSet(e, end);
   }
 }
 
@@ -201,8 +227,11 @@ export function detectZeroPagesIn(reader: DumpReader, readable: PfnSet, keep: Ui
  * readable pages when `level` is null). Returns one byte per pfn (1 = zero).
  */
 export function detectZeroPages(reader: DumpReader, classOf: Uint8Array, level: number | null): Uint8Array {
-  const out = new Uint8Array(reader.maxMapnr);
-  detectZeroPagesIn(reader, readablePfns(reader), keptClasses(level), 0, reader.maxMapnr, classOf, out);
+  const n = reader.maxMapnr;
+  const bits = new Bitmap(n);
+  new ZeroPageFinder(reader, readablePfns(reader), level).window(0, n, classOf, bits);
+  const out = new Uint8Array(n);
+  for (let p = bits.nextSet(0); p >= 0; p = bits.nextSet(p + 1)) out[p] = 1;
   return out;
 }
 
@@ -215,26 +244,25 @@ export interface MapDumpOptions extends Omit<MemoryMapOptions, 'zero'> {
 
 /**
  * Classify `reader` window by window and bin each window as it comes (zero pages looked for in
- * it when asked): memory is bounded by the window, not by max_mapnr. Returns the picture and
- * the classification's summary (its warnings).
+ * it when asked, marked in a window bitmap): memory is bounded by the window, not by
+ * max_mapnr. Returns the picture and the classification's summary (its warnings).
  */
 export function mapDump(reader: DumpReader, opts: MapDumpOptions): { map: MemoryMap; summary: ClassSummary } {
   const level = opts.dumpLevel ?? null;
   // free lists are walked whatever the level: the picture shows free pages in any case
   const k = prepareClassifier(reader, { dumpLevel: level ?? 0, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
   const binner = new MapBinner(reader.maxMapnr, opts);
-  const findZero = opts.zero === true || (level !== null && (level & 1) !== 0);
-  const keep = keptClasses(level);
-  let zero: Uint8Array | null = null;
+  const finder = opts.zero === true || (level !== null && (level & 1) !== 0) ? new ZeroPageFinder(reader, k.readable, level) : null;
+  let zero: Bitmap | null = null;
   const summary = walkClassifier(k, (w) => {
     if (w.empty) return binner.add(w.base, w.end, null);
-    if (findZero) {
-      zero ??= new Uint8Array(w.classes.length);
-      detectZeroPagesIn(reader, k.readable, keep, w.base, w.end, w.classes, zero);
+    if (finder) {
+      zero ??= new Bitmap(w.classes.length);
+      finder.window(w.base, w.end, w.classes, zero);
     }
     binner.add(w.base, w.end, w.classes, zero);
   });
-  return { map: binner.finish(opts, findZero), summary };
+  return { map: binner.finish(opts, finder !== null), summary };
 }
 
 export { renderMapSvg } from './svg.js';

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PageClass } from '../../src/filter/classes.js';
+import { Bitmap } from '../../src/io/bitmap.js';
 import { classifyDump } from '../../src/filter/index.js';
 import { openDump } from '../../src/formats/probe.js';
 import { MAP_COLOURS, MAP_LEGEND_ORDER, MapBinner, ZERO_CLASS, buildMemoryMap, renderMapSvg } from '../../src/map/index.js';
@@ -69,7 +70,11 @@ describe('binning window by window (MapBinner)', () => {
           const part = cls.slice(base, end);
           // a window without a readable pfn is handed over as holes only (classes null)
           if (part.every((k) => k === PageClass.hole)) b.add(base, end, null);
-          else b.add(base, end, part, zero ? zero.slice(base, end) : null);
+          else {
+            const z = zero ? new Bitmap(end - base) : null;
+            if (zero) for (let p = base; p < end; p++) if (zero[p]) z!.set(p - base);
+            b.add(base, end, part, z);
+          }
           base = end;
         }
         const got = b.finish(opts, zero !== null);

@@ -168,6 +168,17 @@ describe('max_mapnr 2^34: sim --high-mem 64M@60T', () => {
     expect(Math.ceil(rep.pages.total / DEFAULT_WINDOW_PFNS)).toBe(481);
     expectCounts(rep, truth, LEVEL);
     expect(f.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+    // The triage commands read its two 2 GiB bitmaps through the reader's pfn sets, never whole.
+    for (const cmd of ['info', 'stats', 'map']) {
+      const t = timed(process.execPath, [BIN, cmd, '--json', out]);
+      expect(t.status, t.stderr).toBe(0);
+      console.log(`${cmd} --json of the kdump dump: ${t.seconds} s, peak RSS ${t.rssKiB} KiB`);
+      expect(t.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+      const j = JSON.parse(t.stdout);
+      const kept = cmd === 'info' ? j.memory.storedPages : cmd === 'stats' ? j.pages.stored : j.maxMapnr - j.pages.hole;
+      // zero pages stay in its page bitmap (written once, shared)
+      expect(kept, cmd).toBe(rep.pages.remaining + rep.excluded.zero);
+    }
     if (!hasPeer) return;
     const want = keptRuns(truth, bitmapClasses(LEVEL));
     const k = timed(PYTHON, [KEPTRUNS, out, image]);
