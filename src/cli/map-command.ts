@@ -8,8 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
-import { classifyDump } from '../filter/index.js';
-import { buildMemoryMap, detectZeroPages, renderMapSvg, MAP_CLASS_NAMES, MAP_LEGEND_ORDER, MAP_COLOURS, MAP_LABELS, type MemoryMap, type MapClassName } from '../map/index.js';
+import { mapDump, renderMapSvg, MAP_CLASS_NAMES, MAP_LEGEND_ORDER, MAP_COLOURS, MAP_LABELS, type MemoryMap, type MapClassName } from '../map/index.js';
 import { AtomicOutput, checkOutputPath } from '../writer/atomic.js';
 import { isNoVmcoreinfoWarning, noVmcoreinfoMessage } from '../vmcoreinfo/missing.js';
 import { REPORTED_BIT_HELP, parseIntOption, parseReportedBit } from './args.js';
@@ -111,16 +110,14 @@ export function registerMap(program: Command, setExit: (c: number) => void): voi
       let summary: string;
       let json: MapJson;
       try {
-        // free lists are walked whatever the level: the picture shows free pages in any case
-        const c = classifyDump(reader, { dumpLevel: level ?? 0, reportedBit, alwaysWalkFreeLists: true });
-        const zero = o.zero || (level !== null && level & 1) ? detectZeroPages(reader, c.classOf, level) : null;
-        const map = buildMemoryMap(c.classOf, c.maxMapnr, {
+        const { map, summary: c } = mapDump(reader, {
           source: path.basename(dump),
           release: reader.info.utsname.release || null,
           pageSize: reader.info.pageSize,
           columns,
-          zero,
+          zero: !!o.zero,
           dumpLevel: level,
+          reportedBit,
         });
         if (o.output) svg = renderMapSvg(map);
         summary = `${map.rows}×${map.columns} cells of ${map.pagesPerCell} page${map.pagesPerCell > 1 ? 's' : ''}`;

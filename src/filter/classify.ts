@@ -36,7 +36,7 @@ import { decideReportedBit, type ReportedBitDecision } from '../mm/pageflags.js'
 import { CLASS_NAMES, PageClass, emptyCounts, type PageClassName } from './classes.js';
 import { missingFreeListKeys, walkFreeLists, type FreeListResult } from './freelist.js';
 import { decideClasses, lenientFlagBits } from './decide.js';
-import { Classifier, managedEndOf, segmentsOf, type ScanPlan } from './walk.js';
+import { Classifier, DEFAULT_CYCLIC_BUFFER_KIB, managedEndOf, segmentsOf, windowPfns, type ScanPlan } from './walk.js';
 
 export { reportedKeys } from './decide.js';
 export { Classifier, ClassWalk } from './walk.js';
@@ -131,8 +131,9 @@ const ALL_FALSE = (): Record<PageClassName, boolean> => {
 };
 
 /**
- * Classify every pfn of `reader` into one whole-dump array (max_mapnr bytes: for `info`,
- * `stats` and `map`; the filter walks windows, see {@link prepareClassifier}). Never throws
+ * Classify every pfn of `reader` into one whole-dump array (max_mapnr bytes: for callers that
+ * need every class at once; the filter and the triage commands walk windows, see
+ * {@link walkClassifier}). Never throws
  * for dump content: undecidable pages are `unknown`.
  */
 export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classification {
@@ -148,6 +149,45 @@ export function classifyDump(reader: DumpReader, opts: ClassifyOptions): Classif
   const w = k.walk();
   w.window(0, maxMapnr, classOf);
   return { ...w.finish(), classOf };
+}
+
+/** One window of a walk: the class of pfn `base + i` is `classes[i]`, for pfns [base, end). */
+export interface ClassWindow {
+  base: number;
+  end: number;
+  /** Valid until the next window (one buffer is reused). */
+  classes: Uint8Array;
+  /** No readable pfn in the window: every class is `hole` (skip it without looking). */
+  empty: boolean;
+}
+
+/**
+ * Walk every pfn of `k` in windows of `cyclicBufferKiB` (makedumpfile's --cyclic-buffer,
+ * default {@link DEFAULT_CYCLIC_BUFFER_KIB}) with one reused buffer, handing each window to
+ * `onWindow` in pfn order: memory is the window, not max_mapnr. Returns the counts.
+ */
+export function walkClassifier(k: Classifier, onWindow?: (w: ClassWindow) => void, cyclicBufferKiB = DEFAULT_CYCLIC_BUFFER_KIB): ClassSummary {
+  const maxMapnr = k.summary.maxMapnr;
+  const size = Math.min(maxMapnr, windowPfns(cyclicBufferKiB, k.pagesPerSection));
+  let classes: Uint8Array;
+  try {
+    classes = new Uint8Array(size);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new VmcoreError('E_LIMIT', `classifying a window of ${size} pfns needs ${size} bytes, more than this process can allocate`);
+  }
+  const w = k.walk();
+  for (let base = 0; base < maxMapnr; base += size) {
+    const end = Math.min(maxMapnr, base + size);
+    w.window(base, end, classes);
+    onWindow?.({ base, end, classes, empty: k.readable.nextSet(base, end) < 0 });
+  }
+  return w.finish();
+}
+
+/** {@link prepareClassifier} and {@link walkClassifier}: the summary of a dump, window by window. */
+export function summarizeDump(reader: DumpReader, opts: ClassifyOptions, onWindow?: (w: ClassWindow) => void): ClassSummary {
+  return walkClassifier(prepareClassifier(reader, opts), onWindow);
 }
 
 /**

@@ -3,6 +3,9 @@ export { CLASS_NAMES, PageClass, NR_CLASSES, emptyCounts, type PageClassName } f
 export {
   classifyDump,
   prepareClassifier,
+  summarizeDump,
+  walkClassifier,
+  type ClassWindow,
   Classifier,
   ClassWalk,
   type ClassSummary,
@@ -25,4 +28,5 @@ export {
   excludedClasses,
   excludedCounts,
 } from './dumplevel.js';
+export { DEFAULT_CYCLIC_BUFFER_KIB, addClassCounts, windowPfns } from './walk.js';
 export { walkFreeLists, missingFreeListKeys, type FreeListResult } from './freelist.js';

@@ -254,6 +254,30 @@ export class ClassWalk {
   }
 }
 
+/** 4 MiB of bitmap: windows of 2^25 pfns (128 GiB of 4 KiB pages), about 40 MiB of window state. */
+export const DEFAULT_CYCLIC_BUFFER_KIB = 4096;
+
+/** Window size in pfns for a cyclic buffer of `kib` KiB: whole sections when it holds one. */
+export function windowPfns(kib: number, pagesPerSection: number): number {
+  const pfns = Math.max(64, Math.floor(kib) * 1024 * 8);
+  return pfns >= pagesPerSection ? Math.floor(pfns / pagesPerSection) * pagesPerSection : pfns;
+}
+
+/**
+ * Add the classes of `classes[s, e)` to `into` (per class id; e - s < 2^31). Any s and e: the
+ * aligned middle goes four pfns a word, skipping the runs of holes that fill a sparse window.
+ */
+export function addClassCounts(classes: Uint8Array, s: number, e: number, into: Float64Array): void {
+  const part = new Int32Array(NR_CLASSES);
+  let i = s;
+  for (; i < e && (classes.byteOffset + i) % 4 !== 0; i++) part[classes[i]!]!++;
+  const nw = Math.max(0, Math.floor((e - i) / 4));
+  // (a range shorter than its alignment ends unaligned: no word view then)
+  if (nw > 0) countClasses(classes, new Uint32Array(classes.buffer, classes.byteOffset + i, nw), 0, 4 * nw, part);
+  for (i += 4 * nw; i < e; i++) part[classes[i]!]!++;
+  for (let k = 0; k < NR_CLASSES; k++) into[k]! += part[k]!;
+}
+
 /**
  * Add the classes of pfns [s, e) to `part` (int32: e - s ≤ 2^30). `words` views `classOf` as
  * u32 (or is null). A function of its own: its loop is compiled on the stack (OSR) with

@@ -7,11 +7,11 @@
 import { explainNoVmcoreinfo } from '../vmcoreinfo/missing.js';
 import * as fs from 'node:fs';
 import { VmcoreError, hex } from '../errors.js';
-import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import { presentPfns, readablePfns, type DumpReader } from '../formats/dump.js';
 import type { ElfDumpReader } from '../formats/elf/reader.js';
 import { KdumpReader } from '../formats/kdump/reader.js';
 import { openDump } from '../formats/probe.js';
-import { classifyDump, type Classification } from '../filter/index.js';
+import { summarizeDump, type ClassSummary } from '../filter/index.js';
 import { parseVmcoreinfo, type Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { bitmapRuns, physHex } from './ranges.js';
 import { classDecisions, type ClassDecision, type DecidedClass } from './keys.js';
@@ -183,7 +183,10 @@ function fileSize(path: string): number {
   }
 }
 
-/** Describe an opened dump. Classifies it (reading mem_map) to learn what it can decide. */
+/**
+ * Describe an opened dump. Classifies it (reading mem_map, window by window: memory is bounded
+ * by the window, not by max_mapnr) to learn what it can decide.
+ */
 export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes = 0): DumpInfo {
   const warnings: string[] = [];
   let vi: Vmcoreinfo | null = null;
@@ -197,7 +200,7 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
     }
   }
   const overridden = (reader as { vmcoreinfoOverridden?: boolean }).vmcoreinfoOverridden === true;
-  const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
+  const cls = summarizeDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
   warnings.push(...explainNoVmcoreinfo(cls.warnings));
   const readerWarnings = reader.warnings ?? [];
   for (const w of readerWarnings) if (w.code !== 'truncated') warnings.push(w.message);
@@ -207,8 +210,9 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
   const kd = reader instanceof KdumpReader ? reader : null;
   const elf = reader.format === 'elf' ? (reader as ElfDumpReader) : null;
   const pageSize = info.pageSize;
-  const present = reader.present;
-  const stored = readableBitmap(reader);
+  // The readers' pfn sets, never whole bitmaps (max_mapnr/8 bytes: 2 GiB at 2^34 pfns).
+  const present = presentPfns(reader);
+  const stored = readablePfns(reader);
   const presentPages = present.count();
   const runs = bitmapRuns(present);
 
@@ -327,7 +331,7 @@ function arm64Info(vi: Vmcoreinfo): InfoArm64 {
   }
 }
 
-function reportedOf(cls: Classification): InfoReported {
+function reportedOf(cls: ClassSummary): InfoReported {
   const r = cls.reported;
   if (r === null) return { bit: null, by: 'none', layouts: [], since: null, keys: [], description: 'no usable VMCOREINFO: PG_reported not tested' };
   return {
@@ -340,7 +344,7 @@ function reportedOf(cls: Classification): InfoReported {
   };
 }
 
-function pageTypesOf(cls: Classification): InfoPageTypes {
+function pageTypesOf(cls: ClassSummary): InfoPageTypes {
   const pt = cls.pageTypes;
   if (!pt) return { scheme: 'none', decidedBy: [], values: {}, hintedEncodable: false, hintedValue: null };
   const values: Record<string, number> = {};

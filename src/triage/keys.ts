@@ -3,7 +3,7 @@
  * decidable (and if not, why); this adds, for people and scripts, the exports that decided it.
  */
 import { VmcoreError } from '../errors.js';
-import { reportedKeys, type Classification } from '../filter/index.js';
+import { reportedKeys, type ClassSummary } from '../filter/index.js';
 import { compoundDecoderFromVmcoreinfo } from '../mm/compound.js';
 import { structPageLayoutFromVmcoreinfo } from '../mm/layout.js';
 import { detectPageTypes } from '../mm/pagetype.js';
@@ -25,7 +25,7 @@ export interface ClassDecision {
 const FREE_LIST_SHOWN = ['OFFSET(zone.free_area)', 'OFFSET(free_area.free_list)', 'OFFSET(list_head.next)', 'OFFSET(page.lru)'];
 
 /** The decision of every class: decidability from the classifier, keys from VMCOREINFO. */
-export function classDecisions(c: Classification, vi: Vmcoreinfo | null): Record<DecidedClass, ClassDecision> {
+export function classDecisions(c: ClassSummary, vi: Vmcoreinfo | null): Record<DecidedClass, ClassDecision> {
   const has = (k: string) => vi?.has(k) ?? false;
   const present = (...ks: string[]) => ks.filter(has);
   let hugetlbBy: string | null = null;

@@ -1,5 +1,5 @@
 /** Physical memory as runs of pfns, and the zones (x86_64 or arm64) they fall in. */
-import type { Bitmap } from '../io/bitmap.js';
+import type { PfnSet } from '../io/pfn-set.js';
 
 /** A run of pfns [start, end). */
 export interface PfnRange {
@@ -10,8 +10,11 @@ export interface PfnRange {
 /** At most this many ranges are listed; the rest are folded into the last one reported. */
 export const MAX_RANGES = 1024;
 
-/** Runs of set bits in `bm`, at most `max` of them (`truncated` says whether more exist). */
-export function bitmapRuns(bm: Bitmap, max = MAX_RANGES): { ranges: PfnRange[]; truncated: boolean } {
+/**
+ * Runs of members of `bm` (a Bitmap, or a reader's bounded pfn set), at most `max` of them
+ * (`truncated` says whether more exist).
+ */
+export function bitmapRuns(bm: PfnSet, max = MAX_RANGES): { ranges: PfnRange[]; truncated: boolean } {
   const ranges: PfnRange[] = [];
   let p = bm.nextSet(0);
   while (p >= 0) {

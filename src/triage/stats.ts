@@ -6,10 +6,11 @@
  * exact. Result schema `vmcore-filter/stats@1` (schema/stats.schema.json).
  */
 import { VmcoreError } from '../errors.js';
-import { readableBitmap, type DumpReader } from '../formats/dump.js';
+import { presentPfns, readablePfns, type DumpReader } from '../formats/dump.js';
+import type { PfnSet } from '../io/pfn-set.js';
 import { openDump } from '../formats/probe.js';
 import { computeLayout, PAGE_DESC_SIZE } from '../formats/kdump/layout.js';
-import { CLASS_NAMES, NR_CLASSES, classifyDump, dumpableTable, excludedClasses, type PageClassName } from '../filter/index.js';
+import { CLASS_NAMES, NR_CLASSES, addClassCounts, dumpableTable, excludedClasses, summarizeDump, type ClassWindow, type PageClassName } from '../filter/index.js';
 import { CODEC_NAMES, loadCodec, type CodecName, type PageCodec } from '../compress/index.js';
 import { isZero } from '../compress/batch.js';
 import { bitmapRuns, physHex, zoneRanges } from './ranges.js';
@@ -127,32 +128,15 @@ function countsOf(arr: Float64Array): ClassCounts {
   return c;
 }
 
-/** Classify `reader` and estimate every level × codec. Reads only the sampled pages. */
-export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStats {
-  const cls = classifyDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true });
-  const warnings = [...cls.warnings, ...(reader.warnings ?? []).map((w) => w.message)];
-  const ps = reader.info.pageSize;
-  const maxMapnr = cls.maxMapnr;
-  const classOf = cls.classOf;
-  const present = reader.present;
-  const stored = readableBitmap(reader);
-  const presentPages = present.count();
-  const storedPages = stored === present ? presentPages : stored.count();
+/** A codec to try, or why it cannot load. */
+interface SampleCodec {
+  name: 'none' | CodecName;
+  codec: PageCodec | null;
+  reason: string | null;
+}
 
-  const area = (name: string, s: number, e: number): StatsArea => {
-    const a = new Float64Array(NR_CLASSES);
-    for (let p = s; p < e; p++) a[classOf[p]!]!++;
-    return { name, startPfn: s, endPfn: e, start: physHex(s, ps), end: physHex(e, ps), pages: present.count(s, e), classes: countsOf(a) };
-  };
-  const zones = zoneRanges(ps, maxMapnr, reader.info.utsname.machine === 'aarch64' ? 'arm64' : 'x86_64').map((z) => area(z.name, z.start, z.end));
-  const runs = bitmapRuns(present);
-  const ranges = runs.ranges.map((r, i) => area(`#${i}`, r.start, r.end));
-
-  // --- The sample. ---
-  const explicit = opts.sampleEvery !== undefined;
-  const every = explicit ? Math.max(1, opts.sampleEvery!) : Math.max(DEFAULT_SAMPLE_EVERY, Math.ceil(storedPages / DEFAULT_MAX_SAMPLE));
-  const codecNames: ('none' | CodecName)[] = ['none', ...(opts.codecs ?? CODEC_NAMES)];
-  const codecs: { name: 'none' | CodecName; codec: PageCodec | null; reason: string | null }[] = codecNames.map((name) => {
+function loadCodecs(names: readonly CodecName[]): SampleCodec[] {
+  return (['none', ...names] as ('none' | CodecName)[]).map((name) => {
     if (name === 'none') return { name, codec: null, reason: null };
     try {
       return { name, codec: loadCodec(name), reason: null };
@@ -161,33 +145,116 @@ export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStat
       return { name, codec: null, reason: e.message };
     }
   });
-  const sampleClass: number[] = [];
-  const sampleZero: boolean[] = [];
+}
+
+/**
+ * The sample: stored page number 0, every, 2 × every … in pfn order (rank among stored pages),
+ * read and compressed with every codec while its window's classes are at hand.
+ */
+class PageSampler {
+  readonly sampleClass: number[] = [];
+  readonly sampleZero: boolean[] = [];
   /** sizes[c][i]: stored size of sample i with codec c (page size when it does not shrink). */
-  const sizes: number[][] = codecs.map(() => []);
-  const page = new Uint8Array(ps);
-  const out = new Uint8Array(ps + 64);
-  let unreadable = 0;
-  let rank = 0;
-  for (let p = stored.nextSet(0); p >= 0; p = stored.nextSet(p + 1), rank++) {
-    if (rank % every !== 0) continue;
+  readonly sizes: number[][];
+  unreadable = 0;
+  /** Stored pages before the current window. */
+  private rank = 0;
+  private readonly page: Uint8Array;
+  private readonly out: Uint8Array;
+
+  constructor(
+    private readonly reader: DumpReader,
+    private readonly stored: PfnSet,
+    readonly every: number,
+    readonly codecs: SampleCodec[],
+  ) {
+    const ps = reader.info.pageSize;
+    this.sizes = codecs.map(() => []);
+    this.page = new Uint8Array(ps);
+    this.out = new Uint8Array(ps + 64);
+  }
+
+  /** Sample the stored pages of window `w`, run by run. */
+  window(w: ClassWindow): void {
+    const stored = this.stored;
+    for (let p = stored.nextSet(w.base, w.end); p >= 0; ) {
+      const q = stored.nextClear(p, w.end);
+      for (let x = p + ((this.every - (this.rank % this.every)) % this.every); x < q; x += this.every) this.take(x, w.classes[x - w.base]!);
+      this.rank += q - p;
+      if (q >= w.end) break;
+      p = stored.nextSet(q, w.end);
+    }
+  }
+
+  private take(pfn: number, cls: number): void {
+    const ps = this.page.length;
     try {
-      reader.readPages(p, 1, page, 0);
+      this.reader.readPages(pfn, 1, this.page, 0);
     } catch (e) {
       if (!(e instanceof VmcoreError)) throw e;
-      unreadable++;
-      continue;
+      this.unreadable++;
+      return;
     }
-    sampleClass.push(classOf[p]!);
-    sampleZero.push(isZero(page, 0, ps));
-    codecs.forEach((c, ci) => {
-      if (c.name === 'none') sizes[ci]!.push(ps);
+    this.sampleClass.push(cls);
+    this.sampleZero.push(isZero(this.page, 0, ps));
+    this.codecs.forEach((c, ci) => {
+      if (c.name === 'none') this.sizes[ci]!.push(ps);
       else if (c.codec) {
-        const n = c.codec.compress(page, out.subarray(0, ps));
-        sizes[ci]!.push(n > 0 ? n : ps);
+        const n = c.codec.compress(this.page, this.out.subarray(0, ps));
+        this.sizes[ci]!.push(n > 0 ? n : ps);
       }
     });
   }
+}
+
+/** Add window `w`'s classes to the counts of the areas (sorted, disjoint pfn ranges) it meets. */
+function countAreas(w: ClassWindow, areas: readonly { start: number; end: number }[], counts: Float64Array[]): void {
+  areas.forEach((a, i) => {
+    const s = Math.max(a.start, w.base);
+    const e = Math.min(a.end, w.end);
+    if (e > s) addClassCounts(w.classes, s - w.base, e - w.base, counts[i]!);
+  });
+}
+
+/**
+ * Classify `reader` and estimate every level × codec. Reads only the sampled pages. Window by
+ * window (the area counts and the sample are taken as each window is classified), from the
+ * readers' pfn sets: memory is bounded by the window, not by max_mapnr.
+ */
+export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStats {
+  const ps = reader.info.pageSize;
+  const maxMapnr = reader.maxMapnr;
+  const present = presentPfns(reader);
+  const stored = readablePfns(reader);
+  const presentPages = present.count();
+  const storedPages = stored === present ? presentPages : stored.count();
+  const zoneAreas = zoneRanges(ps, maxMapnr, reader.info.utsname.machine === 'aarch64' ? 'arm64' : 'x86_64');
+  const runs = bitmapRuns(present);
+  const zoneCounts = zoneAreas.map(() => new Float64Array(NR_CLASSES));
+  const rangeCounts = runs.ranges.map(() => new Float64Array(NR_CLASSES));
+  const explicit = opts.sampleEvery !== undefined;
+  const every = explicit ? Math.max(1, opts.sampleEvery!) : Math.max(DEFAULT_SAMPLE_EVERY, Math.ceil(storedPages / DEFAULT_MAX_SAMPLE));
+  const sampler = new PageSampler(reader, stored, every, loadCodecs(opts.codecs ?? CODEC_NAMES));
+  const cls = summarizeDump(reader, { dumpLevel: 31, reportedBit: opts.reportedBit, alwaysWalkFreeLists: true }, (w) => {
+    // An empty window is all holes, which no area counts.
+    if (w.empty) return;
+    countAreas(w, zoneAreas, zoneCounts);
+    countAreas(w, runs.ranges, rangeCounts);
+    sampler.window(w);
+  });
+  const warnings = [...cls.warnings, ...(reader.warnings ?? []).map((w) => w.message)];
+  const area = (name: string, s: number, e: number, a: Float64Array): StatsArea => ({
+    name,
+    startPfn: s,
+    endPfn: e,
+    start: physHex(s, ps),
+    end: physHex(e, ps),
+    pages: present.count(s, e),
+    classes: countsOf(a),
+  });
+  const zones = zoneAreas.map((z, i) => area(z.name, z.start, z.end, zoneCounts[i]!));
+  const ranges = runs.ranges.map((r, i) => area(`#${i}`, r.start, r.end, rangeCounts[i]!));
+  const { codecs, sampleClass, sampleZero, unreadable } = sampler;
   if (unreadable) warnings.push(`${unreadable} sampled page(s) could not be read and were left out of the estimates`);
   const nSample = sampleClass.length;
   const exactSample = every === 1 && unreadable === 0;
@@ -197,39 +264,7 @@ export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStat
   const layout = computeLayout(ps, maxMapnr, reader.info.notes.length);
   const classCount = new Float64Array(NR_CLASSES);
   for (let i = 0; i < NR_CLASSES; i++) classCount[i] = cls.counts[CLASS_NAMES[i]!];
-  const levelStats = levels.map((level): LevelStats => {
-    const t = dumpableTable(level);
-    let dumpable = 0;
-    for (let i = 0; i < NR_CLASSES; i++) if (t[i]) dumpable += classCount[i]!;
-    const zeroBit = (level & 1) !== 0;
-    let kept = 0;
-    let zeros = 0;
-    const sums = codecs.map(() => 0);
-    for (let i = 0; i < nSample; i++) {
-      if (!t[sampleClass[i]!]) continue;
-      kept++;
-      if (zeroBit && sampleZero[i]) {
-        zeros++;
-        continue;
-      }
-      for (let ci = 0; ci < codecs.length; ci++) sums[ci]! += sizes[ci]![i] ?? 0;
-    }
-    const scale = kept > 0 ? dumpable / kept : 0;
-    const zeroPages = zeroBit ? (kept > 0 ? Math.round(zeros * scale) : 0) : null;
-    const keptPages = dumpable - (zeroPages ?? 0);
-    const overhead = layout.pdOffset + PAGE_DESC_SIZE * dumpable + (zeroBit ? ps : 0);
-    const estimates = codecs.map((c, ci): CodecEstimate => {
-      if (c.name !== 'none' && !c.codec) return { codec: c.name, bytes: null, ratio: null };
-      // With nothing sampled at this level, assume pages do not compress (an upper bound).
-      const data = kept > 0 ? Math.round(sums[ci]! * scale) : keptPages * ps;
-      const bytes = overhead + data;
-      return { codec: c.name, bytes, ratio: keptPages > 0 ? Math.round((data / (keptPages * ps)) * 1000) / 1000 : null };
-    });
-    const exSet = new Set<string>(excludedClasses(level));
-    if (zeroBit) exSet.add('zero');
-    const ex = REPORT_ORDER.filter((k) => exSet.has(k));
-    return { level, excludes: ex, dumpable, zeroPages, kept: keptPages, exact: exactSample || (!zeroBit && dumpable === 0), samplePages: kept, estimates };
-  });
+  const levelStats = levels.map((level) => statsOfLevel(level, classCount, sampler, layout.pdOffset, ps, exactSample));
 
   return {
     schema: STATS_SCHEMA,
@@ -256,4 +291,44 @@ export function dumpStats(reader: DumpReader, opts: StatsOptions = {}): DumpStat
     undecided: { ...(cls.reasons as Record<string, number>) },
     warnings,
   };
+}
+
+/**
+ * What dump level `level` keeps (exact, from the class counts) and writes (estimated from the
+ * sample, scaled to the pages kept). `pdOffset`: where a kdump file's page descriptors start.
+ */
+function statsOfLevel(level: number, classCount: Float64Array, sampler: PageSampler, pdOffset: number, ps: number, exactSample: boolean): LevelStats {
+  const { codecs, sampleClass, sampleZero, sizes } = sampler;
+  const nSample = sampleClass.length;
+  const t = dumpableTable(level);
+  let dumpable = 0;
+  for (let i = 0; i < NR_CLASSES; i++) if (t[i]) dumpable += classCount[i]!;
+  const zeroBit = (level & 1) !== 0;
+  let kept = 0;
+  let zeros = 0;
+  const sums = codecs.map(() => 0);
+  for (let i = 0; i < nSample; i++) {
+    if (!t[sampleClass[i]!]) continue;
+    kept++;
+    if (zeroBit && sampleZero[i]) {
+      zeros++;
+      continue;
+    }
+    for (let ci = 0; ci < codecs.length; ci++) sums[ci]! += sizes[ci]![i] ?? 0;
+  }
+  const scale = kept > 0 ? dumpable / kept : 0;
+  const zeroPages = zeroBit ? (kept > 0 ? Math.round(zeros * scale) : 0) : null;
+  const keptPages = dumpable - (zeroPages ?? 0);
+  const overhead = pdOffset + PAGE_DESC_SIZE * dumpable + (zeroBit ? ps : 0);
+  const estimates = codecs.map((c, ci): CodecEstimate => {
+    if (c.name !== 'none' && !c.codec) return { codec: c.name, bytes: null, ratio: null };
+    // With nothing sampled at this level, assume pages do not compress (an upper bound).
+    const data = kept > 0 ? Math.round(sums[ci]! * scale) : keptPages * ps;
+    const bytes = overhead + data;
+    return { codec: c.name, bytes, ratio: keptPages > 0 ? Math.round((data / (keptPages * ps)) * 1000) / 1000 : null };
+  });
+  const exSet = new Set<string>(excludedClasses(level));
+  if (zeroBit) exSet.add('zero');
+  const ex = REPORT_ORDER.filter((k) => exSet.has(k));
+  return { level, excludes: ex, dumpable, zeroPages, kept: keptPages, exact: exactSample || (!zeroBit && dumpable === 0), samplePages: kept, estimates };
 }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import { presentPfns, type DumpReader, type PageWriterInput, type PfnWindow, type PfnWindows } from '../formats/dump.js';
-import { buildDumpableBitmap, excludedClasses, prepareClassifier, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
+import { DEFAULT_CYCLIC_BUFFER_KIB, buildDumpableBitmap, excludedClasses, prepareClassifier, windowPfns, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
 import { PfnRanges, windowBits } from '../io/pfn-set.js';
 import { Bitmap } from '../io/bitmap.js';
 import { loadCodec } from '../compress/index.js';
@@ -81,8 +81,8 @@ export interface FilterOptions {
 /** How long ELF output's gathering of runs may go without letting a signal handler run. */
 const ELF_WINDOWS_YIELD_MS = 25;
 
-/** 4 MiB of bitmap: windows of 2^25 pfns (128 GiB of 4 KiB pages), about 40 MiB of window state. */
-export const DEFAULT_CYCLIC_BUFFER_KIB = 4096;
+// The window size is the classifier's (triage commands walk the same windows).
+export { DEFAULT_CYCLIC_BUFFER_KIB, windowPfns };
 
 /** Filter `input` into `output`. */
 export async function filterDump(input: string, output: string, opts: FilterOptions): Promise<FilterReport> {
@@ -450,12 +450,6 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       };
     },
   };
-}
-
-/** Window size in pfns for a cyclic buffer of `kib` KiB: whole sections when it holds one. */
-export function windowPfns(kib: number, pagesPerSection: number): number {
-  const pfns = Math.max(64, Math.floor(kib) * 1024 * 8);
-  return pfns >= pagesPerSection ? Math.floor(pfns / pagesPerSection) * pagesPerSection : pfns;
 }
 
 function allocClasses(n: number): Uint8Array {

@@ -9,10 +9,10 @@ import { BufferSource } from '../../src/io/file.js';
 import { Bitmap } from '../../src/io/bitmap.js';
 import { PfnRanges, windowBits } from '../../src/io/pfn-set.js';
 import { openElfDump } from '../../src/formats/elf/reader.js';
-import { classifyDump, prepareClassifier, type ClassSummary } from '../../src/filter/index.js';
+import { addClassCounts, classifyDump, prepareClassifier, walkClassifier, type ClassSummary } from '../../src/filter/index.js';
 import { segmentsOf } from '../../src/filter/walk.js';
 import { decideClasses } from '../../src/filter/decide.js';
-import { CLASS_NAMES } from '../../src/filter/classes.js';
+import { CLASS_NAMES, NR_CLASSES, PageClass } from '../../src/filter/classes.js';
 import type { MemMap } from '../../src/mm/memmap.js';
 import { LINUX_6_0 } from '../../src/mm/profiles.js';
 import { detectPageTypes } from '../../src/mm/pagetype.js';
@@ -165,5 +165,48 @@ describe('ClassWalk (windows)', () => {
     const c = w.finish();
     expect(c.counts).toEqual(whole.counts);
     expect(c.counts.hole).toBeGreaterThanOrEqual(5 * 256);
+  });
+});
+
+describe('walkClassifier (the triage commands\' walk)', () => {
+  it('hands over adjacent windows that make up the whole-dump classes; an empty window is all holes', () => {
+    const s = new Synth({ sectionSizeBits: 20, ram: [[0, 4 << 20], [24 << 20, 32 << 20]] });
+    const elf = s.elf();
+    const whole = classifyDump(openElfDump(new BufferSource(elf)), { dumpLevel: 31 });
+    const all = new Uint8Array(whole.maxMapnr);
+    let next = 0;
+    let empty = 0;
+    // --cyclic-buffer 0 KiB: the smallest windows, 64 pfns
+    const sum = walkClassifier(prepareClassifier(openElfDump(new BufferSource(elf)), { dumpLevel: 31 }), (w) => {
+      expect(w.base).toBe(next);
+      expect(w.end - w.base).toBeLessThanOrEqual(64);
+      next = w.end;
+      const c = w.classes.subarray(0, w.end - w.base);
+      if (w.empty) {
+        empty++;
+        expect(c.every((k) => k === PageClass.hole)).toBe(true);
+      }
+      all.set(c, w.base);
+    }, 0);
+    expect(next).toBe(whole.maxMapnr);
+    expect(empty).toBeGreaterThanOrEqual((20 << 20) / 4096 / 64);
+    expect(Buffer.compare(Buffer.from(all), Buffer.from(whole.classOf))).toBe(0);
+    expect(sum.counts).toEqual(whole.counts);
+    expect(sum.reasons).toEqual(whole.reasons);
+  });
+  it('addClassCounts counts any range of any view, as one pfn at a time does', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(0), fc.nat(NR_CLASSES - 1)), { maxLength: 80 }), fc.nat(3), fc.nat(80), fc.nat(80), (vals, off, a, b) => {
+        const backing = new Uint8Array(off + vals.length);
+        backing.set(vals, off);
+        const view = backing.subarray(off);
+        const [s, e] = [Math.min(a, b, vals.length), Math.min(Math.max(a, b), vals.length)];
+        const got = new Float64Array(NR_CLASSES).fill(1);
+        addClassCounts(view, s, e, got);
+        const want = new Float64Array(NR_CLASSES).fill(1);
+        for (let i = s; i < e; i++) want[view[i]!]!++;
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }),
+    );
   });
 });

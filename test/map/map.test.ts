@@ -7,11 +7,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PageClass } from '../../src/filter/classes.js';
+import { Bitmap } from '../../src/io/bitmap.js';
 import { classifyDump } from '../../src/filter/index.js';
 import { openDump } from '../../src/formats/probe.js';
-import { MAP_COLOURS, MAP_LEGEND_ORDER, ZERO_CLASS, buildMemoryMap, renderMapSvg } from '../../src/map/index.js';
+import { MAP_COLOURS, MAP_LEGEND_ORDER, MapBinner, ZERO_CLASS, buildMemoryMap, renderMapSvg } from '../../src/map/index.js';
 import { mapGeometry } from '../../src/map/svg.js';
 import { simulate } from '../../src/sim/index.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -47,6 +49,47 @@ describe('binning', () => {
     const svg = renderMapSvg(m);
     expect(svg).toContain('hatched: excluded at dump level 17');
     expect(svg).toContain('(unknown release)');
+  });
+});
+
+describe('binning window by window (MapBinner)', () => {
+  it('gives the whole-array picture whatever the windows: cells spanning windows, windows spanning cells, all-hole windows', () => {
+    const runs = fc.array(fc.tuple(fc.nat(PageClass.kernel), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(runs, fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), (rs, sizes, maxCells, withZero) => {
+        const n = rs.reduce((a, [, l]) => a + l, 0);
+        const cls = new Uint8Array(n);
+        let at = 0;
+        for (const [k, l] of rs) cls.fill(k, at, (at += l));
+        const zero = withZero ? cls.map((k, i) => (k === PageClass.kernel && i % 3 === 0 ? 1 : 0)) : null;
+        const opts = { source: 'x', release: null, maxCells, columns: 4, zero };
+        const want = buildMemoryMap(cls, n, opts);
+        const b = new MapBinner(n, opts);
+        for (let base = 0, i = 0; base < n; i++) {
+          const end = Math.min(n, base + sizes[i % sizes.length]!);
+          const part = cls.slice(base, end);
+          // a window without a readable pfn is handed over as holes only (classes null)
+          if (part.every((k) => k === PageClass.hole)) b.add(base, end, null);
+          else {
+            const z = zero ? new Bitmap(end - base) : null;
+            if (zero) for (let p = base; p < end; p++) if (zero[p]) z!.set(p - base);
+            b.add(base, end, part, z);
+          }
+          base = end;
+        }
+        const got = b.finish(opts, zero !== null);
+        expect(Array.from(got.cells)).toEqual(Array.from(want.cells));
+        expect(got.pages).toEqual(want.pages);
+        expect(got.cellsByClass).toEqual(want.cellsByClass);
+        expect(got.pagesPerCell).toBe(want.pagesPerCell);
+      }),
+    );
+  });
+  it('refuses pfns out of order, and a picture before the last pfn', () => {
+    const b = new MapBinner(100, { maxCells: 16 });
+    b.add(0, 50, null);
+    expect(() => b.add(60, 100, null)).toThrow(/do not follow/);
+    expect(() => b.finish({ source: 'x', release: null }, false)).toThrow(/were not added/);
   });
 });
 

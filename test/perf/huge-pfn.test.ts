@@ -10,7 +10,8 @@
  * per-class counts against truth.json, the kept pfn set against the truth's, pfns at 60 TiB
  * included (kdump: read back through libkdumpfile, test/interop/py/keptruns.py; ELF: its
  * PT_LOADs), every kept page byte-equal to the image, and makedumpfile 1.7.2 reading the ELF
- * dump (--dump-dmesg). makedumpfile reads the kdump dump too, but slowly: `--dump-dmesg` takes
+ * dump (--dump-dmesg). The triage commands (info, stats, map --json) run in the same bounded
+ * memory, their counts against the truth. makedumpfile reads the kdump dump too, but slowly: `--dump-dmesg` takes
  * 60-70 s and a refilter `-d 31` 212 s on this machine (it walks both 2 GiB bitmaps), so that is
  * measured once in the README, not here.
  */
@@ -167,6 +168,17 @@ describe('max_mapnr 2^34: sim --high-mem 64M@60T', () => {
     expect(Math.ceil(rep.pages.total / DEFAULT_WINDOW_PFNS)).toBe(481);
     expectCounts(rep, truth, LEVEL);
     expect(f.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+    // The triage commands read its two 2 GiB bitmaps through the reader's pfn sets, never whole.
+    for (const cmd of ['info', 'stats', 'map']) {
+      const t = timed(process.execPath, [BIN, cmd, '--json', out]);
+      expect(t.status, t.stderr).toBe(0);
+      console.log(`${cmd} --json of the kdump dump: ${t.seconds} s, peak RSS ${t.rssKiB} KiB`);
+      expect(t.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+      const j = JSON.parse(t.stdout);
+      const kept = cmd === 'info' ? j.memory.storedPages : cmd === 'stats' ? j.pages.stored : j.maxMapnr - j.pages.hole;
+      // zero pages stay in its page bitmap (written once, shared)
+      expect(kept, cmd).toBe(rep.pages.remaining + rep.excluded.zero);
+    }
     if (!hasPeer) return;
     const want = keptRuns(truth, bitmapClasses(LEVEL));
     const k = timed(PYTHON, [KEPTRUNS, out, image]);
@@ -194,6 +206,68 @@ describe('max_mapnr 2^34: sim --high-mem 64M@60T', () => {
     expectCounts(JSON.parse(f.stdout), truth, LEVEL);
     expect(f.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
     fs.rmSync(out);
+  });
+
+  // The triage commands walk the same windows as the filter: a window of classes and the
+  // readers' pfn sets, no max_mapnr-byte class array or whole bitmap (which stopped them with
+  // exit 4, E_LIMIT, before).
+  const triage = (args: string[]) => {
+    const r = timed(process.execPath, [BIN, ...args, image]);
+    expect(r.status, r.stderr).toBe(0);
+    console.log(`${args.join(' ')}: ${r.seconds} s, peak RSS ${r.rssKiB} KiB`);
+    expect(r.rssKiB).toBeLessThanOrEqual(RSS_LIMIT_KIB);
+    return JSON.parse(r.stdout);
+  };
+  /** The truth's counts as the classifier sees them: all-zero kernel pages are kernel pages (zero is by content). */
+  const truthClasses = (counts: Partial<Record<PageClass, number>>) => {
+    const out: Record<string, number> = {};
+    for (const c of CLASSES) if (c !== 'hole' && c !== 'zero' && c !== 'unaccepted') out[c] = c === 'kernel' ? (counts.kernel ?? 0) + (counts.zero ?? 0) : (counts[c] ?? 0);
+    return out;
+  };
+
+  it(`info --json within ${RSS_LIMIT_KIB / 1024} MiB: the memory ranges (60 TiB included) and hinted pages of the truth`, () => {
+    const info = triage(['info', '--json']);
+    expect(info.memory.maxMapnr).toBe(truth.layout.maxMapnr);
+    expect(info.memory.holePages).toBe(truth.counts.hole);
+    expect(info.memory.presentPages).toBe(truth.layout.maxMapnr - truth.counts.hole);
+    expect(info.memory.storedPages).toBe(info.memory.presentPages);
+    expect(info.memory.ranges.at(-1)).toMatchObject({ startPfn: HIGH_PFN, endPfn: HIGH_PFN + HIGH_BYTES / PAGE });
+    expect(info.hinted.pages).toBe(truth.counts.hinted);
+    expect(info.complete).toBe(true);
+    for (const c of ['free', 'hinted', 'user', 'cache', 'slab'] as const) expect(info.classes[c].decidable, c).toBe(true);
+  });
+
+  it(`stats --json within ${RSS_LIMIT_KIB / 1024} MiB: class counts, per zone and per range, equal to the truth`, () => {
+    const st = triage(['stats', '--json']);
+    expect(st.pages).toEqual({ total: truth.layout.maxMapnr, hole: truth.counts.hole, present: truth.layout.maxMapnr - truth.counts.hole, stored: truth.layout.maxMapnr - truth.counts.hole });
+    const want = truthClasses(truth.counts);
+    for (const [c, n] of Object.entries(want)) expect(st.classes[c], c).toBe(n);
+    expect(st.classes.unknown).toBe(0);
+    // ZONE_NORMAL (from 4 GiB) and the last range are the RAM at 60 TiB: counted in its window
+    const high = truthClasses(countsFrom(truth, HIGH_PFN));
+    const normal = st.zones.find((z: { name: string }) => z.name === 'Normal');
+    const last = st.ranges.at(-1);
+    for (const [c, n] of Object.entries(high)) {
+      expect(normal.classes[c], `Normal ${c}`).toBe(n);
+      expect(last.classes[c], `range ${c}`).toBe(n);
+    }
+    expect(last.startPfn).toBe(HIGH_PFN);
+    // the sample (one stored page in 64, in pfn order) reached the high range's pages too
+    expect(st.sample.pages).toBe(Math.ceil(st.pages.stored / 64));
+    const l31 = st.levels.find((l: { level: number }) => l.level === LEVEL);
+    expect(l31.dumpable).toBe(st.pages.present - truth.excludeByLevel[LEVEL]! + truth.counts.zero);
+  });
+
+  it(`map --json and map -d ${LEVEL} --json (zero pages read) within ${RSS_LIMIT_KIB / 1024} MiB: pages per class equal to the truth`, () => {
+    const m = triage(['map', '--json']);
+    expect(m.maxMapnr).toBe(truth.layout.maxMapnr);
+    expect(m.pagesPerCell).toBe(2 ** 20);
+    expect(m.pages.hole).toBe(truth.counts.hole);
+    for (const [c, n] of Object.entries(truthClasses(truth.counts))) expect(m.pages[c], c).toBe(n);
+    const z = triage(['map', '-d', String(LEVEL), '--json']);
+    expect(z.zeroDetected).toBe(true);
+    expect(z.pages.zero).toBe(truth.counts.zero);
+    expect(z.pages.kernel).toBe(truth.counts.kernel);
   });
 
   it(`-d ${LEVEL} into ELF within ${RSS_LIMIT_KIB / 1024} MiB: its PT_LOADs are the truth's kept pages, byte-equal to the image; makedumpfile reads it`, () => {
