@@ -229,7 +229,6 @@ export function describeDump(reader: DumpReader, opts: InfoOptions = {}, bytes =
   // Pages the file should hold but does not (the readers check every PT_LOAD / page descriptor).
   for (const w of readerWarnings) if (w.code === 'truncated') incomplete.push(`truncated: ${w.message}`);
 
-  const pt = cls.pageTypes;
   return {
     schema: INFO_SCHEMA,
     path: reader.path,
