@@ -212,6 +212,8 @@ export type MakedumpfilePlan =
       equivalent: string[];
     };
 
+type FilterPlan = Extract<MakedumpfilePlan, { kind: 'filter' }>;
+
 /** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
 const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage']);
 /** Options whose vmcore-filter counterpart is not there yet (other parts of the tool). */
@@ -289,29 +291,17 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
   return filterPlan(f, ops);
 }
 
-/** What makedumpfile's options set, as its option loop leaves them. */
-interface MakedumpfileFlags {
-  dumpLevels: number[];
-  codec?: CodecName;
-  elf: boolean;
-  flattened: boolean;
-  force: boolean;
-  messageLevel: number;
+/** What makedumpfile's options set, as its option loop leaves them: the filter plan's options, and more. */
+interface MakedumpfileFlags
+  extends Pick<FilterPlan, 'dumpLevels' | 'codec' | 'elf' | 'flattened' | 'force' | 'messageLevel' | 'vmcoreinfoFile' | 'checkOnly' | 'numThreads' | 'dryRun' | 'sizeLimit' | 'cyclicBufferKiB' | 'ignored'> {
   /** Bits -D and --show-stats add to the message level, whatever --message-level says. */
   extraLevel: number;
-  vmcoreinfoFile?: string;
-  checkOnly: boolean;
   /** --num-threads was given (0 included). */
   threads: boolean;
-  numThreads?: number;
   split: boolean;
   reassemble: boolean;
   rearrange: boolean;
   dmesg: boolean;
-  dryRun: boolean;
-  sizeLimit?: number;
-  cyclicBufferKiB?: number;
-  ignored: string[];
 }
 
 type OptionSetter = (f: MakedumpfileFlags, o: ParsedOption) => void;
@@ -597,8 +587,6 @@ async function rearrange(plan: Extract<MakedumpfilePlan, { kind: 'rearrange' }>)
     throw e;
   }
 }
-
-type FilterPlan = Extract<MakedumpfilePlan, { kind: 'filter' }>;
 
 /** Write the dump, then makedumpfile's messages at the levels that ask for them. */
 async function runFilter(plan: FilterPlan): Promise<number> {
