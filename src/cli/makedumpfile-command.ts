@@ -107,28 +107,9 @@ export function getoptLong(argv: readonly string[], shortopts: string, longopts:
       break;
     }
     if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-      const exact = longopts.find((o) => o.name === name);
-      let opt = exact;
-      if (!opt) {
-        const cands = longopts.filter((o) => o.name.startsWith(name));
-        if (cands.length === 0) throw new GetoptError(`unrecognized option '--${name}'`);
-        // glibc accepts an ambiguous prefix when every candidate is the same option; ours are distinct.
-        if (cands.length > 1) throw new GetoptError(`option '--${name}' is ambiguous; possibilities: ${cands.map((c) => `'--${c.name}'`).join(' ')}`);
-        opt = cands[0]!;
-      }
-      const spelled = `--${opt.name}`;
-      if (opt.hasArg) {
-        let value: string;
-        if (eq >= 0) value = a.slice(eq + 1);
-        else if (i < argv.length) value = argv[i++]!;
-        else throw new GetoptError(`option '${spelled}' requires an argument`);
-        options.push({ name: opt.name, spelled, value });
-      } else {
-        if (eq >= 0) throw new GetoptError(`option '${spelled}' doesn't allow an argument`);
-        options.push({ name: opt.name, spelled });
-      }
+      const [option, took] = longOption(a, argv[i], longopts);
+      options.push(option);
+      i += took;
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
@@ -156,6 +137,31 @@ export function getoptLong(argv: readonly string[], shortopts: string, longopts:
     }
   }
   return { options, operands };
+}
+
+/**
+ * The long option `a` (`--name` or `--name=value`, name possibly a unique prefix) and how many
+ * words after it it takes as its argument (0, or 1: `next`).
+ */
+function longOption(a: string, next: string | undefined, longopts: readonly LongOption[]): [ParsedOption, number] {
+  const eq = a.indexOf('=');
+  const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+  let opt = longopts.find((o) => o.name === name);
+  if (!opt) {
+    const cands = longopts.filter((o) => o.name.startsWith(name));
+    if (cands.length === 0) throw new GetoptError(`unrecognized option '--${name}'`);
+    // glibc accepts an ambiguous prefix when every candidate is the same option; ours are distinct.
+    if (cands.length > 1) throw new GetoptError(`option '--${name}' is ambiguous; possibilities: ${cands.map((c) => `'--${c.name}'`).join(' ')}`);
+    opt = cands[0]!;
+  }
+  const spelled = `--${opt.name}`;
+  if (!opt.hasArg) {
+    if (eq >= 0) throw new GetoptError(`option '${spelled}' doesn't allow an argument`);
+    return [{ name: opt.name, spelled }, 0];
+  }
+  if (eq >= 0) return [{ name: opt.name, spelled, value: a.slice(eq + 1) }, 0];
+  if (next !== undefined) return [{ name: opt.name, spelled, value: next }, 1];
+  throw new GetoptError(`option '${spelled}' requires an argument`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +211,8 @@ export type MakedumpfilePlan =
       /** The equivalent vmcore-filter command line. */
       equivalent: string[];
     };
+
+type FilterPlan = Extract<MakedumpfilePlan, { kind: 'filter' }>;
 
 /** Options that change what makedumpfile does in ways vmcore-filter does not implement. */
 const UNSUPPORTED = new Set(['x', 'g', 'X', 'e', 'config', 'eppic', 'vtop', 'diskset', 'xen-syms', 'xen-vmcoreinfo', 'xen_phys_start', 'mem-usage']);
@@ -261,160 +269,180 @@ export function planMakedumpfile(argv: readonly string[], env: { POSIXLY_CORRECT
     if (e instanceof GetoptError) throw usage(`${e.message}; Commandline parameter is invalid`);
     throw e;
   }
-  let dumpLevels = [0]; // makedumpfile's default dump level is 0 when -d is not given
-  let codec: CodecName | undefined;
-  let elf = false;
-  let flattened = false;
-  let force = false;
-  let messageLevel = 7;
-  let extraLevel = 0;
-  let vmcoreinfoFile: string | undefined;
-  let checkOnly = false;
-  let threads = false;
-  let numThreads: number | undefined;
-  let split = false;
-  let reassemble = false;
-  let rearrange = false;
-  let dmesg = false;
-  let dryRun = false;
-  let sizeLimit: number | undefined;
-  let cyclicBufferKiB: number | undefined;
-  const ignored: string[] = [];
   for (const o of parsed.options) {
     if (o.name === 'h' || o.name === 'help') return { kind: 'help' };
     if (o.name === 'v') return { kind: 'version' };
   }
-  for (const o of parsed.options) {
-    if (UNSUPPORTED.has(o.name)) throw unsupported(o, '');
-    if (NOT_YET.has(o.name)) throw unsupported(o, ' yet');
-    switch (o.name) {
-      case 'd':
-        dumpLevels = parseDumpLevels(o.value!); // last -d wins, as in makedumpfile
-        break;
-      case 'c':
-      case 'l':
-      case 'p':
-      case 'z':
-        codec = CODEC_OF[o.name]; // the last codec option wins, as in makedumpfile
-        break;
-      case 'E':
-        elf = true;
-        break;
-      case 'F':
-        flattened = true;
-        break;
-      case 'f':
-        force = true;
-        break;
-      case 'D':
-        extraLevel |= 8;
-        break;
-      case 'show-stats':
-        extraLevel |= 16;
-        break;
-      case 'message-level':
-        messageLevel = intArg(o, 0, 31);
-        break;
-      case 'i':
-        vmcoreinfoFile = o.value!;
-        break;
-      case 'check-params':
-        checkOnly = true;
-        break;
-      case 'split':
-        split = true;
-        break;
-      case 'reassemble':
-        reassemble = true;
-        break;
-      case 'R':
-        rearrange = true;
-        break;
-      case 'dump-dmesg':
-        dmesg = true;
-        break;
-      case 'dry-run':
-        dryRun = true;
-        break;
-      case 'L': {
-        // Checked while parsing, as makedumpfile does (so --check-params reports it too).
-        const v = parseMemparse(o.value!);
-        if (v === null) throw usage(`-L: Limit size(${o.value}) is invalid`);
-        sizeLimit = v;
-        break;
-      }
-      case 'cyclic-buffer':
-        // KiB of bitmap per cycle, as makedumpfile: windows of KiB x 8192 pfns.
-        cyclicBufferKiB = Math.max(1, intArg(o, 0, 2 ** 31));
-        break;
-      case 'num-threads':
-        numThreads = Math.max(1, intArg(o, 0, 256));
-        threads = true;
-        break;
-      default:
-        if (IGNORED.has(o.name)) {
-          ignored.push(o.value === undefined ? o.spelled : `${o.spelled} ${o.value}`);
-          break;
-        }
-        throw new VmcoreError('E_INTERNAL', `makedumpfile option ${o.spelled} has no mapping`);
-    }
-  }
-  messageLevel |= extraLevel;
-  if (elf && codec) throw usage(`-E (ELF output) cannot be compressed (-${Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)}); Commandline parameter is invalid`);
-  if (elf && threads) throw usage('--num-threads cannot used with ELF format; Commandline parameter is invalid');
+  const f = flagsOf(parsed.options);
   const ops = parsed.operands;
-  const badCount = (shape: string) =>
-    usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
-  // makedumpfile's own refusals (check_param_for_reassembling_dumpfile / _creating_dumpfile).
-  if (dryRun && reassemble) throw usage('--dry-run cannot be used with --reassemble; Commandline parameter is invalid');
-  if (dryRun && dmesg) throw usage('--dry-run cannot be used with --dump-dmesg; Commandline parameter is invalid');
-  if (sizeLimit !== undefined) {
-    // makedumpfile applies -L to every file it writes; we apply it to one dump file (or a dry run of one).
-    const other = dmesg ? '--dump-dmesg' : reassemble ? '--reassemble' : rearrange ? '-R' : split ? '--split' : flattened ? '-F' : undefined;
-    if (other) throw new VmcoreError('E_USAGE', `makedumpfile option -L is supported by vmcore-filter only when writing one dump file, not with ${other}`, { option: '-L' });
-  }
-  if (dmesg) {
-    // makedumpfile checks --dump-dmesg's operands as a dump's (check_param_for_creating_dumpfile).
-    const other = split ? '--split' : reassemble ? '--reassemble' : rearrange ? '-R' : undefined;
-    if (other) throw usage(`--dump-dmesg cannot be combined with ${other} in vmcore-filter`);
-    if (ops.length !== (flattened ? 1 : 2)) throw badCount(flattened ? 'VMCORE (with -F the log goes to stdout)' : 'VMCORE LOGFILE');
-    const input = ops[0]!;
-    const output = flattened ? '-' : ops[1]!;
-    const equivalent = ['vmcore-filter', 'dmesg', ...(vmcoreinfoFile ? ['--vmcoreinfo', vmcoreinfoFile] : []), input];
-    return { kind: 'dmesg', input, output, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, equivalent: flattened ? equivalent : [...equivalent, '>', output] };
-  }
-  if (reassemble) {
-    if (ops.length < 2) throw badCount('DUMPFILE1 [DUMPFILE2 ..] DUMPFILE');
+  checkCombinations(f);
+  if (f.dmesg) return dmesgPlan(f, ops);
+  if (f.reassemble) {
+    if (ops.length < 2) throw badCount(ops, 'DUMPFILE1 [DUMPFILE2 ..] DUMPFILE');
     const parts = ops.slice(0, -1);
     const output = ops.at(-1)!;
-    return { kind: 'reassemble', parts, output, force, messageLevel, checkOnly, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), ...parts, output] };
+    return { kind: 'reassemble', parts, output, force: f.force, messageLevel: f.messageLevel, checkOnly: f.checkOnly, equivalent: reassembleEquivalent(f, parts, output) };
   }
-  if (rearrange) {
-    if (ops.length !== 1) throw badCount('DUMPFILE (-R reads the flattened stream from stdin)');
-    return { kind: 'rearrange', output: ops[0]!, force, messageLevel, checkOnly, dryRun, equivalent: ['vmcore-filter', 'reassemble', ...(force ? ['-f'] : []), '-', ops[0]!] };
+  if (f.rearrange) {
+    if (ops.length !== 1) throw badCount(ops, 'DUMPFILE (-R reads the flattened stream from stdin)');
+    const { force, messageLevel, checkOnly, dryRun } = f;
+    return { kind: 'rearrange', output: ops[0]!, force, messageLevel, checkOnly, dryRun, equivalent: reassembleEquivalent(f, ['-'], ops[0]!) };
   }
+  return filterPlan(f, ops);
+}
+
+/** What makedumpfile's options set, as its option loop leaves them: the filter plan's options, and more. */
+interface MakedumpfileFlags
+  extends Pick<FilterPlan, 'dumpLevels' | 'codec' | 'elf' | 'flattened' | 'force' | 'messageLevel' | 'vmcoreinfoFile' | 'checkOnly' | 'numThreads' | 'dryRun' | 'sizeLimit' | 'cyclicBufferKiB' | 'ignored'> {
+  /** Bits -D and --show-stats add to the message level, whatever --message-level says. */
+  extraLevel: number;
+  /** --num-threads was given (0 included). */
+  threads: boolean;
+  split: boolean;
+  reassemble: boolean;
+  rearrange: boolean;
+  dmesg: boolean;
+}
+
+type OptionSetter = (f: MakedumpfileFlags, o: ParsedOption) => void;
+
+// The last codec option wins, as in makedumpfile.
+const setCodec: OptionSetter = (f, o) => {
+  f.codec = CODEC_OF[o.name];
+};
+
+/** What each supported option does; a repeated option's last value wins, as in makedumpfile. */
+const SETTERS: Record<string, OptionSetter> = {
+  d: (f, o) => { f.dumpLevels = parseDumpLevels(o.value!); },
+  c: setCodec,
+  l: setCodec,
+  p: setCodec,
+  z: setCodec,
+  E: (f) => { f.elf = true; },
+  F: (f) => { f.flattened = true; },
+  f: (f) => { f.force = true; },
+  D: (f) => { f.extraLevel |= 8; },
+  'show-stats': (f) => { f.extraLevel |= 16; },
+  'message-level': (f, o) => { f.messageLevel = intArg(o, 0, 31); },
+  i: (f, o) => { f.vmcoreinfoFile = o.value!; },
+  'check-params': (f) => { f.checkOnly = true; },
+  split: (f) => { f.split = true; },
+  reassemble: (f) => { f.reassemble = true; },
+  R: (f) => { f.rearrange = true; },
+  'dump-dmesg': (f) => { f.dmesg = true; },
+  'dry-run': (f) => { f.dryRun = true; },
+  L: (f, o) => {
+    // Checked while parsing, as makedumpfile does (so --check-params reports it too).
+    const v = parseMemparse(o.value!);
+    if (v === null) throw usage(`-L: Limit size(${o.value}) is invalid`);
+    f.sizeLimit = v;
+  },
+  // KiB of bitmap per cycle, as makedumpfile: windows of KiB x 8192 pfns.
+  'cyclic-buffer': (f, o) => { f.cyclicBufferKiB = Math.max(1, intArg(o, 0, 2 ** 31)); },
+  'num-threads': (f, o) => {
+    f.numThreads = Math.max(1, intArg(o, 0, 256));
+    f.threads = true;
+  },
+};
+
+function flagsOf(options: readonly ParsedOption[]): MakedumpfileFlags {
+  const f: MakedumpfileFlags = {
+    dumpLevels: [0], // makedumpfile's default dump level is 0 when -d is not given
+    elf: false,
+    flattened: false,
+    force: false,
+    messageLevel: 7,
+    extraLevel: 0,
+    checkOnly: false,
+    threads: false,
+    split: false,
+    reassemble: false,
+    rearrange: false,
+    dmesg: false,
+    dryRun: false,
+    ignored: [],
+  };
+  for (const o of options) {
+    if (UNSUPPORTED.has(o.name)) throw unsupported(o, '');
+    if (NOT_YET.has(o.name)) throw unsupported(o, ' yet');
+    if (Object.hasOwn(SETTERS, o.name)) SETTERS[o.name]!(f, o);
+    else if (IGNORED.has(o.name)) f.ignored.push(o.value === undefined ? o.spelled : `${o.spelled} ${o.value}`);
+    else throw new VmcoreError('E_INTERNAL', `makedumpfile option ${o.spelled} has no mapping`);
+  }
+  f.messageLevel |= f.extraLevel;
+  return f;
+}
+
+/** makedumpfile's refusals that hold whatever the operands (check_param_for_reassembling_dumpfile / _creating_dumpfile), and ours for -L. */
+function checkCombinations(f: MakedumpfileFlags): void {
+  if (f.elf && f.codec) throw usage(`-E (ELF output) cannot be compressed (-${codecLetter(f.codec)}); Commandline parameter is invalid`);
+  if (f.elf && f.threads) throw usage('--num-threads cannot used with ELF format; Commandline parameter is invalid');
+  if (f.dryRun && f.reassemble) throw usage('--dry-run cannot be used with --reassemble; Commandline parameter is invalid');
+  if (f.dryRun && f.dmesg) throw usage('--dry-run cannot be used with --dump-dmesg; Commandline parameter is invalid');
+  if (f.sizeLimit !== undefined) {
+    // makedumpfile applies -L to every file it writes; we apply it to one dump file (or a dry run of one).
+    const other = f.dmesg ? '--dump-dmesg' : f.reassemble ? '--reassemble' : f.rearrange ? '-R' : f.split ? '--split' : f.flattened ? '-F' : undefined;
+    if (other) throw new VmcoreError('E_USAGE', `makedumpfile option -L is supported by vmcore-filter only when writing one dump file, not with ${other}`, { option: '-L' });
+  }
+}
+
+function badCount(ops: readonly string[], shape: string): VmcoreError {
+  return usage(`expected ${shape}, got ${ops.length} operand${ops.length === 1 ? '' : 's'}${ops.length ? ` (${ops.join(' ')})` : ''}; Commandline parameter is invalid`);
+}
+
+/** The option letter of a codec (c, l, p, z). */
+function codecLetter(codec: CodecName): string {
+  return Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)!;
+}
+
+function reassembleEquivalent(f: MakedumpfileFlags, parts: readonly string[], output: string): string[] {
+  return ['vmcore-filter', 'reassemble', ...(f.force ? ['-f'] : []), ...parts, output];
+}
+
+/** --dump-dmesg VMCORE LOGFILE: makedumpfile checks its operands as a dump's (check_param_for_creating_dumpfile). */
+function dmesgPlan(f: MakedumpfileFlags, ops: readonly string[]): MakedumpfilePlan {
+  const other = f.split ? '--split' : f.reassemble ? '--reassemble' : f.rearrange ? '-R' : undefined;
+  if (other) throw usage(`--dump-dmesg cannot be combined with ${other} in vmcore-filter`);
+  const { flattened, force, messageLevel, vmcoreinfoFile, checkOnly } = f;
+  if (ops.length !== (flattened ? 1 : 2)) throw badCount(ops, flattened ? 'VMCORE (with -F the log goes to stdout)' : 'VMCORE LOGFILE');
+  const input = ops[0]!;
+  const output = flattened ? '-' : ops[1]!;
+  const equivalent = ['vmcore-filter', 'dmesg', ...(vmcoreinfoFile ? ['--vmcoreinfo', vmcoreinfoFile] : []), input];
+  return { kind: 'dmesg', input, output, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, equivalent: flattened ? equivalent : [...equivalent, '>', output] };
+}
+
+/** VMCORE DUMPFILE, VMCORE with -F, VMCORE DUMPFILE1 DUMPFILE2... with --split. */
+function filterPlan(f: MakedumpfileFlags, ops: readonly string[]): MakedumpfilePlan {
+  const { split, flattened } = f;
   if (split) {
     if (flattened) throw usage('--split cannot be used with -F; Commandline parameter is invalid');
-    if (elf) throw usage('--split cannot be used with -E; Commandline parameter is invalid');
-    if (threads) throw usage('--num-threads cannot used with --split; Commandline parameter is invalid');
-    if (ops.length < 3) throw badCount('VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]');
+    if (f.elf) throw usage('--split cannot be used with -E; Commandline parameter is invalid');
+    if (f.threads) throw usage('--num-threads cannot used with --split; Commandline parameter is invalid');
+    if (ops.length < 3) throw badCount(ops, 'VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]');
   } else if (ops.length !== (flattened ? 1 : 2)) {
-    throw badCount(flattened ? 'VMCORE (with -F the dump goes to stdout)' : 'VMCORE DUMPFILE');
+    throw badCount(ops, flattened ? 'VMCORE (with -F the dump goes to stdout)' : 'VMCORE DUMPFILE');
   }
   const input = ops[0]!;
   const output = flattened ? '-' : ops[1]!;
   const splitOutputs = split ? ops.slice(1) : undefined;
-  const equivalent = ['vmcore-filter', '-d', dumpLevels.join(',')];
-  if (codec) equivalent.push(Object.keys(CODEC_OF).find((k) => CODEC_OF[k] === codec)!.replace(/^/, '-'));
-  if (elf) equivalent.push('-E');
-  if (flattened) equivalent.push('-F');
-  if (force) equivalent.push('-f');
-  if (numThreads !== undefined) equivalent.push('--num-threads', String(numThreads));
-  if (cyclicBufferKiB !== undefined) equivalent.push('--cyclic-buffer', String(cyclicBufferKiB));
-  if (split) equivalent.push('--split');
-  if (vmcoreinfoFile) equivalent.push('--vmcoreinfo', vmcoreinfoFile);
-  equivalent.push(input, ...(splitOutputs ?? [output]));
+  const { numThreads, cyclicBufferKiB, dumpLevels, codec, elf, force, messageLevel, vmcoreinfoFile, checkOnly, dryRun, sizeLimit, ignored } = f;
+  const equivalent = filterEquivalent(f, input, splitOutputs ?? [output]);
   return { kind: 'filter', input, output, splitOutputs, numThreads, cyclicBufferKiB, dumpLevels, codec, elf, flattened, force, messageLevel, vmcoreinfoFile, checkOnly, dryRun, sizeLimit, ignored, equivalent };
+}
+
+/** The vmcore-filter command line that writes the same dump. */
+function filterEquivalent(f: MakedumpfileFlags, input: string, outputs: readonly string[]): string[] {
+  const equivalent = ['vmcore-filter', '-d', f.dumpLevels.join(',')];
+  if (f.codec) equivalent.push(`-${codecLetter(f.codec)}`);
+  if (f.elf) equivalent.push('-E');
+  if (f.flattened) equivalent.push('-F');
+  if (f.force) equivalent.push('-f');
+  if (f.numThreads !== undefined) equivalent.push('--num-threads', String(f.numThreads));
+  if (f.cyclicBufferKiB !== undefined) equivalent.push('--cyclic-buffer', String(f.cyclicBufferKiB));
+  if (f.split) equivalent.push('--split');
+  if (f.vmcoreinfoFile) equivalent.push('--vmcoreinfo', f.vmcoreinfoFile);
+  equivalent.push(input, ...outputs);
+  return equivalent;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,61 +543,57 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
     // message level is in force before the options are read).
     return failing(7, process.stdout, () => Promise.reject(e));
   }
-  if (plan.kind === 'help') {
-    process.stdout.write(HELP);
-    return EXIT.OK;
-  }
-  if (plan.kind === 'version') {
-    process.stdout.write('makedumpfile: vmcore-filter 0.1.0, makedumpfile 1.7.2-compatible command line\n');
-    return EXIT.OK;
-  }
-  if (plan.kind === 'dmesg') return runDumpDmesg(plan);
-  if (plan.kind === 'reassemble' || plan.kind === 'rearrange') {
-    if (plan.checkOnly) return EXIT.OK;
-    return failing(plan.messageLevel, process.stdout, async () => {
-      if (plan.kind === 'reassemble') await reassembleSplit(plan.parts, plan.output, { force: plan.force });
-      else {
-        checkOutputPath(plan.output, { force: plan.force });
-        if (plan.dryRun) {
-          // makedumpfile -R --dry-run reads and checks the whole stream and writes nothing.
-          await reassembleFlattenedStream(process.stdin, '/dev/null');
-        } else {
-          const ao = AtomicOutput.open(plan.output, { force: plan.force });
-          try {
-            await reassembleFlattenedStream(process.stdin, ao.tempPath);
-            ao.commit();
-          } catch (e) {
-            ao.abort();
-            throw e;
-          }
-        }
-      }
-      if (plan.messageLevel & 2) process.stdout.write(makedumpfileClosing([plan.output], false));
+  switch (plan.kind) {
+    case 'help':
+      process.stdout.write(HELP);
       return EXIT.OK;
-    });
+    case 'version':
+      process.stdout.write('makedumpfile: vmcore-filter 0.1.0, makedumpfile 1.7.2-compatible command line\n');
+      return EXIT.OK;
+    case 'dmesg':
+      return runDumpDmesg(plan);
+    case 'reassemble':
+    case 'rearrange':
+      return runReassemble(plan);
+    case 'filter':
+      return runFilter(plan);
   }
-  const vmcoreinfoOverride = plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
+}
+
+/** `--reassemble PART... OUT` and `-R OUT` (the flattened stream on stdin). */
+async function runReassemble(plan: Extract<MakedumpfilePlan, { kind: 'reassemble' | 'rearrange' }>): Promise<number> {
   if (plan.checkOnly) return EXIT.OK;
-  // With -F the dump is stdout, so makedumpfile's messages go to stderr.
-  const msg = plan.flattened ? process.stderr : process.stdout;
-  // numThreads is FilterOptions' (threaded compression); typed here so this file does not depend on when it landed.
-  const opts: FilterOptions & { numThreads?: number } = {
-    numThreads: plan.numThreads,
-    cyclicBufferKiB: plan.cyclicBufferKiB,
-    dumpLevels: plan.dumpLevels,
-    format: plan.elf ? 'elf' : 'kdump',
-    codec: plan.codec,
-    force: plan.force,
-    flattened: plan.flattened,
-    vmcoreinfoOverride,
-    splitOutputs: plan.splitOutputs,
-    dryRun: plan.dryRun,
-    sizeLimit: plan.sizeLimit,
-    // "An incomplete DUMPFILE is written if the size would otherwise exceed SIZE" (makedumpfile(8)).
-    // makedumpfile keeps what it wrote on a full disk too (checked: 1.7.2 on a 2 MiB tmpfs), header
-    // marked incomplete, and says "This is an incomplete dumpfile, but might analyzable."
-    keepIncomplete: true,
-  };
+  return failing(plan.messageLevel, process.stdout, async () => {
+    if (plan.kind === 'reassemble') await reassembleSplit(plan.parts, plan.output, { force: plan.force });
+    else await rearrange(plan);
+    if (plan.messageLevel & 2) process.stdout.write(makedumpfileClosing([plan.output], false));
+    return EXIT.OK;
+  });
+}
+
+async function rearrange(plan: Extract<MakedumpfilePlan, { kind: 'rearrange' }>): Promise<void> {
+  checkOutputPath(plan.output, { force: plan.force });
+  if (plan.dryRun) {
+    // makedumpfile -R --dry-run reads and checks the whole stream and writes nothing.
+    await reassembleFlattenedStream(process.stdin, '/dev/null');
+    return;
+  }
+  const ao = AtomicOutput.open(plan.output, { force: plan.force });
+  try {
+    await reassembleFlattenedStream(process.stdin, ao.tempPath);
+    ao.commit();
+  } catch (e) {
+    ao.abort();
+    throw e;
+  }
+}
+
+/** Write the dump, then makedumpfile's messages at the levels that ask for them. */
+async function runFilter(plan: FilterPlan): Promise<number> {
+  const vmcoreinfoOverride = vmcoreinfoOf(plan);
+  if (plan.checkOnly) return EXIT.OK;
+  const msg = messagesTo(plan.flattened);
+  const opts = filterOptions(plan, vmcoreinfoOverride);
   return failing(plan.messageLevel, msg, async () => {
     // makedumpfile draws its progress on stderr at message levels with bit 1 (the default 7).
     const progress = plan.messageLevel & 1 ? makedumpfileProgress(process.stderr) : null;
@@ -594,15 +618,46 @@ export async function runMakedumpfile(argv: readonly string[]): Promise<number> 
   });
 }
 
+function filterOptions(plan: FilterPlan, vmcoreinfoOverride: FilterOptions['vmcoreinfoOverride']): FilterOptions & { numThreads?: number } {
+  // numThreads is FilterOptions' (threaded compression); typed here so this file does not depend on when it landed.
+  return {
+    numThreads: plan.numThreads,
+    cyclicBufferKiB: plan.cyclicBufferKiB,
+    dumpLevels: plan.dumpLevels,
+    format: plan.elf ? 'elf' : 'kdump',
+    codec: plan.codec,
+    force: plan.force,
+    flattened: plan.flattened,
+    vmcoreinfoOverride,
+    splitOutputs: plan.splitOutputs,
+    dryRun: plan.dryRun,
+    sizeLimit: plan.sizeLimit,
+    // "An incomplete DUMPFILE is written if the size would otherwise exceed SIZE" (makedumpfile(8)).
+    // makedumpfile keeps what it wrote on a full disk too (checked: 1.7.2 on a 2 MiB tmpfs), header
+    // marked incomplete, and says "This is an incomplete dumpfile, but might analyzable."
+    keepIncomplete: true,
+  };
+}
+
+/** -i FILE, read before anything else (so --check-params checks it too). */
+function vmcoreinfoOf(plan: { vmcoreinfoFile?: string }): ReturnType<typeof readVmcoreinfoFile> | undefined {
+  return plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
+}
+
+/** With -F the dump (or log) is stdout, so makedumpfile's messages go to stderr. */
+function messagesTo(flattened: boolean): NodeJS.WritableStream {
+  return flattened ? process.stderr : process.stdout;
+}
+
 /**
  * `--dump-dmesg`: the log `vmcore-filter dmesg` prints, written to LOGFILE through a temporary and
  * a rename (an existing LOGFILE is refused without -f, as makedumpfile's O_EXCL open refuses it),
  * or to stdout with -F, where makedumpfile's messages go to stderr.
  */
 async function runDumpDmesg(plan: Extract<MakedumpfilePlan, { kind: 'dmesg' }>): Promise<number> {
-  const vmcoreinfo = plan.vmcoreinfoFile !== undefined ? readVmcoreinfoFile(plan.vmcoreinfoFile) : undefined;
+  const vmcoreinfo = vmcoreinfoOf(plan);
   if (plan.checkOnly) return EXIT.OK;
-  const msg = plan.flattened ? process.stderr : process.stdout;
+  const msg = messagesTo(plan.flattened);
   return failing(plan.messageLevel, msg, async () => {
     if (!plan.flattened) checkOutputPath(plan.output, { force: plan.force, inputPath: plan.input });
     const reader = openDump(plan.input, { vmcoreinfo });

@@ -9,21 +9,74 @@
 import { VmcoreError, hex, withContext } from '../errors.js';
 import type { Vmcoreinfo } from '../vmcoreinfo/parse.js';
 import { DATA_BLOCK_ID_SIZE, DESC_FLAGS_SHIFT, DESC_ID_MASK, DESC_STATE, NO_LPOS, type PrbLayout } from './layout.js';
-import type { KernelLog, KernelVirtReader, LogRecord, SkippedRecord } from './types.js';
+import type { KernelLog, KernelVirtReader, LogRecord, SkipReason, SkippedRecord } from './types.js';
 
 const U64 = (1n << 64n) - 1n;
 /** Hard limits on sizes read from the dump (CONFIG_LOG_BUF_SHIFT is at most 25; log_buf_len= can go further). */
 export const PRB_LIMITS = { maxCountBits: 22, maxSizeBits: 28, minSizeBits: 4 } as const;
 
+const u64 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(o, true);
+const u32 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
+const u16 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(o, true);
+
 /** Decode the ring `SYMBOL(prb)` points to. Throws VmcoreError naming the address of anything unreadable or impossible. */
 export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayout): KernelLog {
-  const prbSym = vi.require('SYMBOL(prb)', vi.symbol('prb'));
   const warnings: string[] = [];
-  const u64 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(o, true);
-  const u32 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
-  const u16 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(o, true);
-  const read = (what: string, va: bigint, len: number) => withContext(`dmesg: reading ${what} at ${hex(va)}`, () => mem.readVirt(va, len));
+  const ring = readRing(mem, vi, L);
+  const bytes = readRingArrays(mem, ring, L, warnings);
+  const { first, n } = idWindow(ring, warnings);
+  const records: LogRecord[] = [];
+  const skipped: SkippedRecord[] = [];
+  let firstReadableSeq: number | null = null;
+  let firstSeenSeq: number | null = null;
+  for (let k = 0; k < n; k++) {
+    const got = readRecord(ring, bytes, L, (first + BigInt(k)) & DESC_ID_MASK);
+    // A skipped record's seq is null until its descriptor is known to hold its id.
+    if (firstSeenSeq === null && got.seq !== null) firstSeenSeq = got.seq;
+    if ('reason' in got) {
+      // Before the first readable record, recycled descriptors are simply old records that
+      // were overwritten; they are counted by `overwritten`, not listed.
+      if (!(firstReadableSeq === null && (got.reason === 'reusable' || got.reason === 'id_mismatch'))) skipped.push(got);
+      continue;
+    }
+    if (firstReadableSeq === null) firstReadableSeq = got.seq;
+    records.push(got);
+  }
+  checkSeqOrder(records, warnings);
+  return {
+    format: 'lockless',
+    records,
+    overwritten: firstReadableSeq ?? firstSeenSeq ?? 0,
+    skipped,
+    dropped: Number(ring.fail),
+    buffer: { address: ring.prb, textBytes: ring.size, descriptors: ring.count },
+    warnings,
+  };
+}
 
+/** struct printk_ringbuffer's fields, its sizes bounded by PRB_LIMITS. */
+interface Ring {
+  /** Where the ring is (the value of `prb`). */
+  prb: bigint;
+  /** Descriptors: 1 << desc_ring.count_bits. */
+  count: number;
+  descsVa: bigint;
+  infosVa: bigint;
+  headId: bigint;
+  tailId: bigint;
+  sizeBits: number;
+  /** Bytes of text data: 2 ** text_data_ring.size_bits. */
+  size: number;
+  dataVa: bigint;
+  headLpos: bigint;
+  tailLpos: bigint;
+  /** prb->fail: printk calls that found no descriptor (0 where the layout has none). */
+  fail: bigint;
+}
+
+function readRing(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayout): Ring {
+  const prbSym = vi.require('SYMBOL(prb)', vi.symbol('prb'));
+  const read = (what: string, va: bigint, len: number) => withContext(`dmesg: reading ${what} at ${hex(va)}`, () => mem.readVirt(va, len));
   const prb = u64(read('prb (SYMBOL(prb))', prbSym, 8), 0);
   const hdr = read('the printk_ringbuffer prb points to', prb, L.sizePrintkRingbuffer);
   const dr = L.rbDescRing;
@@ -48,12 +101,24 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
   }
   const count = 1 << countBits;
   const size = 2 ** sizeBits;
-  const sizeN = BigInt(size);
-  // The arrays are read page by page where the dump lacks some pages (a filtered dump drops
-  // the all-zero pages of descriptors never used); a record touching a missing page is skipped.
-  const descs = readTolerant(mem, 'prb->desc_ring.descs', descsVa, count * L.sizeDesc);
-  const infos = readTolerant(mem, 'prb->desc_ring.infos', infosVa, count * L.sizeInfo);
-  const data = readTolerant(mem, 'prb->text_data_ring.data', dataVa, size);
+  return { prb, count, descsVa, infosVa, headId, tailId, sizeBits, size, dataVa, headLpos, tailLpos, fail };
+}
+
+/** The ring's three arrays. */
+interface RingBytes {
+  descs: TolerantBytes;
+  infos: TolerantBytes;
+  data: TolerantBytes;
+}
+
+/**
+ * The arrays are read page by page where the dump lacks some pages (a filtered dump drops the
+ * all-zero pages of descriptors never used); a record touching a missing page is skipped.
+ */
+function readRingArrays(mem: KernelVirtReader, r: Ring, L: PrbLayout, warnings: string[]): RingBytes {
+  const descs = readTolerant(mem, 'prb->desc_ring.descs', r.descsVa, r.count * L.sizeDesc);
+  const infos = readTolerant(mem, 'prb->desc_ring.infos', r.infosVa, r.count * L.sizeInfo);
+  const data = readTolerant(mem, 'prb->text_data_ring.data', r.dataVa, r.size);
   for (const [what, a] of [
     ['descriptors', descs],
     ['infos', infos],
@@ -61,122 +126,105 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
   ] as const) {
     if (a.missingPages) warnings.push(`${a.missingPages} page(s) of the ring's ${what} are not in the dump`);
   }
+  return { descs, infos, data };
+}
 
-  // Walk tail..head; a distance beyond the ring means the ids are corrupt: keep the newest `count`.
-  let first = tailId;
-  const span = Number((headId - tailId) & DESC_ID_MASK) + 1;
-  if (span > count) {
-    warnings.push(`desc_ring tail_id ${hex(tailId)} and head_id ${hex(headId)} are ${span} apart, more than its ${count} descriptors: reading the newest ${count}`);
-    first = (headId - BigInt(count) + 1n) & DESC_ID_MASK;
+/** The ids to walk, tail..head; a distance beyond the ring means the ids are corrupt: keep the newest `count`. */
+function idWindow(r: Ring, warnings: string[]): { first: bigint; n: number } {
+  let first = r.tailId;
+  const span = Number((r.headId - r.tailId) & DESC_ID_MASK) + 1;
+  if (span > r.count) {
+    warnings.push(`desc_ring tail_id ${hex(r.tailId)} and head_id ${hex(r.headId)} are ${span} apart, more than its ${r.count} descriptors: reading the newest ${r.count}`);
+    first = (r.headId - BigInt(r.count) + 1n) & DESC_ID_MASK;
   }
-  const n = Math.min(span, count);
-  const wraps = (lpos: bigint) => lpos >> BigInt(sizeBits);
+  return { first, n: Math.min(span, r.count) };
+}
+
+/** Descriptor `id`: its record, or why it is skipped (seq null until the slot is known to hold `id`). */
+function readRecord(r: Ring, a: RingBytes, L: PrbLayout, id: bigint): LogRecord | SkippedRecord {
+  const i = Number(id & BigInt(r.count - 1));
+  const d = i * L.sizeDesc;
+  const io = i * L.sizeInfo;
+  if (!a.descs.has(d, L.sizeDesc) || !a.infos.has(io, L.sizeInfo)) return { seq: null, id: hex(id), reason: 'not_in_dump' };
+  const sv = u64(a.descs, d + L.descStateVar + L.atomicCounter);
+  const seqRaw = u64(a.infos, io + L.infoSeq);
+  const seq = seqRaw <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seqRaw) : null;
+  if ((sv & DESC_ID_MASK) !== id) return { seq: null, id: hex(id), reason: 'id_mismatch' };
+  const skip = (reason: SkipReason): SkippedRecord => ({ seq, id: hex(id), reason });
+  const state = Number(sv >> DESC_FLAGS_SHIFT);
+  if (state === DESC_STATE.reserved) return skip('reserved');
+  if (state === DESC_STATE.reusable) return skip('reusable');
+  const text = textOf(r, a, L, d, io, id);
+  if (typeof text === 'string') return skip(text);
+  return recordOf(a.infos, io, L, seq, state, text);
+}
+
+/**
+ * The text of the record in descriptor slot `d` (info `io`), by get_data()'s rules, or why
+ * there is none. NO_LPOS in both positions is an empty line.
+ */
+function textOf(r: Ring, a: RingBytes, L: PrbLayout, d: number, io: number, id: bigint): { text: Uint8Array; truncated: boolean } | SkipReason {
+  const begin = u64(a.descs, d + L.descTextBlkLpos + L.lposBegin);
+  const next = u64(a.descs, d + L.descTextBlkLpos + L.lposNext);
+  const textLen = u16(a.infos, io + L.infoTextLen);
+  if (begin & 1n && begin === next) return begin !== NO_LPOS ? 'no_data' : { text: new Uint8Array(0), truncated: false };
+  const sizeN = BigInt(r.size);
+  const wraps = (lpos: bigint) => lpos >> BigInt(r.sizeBits);
   const idx = (lpos: bigint) => Number(lpos & (sizeN - 1n));
-  const inWindow = (lpos: bigint) => ((lpos - tailLpos) & U64) <= ((headLpos - tailLpos) & U64);
-  const decoder = new TextDecoder('latin1');
-  const cstr = (b: Uint8Array, o: number, len: number) => {
-    const s = b.subarray(o, o + len);
-    const z = s.indexOf(0);
-    return decoder.decode(z >= 0 ? s.subarray(0, z) : s);
-  };
-
-  const records: LogRecord[] = [];
-  const skipped: SkippedRecord[] = [];
-  let firstReadableSeq: number | null = null;
-  let firstSeenSeq: number | null = null;
-  for (let k = 0; k < n; k++) {
-    const id = (first + BigInt(k)) & DESC_ID_MASK;
-    const i = Number(id & BigInt(count - 1));
-    const d = i * L.sizeDesc;
-    const io = i * L.sizeInfo;
-    if (!descs.has(d, L.sizeDesc) || !infos.has(io, L.sizeInfo)) {
-      skipped.push({ seq: null, id: hex(id), reason: 'not_in_dump' });
-      continue;
-    }
-    const sv = u64(descs, d + L.descStateVar + L.atomicCounter);
-    const seqRaw = u64(infos, io + L.infoSeq);
-    const seq = seqRaw <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seqRaw) : null;
-    const skip = (reason: SkippedRecord['reason']) => {
-      // Before the first readable record, recycled descriptors are simply old records that
-      // were overwritten; they are counted by `overwritten`, not listed.
-      if (firstReadableSeq === null && (reason === 'reusable' || reason === 'id_mismatch')) return;
-      skipped.push({ seq: reason === 'id_mismatch' ? null : seq, id: hex(id), reason });
-    };
-    if ((sv & DESC_ID_MASK) !== id) {
-      skip('id_mismatch');
-      continue;
-    }
-    if (firstSeenSeq === null && seq !== null) firstSeenSeq = seq;
-    const state = Number(sv >> DESC_FLAGS_SHIFT);
-    if (state === DESC_STATE.reserved) {
-      skip('reserved');
-      continue;
-    }
-    if (state === DESC_STATE.reusable) {
-      skip('reusable');
-      continue;
-    }
-    const begin = u64(descs, d + L.descTextBlkLpos + L.lposBegin);
-    const next = u64(descs, d + L.descTextBlkLpos + L.lposNext);
-    let text: Uint8Array;
-    let truncated = false;
-    const textLen = u16(infos, io + L.infoTextLen);
-    if (begin & 1n && begin === next) {
-      if (begin !== NO_LPOS) {
-        skip('no_data');
-        continue;
-      }
-      text = new Uint8Array(0); // an empty line
-    } else {
-      let off: number;
-      let blockSize: number;
-      if (wraps(begin) === wraps(next) && begin < next) {
-        off = idx(begin);
-        blockSize = Number(next - begin);
-      } else if (wraps((begin + sizeN) & U64) === wraps(next)) {
-        off = 0;
-        blockSize = idx(next);
-      } else {
-        skip('bad_lpos');
-        continue;
-      }
-      if (begin % 8n || next % 8n || blockSize < DATA_BLOCK_ID_SIZE || off + blockSize > size) {
-        skip('bad_lpos');
-        continue;
-      }
-      if (!data.has(off, blockSize) || !data.has(idx(begin), DATA_BLOCK_ID_SIZE)) {
-        skip('not_in_dump');
-        continue;
-      }
-      // Data outside [tail_lpos, head_lpos], or a block that names another descriptor, was overwritten.
-      if (!inWindow(begin) || !inWindow(next) || (u64(data, idx(begin)) & DESC_ID_MASK) !== id) {
-        skip('data_overwritten');
-        continue;
-      }
-      const avail = blockSize - DATA_BLOCK_ID_SIZE;
-      truncated = textLen > avail;
-      text = data.slice(off + DATA_BLOCK_ID_SIZE, off + DATA_BLOCK_ID_SIZE + Math.min(textLen, avail));
-    }
-    const rec: LogRecord = {
-      seq,
-      tsNsec: u64(infos, io + L.infoTsNsec),
-      // facility and flags:5/level:3 follow text_len (struct printk_info since 5.10); not exported
-      facility: infos[io + L.infoTextLen + 2]!,
-      level: infos[io + L.infoTextLen + 3]! >> 5,
-      callerId: L.infoCallerId >= 0 ? u32(infos, io + L.infoCallerId) : null,
-      text,
-      state: state === DESC_STATE.committed ? 'committed' : 'finalized',
-    };
-    if (truncated) rec.truncated = true;
-    if (L.infoDevInfo >= 0 && L.devSubsystem >= 0 && L.devDevice >= 0) {
-      const dv = io + L.infoDevInfo;
-      const subsystem = cstr(infos, dv + L.devSubsystem, Math.max(0, L.lenSubsystem));
-      const device = cstr(infos, dv + L.devDevice, Math.max(0, L.lenDevice));
-      if (subsystem || device) rec.dev = { subsystem, device };
-    }
-    if (firstReadableSeq === null) firstReadableSeq = seq;
-    records.push(rec);
+  const inWindow = (lpos: bigint) => ((lpos - r.tailLpos) & U64) <= ((r.headLpos - r.tailLpos) & U64);
+  let off: number;
+  let blockSize: number;
+  if (wraps(begin) === wraps(next) && begin < next) {
+    off = idx(begin);
+    blockSize = Number(next - begin);
+  } else if (wraps((begin + sizeN) & U64) === wraps(next)) {
+    off = 0;
+    blockSize = idx(next);
+  } else {
+    return 'bad_lpos';
   }
+  if (begin % 8n || next % 8n || blockSize < DATA_BLOCK_ID_SIZE || off + blockSize > r.size) return 'bad_lpos';
+  if (!a.data.has(off, blockSize) || !a.data.has(idx(begin), DATA_BLOCK_ID_SIZE)) return 'not_in_dump';
+  // Data outside [tail_lpos, head_lpos], or a block that names another descriptor, was overwritten.
+  if (!inWindow(begin) || !inWindow(next) || (u64(a.data, idx(begin)) & DESC_ID_MASK) !== id) return 'data_overwritten';
+  const avail = blockSize - DATA_BLOCK_ID_SIZE;
+  return {
+    text: a.data.slice(off + DATA_BLOCK_ID_SIZE, off + DATA_BLOCK_ID_SIZE + Math.min(textLen, avail)),
+    truncated: textLen > avail,
+  };
+}
+
+const decoder = new TextDecoder('latin1');
+
+function cstr(b: Uint8Array, o: number, len: number): string {
+  const s = b.subarray(o, o + len);
+  const z = s.indexOf(0);
+  return decoder.decode(z >= 0 ? s.subarray(0, z) : s);
+}
+
+/** The record printk_info `io` describes, with its text. */
+function recordOf(infos: Uint8Array, io: number, L: PrbLayout, seq: number | null, state: number, t: { text: Uint8Array; truncated: boolean }): LogRecord {
+  const rec: LogRecord = {
+    seq,
+    tsNsec: u64(infos, io + L.infoTsNsec),
+    // facility and flags:5/level:3 follow text_len (struct printk_info since 5.10); not exported
+    facility: infos[io + L.infoTextLen + 2]!,
+    level: infos[io + L.infoTextLen + 3]! >> 5,
+    callerId: L.infoCallerId >= 0 ? u32(infos, io + L.infoCallerId) : null,
+    text: t.text,
+    state: state === DESC_STATE.committed ? 'committed' : 'finalized',
+  };
+  if (t.truncated) rec.truncated = true;
+  if (L.infoDevInfo >= 0 && L.devSubsystem >= 0 && L.devDevice >= 0) {
+    const dv = io + L.infoDevInfo;
+    const subsystem = cstr(infos, dv + L.devSubsystem, Math.max(0, L.lenSubsystem));
+    const device = cstr(infos, dv + L.devDevice, Math.max(0, L.lenDevice));
+    if (subsystem || device) rec.dev = { subsystem, device };
+  }
+  return rec;
+}
+
+function checkSeqOrder(records: readonly LogRecord[], warnings: string[]): void {
   for (let i = 1; i < records.length; i++) {
     const a = records[i - 1]!.seq;
     const b = records[i]!.seq;
@@ -185,15 +233,6 @@ export function decodeLockless(mem: KernelVirtReader, vi: Vmcoreinfo, L: PrbLayo
       break;
     }
   }
-  return {
-    format: 'lockless',
-    records,
-    overwritten: firstReadableSeq ?? firstSeenSeq ?? 0,
-    skipped,
-    dropped: Number(fail),
-    buffer: { address: prb, textBytes: size, descriptors: count },
-    warnings,
-  };
 }
 
 /** Bytes read with pages the dump lacks left zero; `has` tells whether a range was all read. */

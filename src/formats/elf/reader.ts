@@ -90,6 +90,40 @@ export function looksLikeElf(head: Uint8Array): boolean {
  */
 export function openElfDump(source: ByteSource): ElfDumpReader {
   const path = source.path;
+  const ehdr = readEhdr(source);
+  const warnings: ElfReaderWarning[] = [];
+  const arch = archOf(ehdr, warnings);
+  const phdrs = readPhdrs(source, ehdr);
+  const notes = readNotes(source, phdrs);
+  const vmcoreinfo = parseTolerant(notes.vmcoreinfoText, warnings);
+  // Every pfn below is in the dump's own page size (4, 16 or 64 KiB on arm64).
+  const PAGE = dumpPageSize(vmcoreinfo, warnings, path);
+  const loads = phdrs.filter((p) => p.type === PT_LOAD);
+  const { spans, maxMapnr } = loadSpans(source, ehdr, phdrs, PAGE, warnings);
+  const pieces = resolveFirstWins(spans);
+  const { kernelText, pageOffset } = kernelMaps(loads);
+  const readPhys = makePhysReader(source, pieces);
+  const info = headerInfo(vmcoreinfo, notes, kernelText, arch, PAGE, physReaderBig(readPhys), warnings);
+  return elfReader(source, {
+    ehdr,
+    info,
+    vmcoreinfoText: notes.vmcoreinfoText,
+    vmcoreinfo,
+    maxMapnr,
+    presentRuns: presentRuns(pieces, PAGE, maxMapnr),
+    loads,
+    noteSegment: notes.phdrs.length ? { phdr: notes.phdrs[0]!, data: notes.data } : null,
+    pieces,
+    kernelText,
+    pageOffset,
+    warnings,
+    readPhys,
+  });
+}
+
+/** The ELF header, checked to be a 64-bit little-endian ET_CORE with 56-byte program headers. */
+function readEhdr(source: ByteSource): Elf64Ehdr {
+  const path = source.path;
   const fileSize = source.size;
   if (fileSize < EHDR_SIZE) {
     const head = Buffer.alloc(Math.min(fileSize, 16));
@@ -110,44 +144,71 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
   if (ehdr.phentsize !== PHDR_SIZE) {
     throw new VmcoreError('E_FORMAT', `${path}: e_phentsize ${ehdr.phentsize} is not ${PHDR_SIZE}`, { path, offset: 54 });
   }
-  const warnings: ElfReaderWarning[] = [];
+  return ehdr;
+}
+
+/** The architecture address translation uses; another e_machine is read all the same, with a warning. */
+function archOf(ehdr: Elf64Ehdr, warnings: ElfReaderWarning[]): KernelArch | undefined {
   if (ehdr.machine !== EM_X86_64 && ehdr.machine !== EM_AARCH64) {
     // Physical reads work for any machine; only address translation is per architecture.
     warnings.push({ code: 'machine', machine: ehdr.machine, message: `e_machine ${ehdr.machine} is neither x86_64 (62) nor aarch64 (183)` });
   }
-  const arch: KernelArch | undefined = ehdr.machine === EM_AARCH64 ? 'arm64' : ehdr.machine === EM_X86_64 ? 'x86_64' : undefined;
+  return ehdr.machine === EM_AARCH64 ? 'arm64' : ehdr.machine === EM_X86_64 ? 'x86_64' : undefined;
+}
 
-  // Program-header count, honouring PN_XNUM (real count in section header 0's sh_info).
-  let phnum = ehdr.phnum;
-  if (phnum === PN_XNUM) {
-    if (ehdr.shoff === 0) {
-      throw new VmcoreError('E_FORMAT', `${path}: e_phnum is PN_XNUM but there is no section header`, { path, offset: 56 });
-    }
-    if (ehdr.shoff + SHDR_SIZE > fileSize) {
-      throw new VmcoreError('E_TRUNCATED', `${path}: section header 0 at ${hex(ehdr.shoff)} lies past the end of the file`, {
-        path,
-        offset: ehdr.shoff,
-      });
-    }
-    phnum = source.read(ehdr.shoff, SHDR_SIZE).readUInt32LE(44);
-  }
+/** The program-header table, bounded by LIMITS.maxPhdrs and by the file. */
+function readPhdrs(source: ByteSource, ehdr: Elf64Ehdr): Elf64Phdr[] {
+  const path = source.path;
+  const phnum = phdrCount(source, ehdr);
   if (phnum === 0) throw new VmcoreError('E_FORMAT', `${path}: ELF vmcore has no program headers`, { path, offset: 56 });
   if (phnum > LIMITS.maxPhdrs) {
     throw new VmcoreError('E_LIMIT', `${path}: ${phnum} program headers exceed the limit of ${LIMITS.maxPhdrs}`, { path, offset: 56 });
   }
   const phBytes = phnum * PHDR_SIZE;
-  if (ehdr.phoff + phBytes > fileSize) {
+  if (ehdr.phoff + phBytes > source.size) {
     throw new VmcoreError(
       'E_TRUNCATED',
-      `${path}: ${phnum} program headers at ${hex(ehdr.phoff)} need ${phBytes} bytes; file ends at ${hex(fileSize)}`,
+      `${path}: ${phnum} program headers at ${hex(ehdr.phoff)} need ${phBytes} bytes; file ends at ${hex(source.size)}`,
       { path, offset: ehdr.phoff },
     );
   }
   const phb = source.read(ehdr.phoff, phBytes);
   const phdrs: Elf64Phdr[] = [];
   for (let i = 0; i < phnum; i++) phdrs.push(decodePhdr(phb, i * PHDR_SIZE, ehdr.phoff + i * PHDR_SIZE));
+  return phdrs;
+}
 
-  // Notes: every PT_NOTE, concatenated (the kernel merges them into one; re-filtered files may not).
+/** e_phnum, honouring PN_XNUM (the real count in section header 0's sh_info). */
+function phdrCount(source: ByteSource, ehdr: Elf64Ehdr): number {
+  if (ehdr.phnum !== PN_XNUM) return ehdr.phnum;
+  const path = source.path;
+  if (ehdr.shoff === 0) {
+    throw new VmcoreError('E_FORMAT', `${path}: e_phnum is PN_XNUM but there is no section header`, { path, offset: 56 });
+  }
+  if (ehdr.shoff + SHDR_SIZE > source.size) {
+    throw new VmcoreError('E_TRUNCATED', `${path}: section header 0 at ${hex(ehdr.shoff)} lies past the end of the file`, {
+      path,
+      offset: ehdr.shoff,
+    });
+  }
+  return source.read(ehdr.shoff, SHDR_SIZE).readUInt32LE(44);
+}
+
+/** What the PT_NOTEs hold: their bytes, the CPU count and the (first) VMCOREINFO note. */
+interface ElfNotes {
+  phdrs: Elf64Phdr[];
+  /** Every PT_NOTE's bytes, concatenated in header order. */
+  data: Buffer;
+  nrCpus: number;
+  /** Where VMCOREINFO's text lies in `data`. */
+  vmcoreinfoLoc: { offsetInNotes: number; size: number } | null;
+  vmcoreinfoText: string | null;
+}
+
+/** Every PT_NOTE, concatenated (the kernel merges them into one; re-filtered files may not). */
+function readNotes(source: ByteSource, phdrs: readonly Elf64Phdr[]): ElfNotes {
+  const path = source.path;
+  const fileSize = source.size;
   const notePhdrs = phdrs.filter((p) => p.type === PT_NOTE);
   let noteBytes = 0;
   for (const p of notePhdrs) noteBytes += p.filesz;
@@ -155,9 +216,7 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     throw new VmcoreError('E_LIMIT', `${path}: ${noteBytes} bytes of notes exceed the limit of ${LIMITS.maxNoteBytes}`, { path });
   }
   const noteParts: Buffer[] = [];
-  let nrCpus = 0;
-  let vmcoreinfoLoc: { offsetInNotes: number; size: number } | null = null;
-  let vmcoreinfoText: string | null = null;
+  const out: ElfNotes = { phdrs: notePhdrs, data: Buffer.alloc(0), nrCpus: 0, vmcoreinfoLoc: null, vmcoreinfoText: null };
   let notesSoFar = 0;
   for (const p of notePhdrs) {
     if (p.offset + p.filesz > fileSize) {
@@ -169,43 +228,55 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     }
     const seg = source.read(p.offset, p.filesz);
     for (const n of decodeNotes(seg, p.offset)) {
-      if (n.name === 'CORE' && n.type === NT_PRSTATUS) nrCpus++;
-      else if (n.name === 'VMCOREINFO' && n.type === 0 && vmcoreinfoLoc === null) {
+      if (n.name === 'CORE' && n.type === NT_PRSTATUS) out.nrCpus++;
+      else if (n.name === 'VMCOREINFO' && n.type === 0 && out.vmcoreinfoLoc === null) {
         if (n.desc.length > LIMITS.maxVmcoreinfo) {
           throw new VmcoreError('E_LIMIT', `${path}: VMCOREINFO note of ${n.desc.length} bytes exceeds ${LIMITS.maxVmcoreinfo}`, {
             path,
             offset: n.descOffset,
           });
         }
-        vmcoreinfoLoc = { offsetInNotes: notesSoFar + (n.descOffset - p.offset), size: n.desc.length };
-        vmcoreinfoText = n.desc.toString('latin1');
+        out.vmcoreinfoLoc = { offsetInNotes: notesSoFar + (n.descOffset - p.offset), size: n.desc.length };
+        out.vmcoreinfoText = n.desc.toString('latin1');
       }
     }
     noteParts.push(seg);
     notesSoFar += seg.length;
   }
-  const notes = Buffer.concat(noteParts);
-  // A malformed VMCOREINFO must not make the dump unreadable: pages can still be copied.
-  let vmcoreinfo: Vmcoreinfo | null = null;
-  if (vmcoreinfoText !== null) {
-    try {
-      vmcoreinfo = parseVmcoreinfo(vmcoreinfoText);
-    } catch (e) {
-      if (!(e instanceof VmcoreError)) throw e;
-      warnings.push({ code: 'vmcoreinfo', message: `VMCOREINFO cannot be parsed: ${e.message}` });
-    }
+  out.data = Buffer.concat(noteParts);
+  return out;
+}
+
+/** VMCOREINFO parsed; a malformed one must not make the dump unreadable (pages can still be copied). */
+function parseTolerant(text: string | null, warnings: ElfReaderWarning[]): Vmcoreinfo | null {
+  if (text === null) return null;
+  try {
+    return parseVmcoreinfo(text);
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+    warnings.push({ code: 'vmcoreinfo', message: `VMCOREINFO cannot be parsed: ${e.message}` });
+    return null;
   }
+}
 
-  // Every pfn below is in the dump's own page size (4, 16 or 64 KiB on arm64).
-  const PAGE = dumpPageSize(vmcoreinfo, warnings, path);
-
-  // PT_LOADs.
-  const loads = phdrs.filter((p) => p.type === PT_LOAD);
+/**
+ * The PT_LOADs' file data by physical address, in header order, bounded to
+ * LIMITS.maxPhysAddrBits; data past the end of the file is cut off with a 'truncated' warning.
+ */
+function loadSpans(
+  source: ByteSource,
+  ehdr: Elf64Ehdr,
+  phdrs: readonly Elf64Phdr[],
+  PAGE: number,
+  warnings: ElfReaderWarning[],
+): { spans: PhysPiece[]; maxMapnr: number } {
+  const path = source.path;
+  const fileSize = source.size;
   const maxPhys = 2 ** LIMITS.maxPhysAddrBits;
   let maxEnd = 0;
   const spans: PhysPiece[] = [];
-  loads.forEach((p) => {
-    const idx = phdrs.indexOf(p);
+  phdrs.forEach((p, idx) => {
+    if (p.type !== PT_LOAD) return;
     if (p.paddr === 0xffffffffffffffffn) return; // makedumpfile: "p_paddr == -1" means no physical address
     const paddr = Number(p.paddr);
     if (p.paddr >= BigInt(maxPhys) || paddr + p.memsz > maxPhys) {
@@ -224,19 +295,8 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     maxEnd = Math.max(maxEnd, paddr + p.memsz);
     let filesz = p.filesz;
     if (p.offset + filesz > fileSize) {
-      const have = Math.max(0, fileSize - p.offset);
-      const firstMissingPfn = Math.floor((paddr + have) / PAGE);
-      const lastPfnEnd = Math.ceil((paddr + filesz) / PAGE);
-      warnings.push({
-        code: 'truncated',
-        phdrIndex: idx,
-        firstMissingPfn,
-        missingPages: lastPfnEnd - firstMissingPfn,
-        expectedEnd: p.offset + filesz,
-        fileSize,
-        message: `truncated input: PT_LOAD #${idx} needs data up to file offset ${hex(p.offset + filesz)} but the file ends at ${hex(fileSize)}; pfns from ${hex(firstMissingPfn)} are missing`,
-      });
-      filesz = have;
+      filesz = Math.max(0, fileSize - p.offset);
+      warnings.push(truncatedLoad(p, idx, filesz, fileSize, PAGE));
     }
     if (filesz > 0) spans.push({ start: paddr, end: paddr + filesz, fileOffset: p.offset });
   });
@@ -244,15 +304,79 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
   if (maxMapnr > LIMITS.maxMapnr) {
     throw new VmcoreError('E_LIMIT', `${path}: max_mapnr ${maxMapnr} exceeds ${LIMITS.maxMapnr}`, { path });
   }
-  const pieces = resolveFirstWins(spans);
-  // A pfn is present when its whole page has file data (a partial page at a truncation point is
-  // not). Kept as runs (bounded by the PT_LOADs); the whole-dump bitmap only when asked for.
+  return { spans, maxMapnr };
+}
+
+/** The warning for PT_LOAD #`idx`, of which the file holds only `have` bytes. */
+function truncatedLoad(p: Elf64Phdr, idx: number, have: number, fileSize: number, PAGE: number): ElfReaderWarning {
+  const paddr = Number(p.paddr);
+  const firstMissingPfn = Math.floor((paddr + have) / PAGE);
+  const lastPfnEnd = Math.ceil((paddr + p.filesz) / PAGE);
+  return {
+    code: 'truncated',
+    phdrIndex: idx,
+    firstMissingPfn,
+    missingPages: lastPfnEnd - firstMissingPfn,
+    expectedEnd: p.offset + p.filesz,
+    fileSize,
+    message: `truncated input: PT_LOAD #${idx} needs data up to file offset ${hex(p.offset + p.filesz)} but the file ends at ${hex(fileSize)}; pfns from ${hex(firstMissingPfn)} are missing`,
+  };
+}
+
+/**
+ * The present pfns as runs: a pfn is present when its whole page has file data (a partial page
+ * at a truncation point is not).
+ */
+function presentRuns(pieces: readonly PhysPiece[], PAGE: number, maxMapnr: number): [number, number][] {
   const runs: [number, number][] = [];
   for (const r of mergedRanges(pieces)) {
     const s = Math.ceil(r.start / PAGE);
     const e = Math.min(Math.floor(r.end / PAGE), maxMapnr);
     if (e > s) runs.push([s, e]);
   }
+  return runs;
+}
+
+/** Kernel-text mapping and PAGE_OFFSET, as makedumpfile derives them. */
+function kernelMaps(loads: readonly Elf64Phdr[]): { kernelText: KernelTextMapping | undefined; pageOffset: bigint | undefined } {
+  let kernelText: KernelTextMapping | undefined;
+  let pageOffset: bigint | undefined;
+  for (const p of loads) {
+    if (p.vaddr >= START_KERNEL_MAP) {
+      if (!kernelText) kernelText = { vaddr: p.vaddr, paddr: p.paddr };
+    } else if (p.vaddr >= 0x8000000000000000n) {
+      pageOffset = p.vaddr - p.paddr;
+    }
+  }
+  return { kernelText, pageOffset };
+}
+
+type PhysReader = ReturnType<typeof makePhysReader>;
+
+/** A bigint-addressed physical read for address translation: undefined where the dump has no data. */
+function physReaderBig(readPhys: PhysReader): (pa: bigint, len: number) => Uint8Array | undefined {
+  const maxPhys = 2 ** LIMITS.maxPhysAddrBits;
+  return (pa, len) => {
+    if (pa < 0n || pa + BigInt(len) > BigInt(maxPhys)) return undefined;
+    const b = new Uint8Array(len);
+    return readPhys(Number(pa), len, b, 0, false) < 0 ? b : undefined;
+  };
+}
+
+/** What {@link elfReader} is built from. */
+interface ElfReaderParts extends Omit<ElfDumpReader, 'format' | 'path' | 'present' | 'presentSet' | 'readPhys' | 'readPages' | 'close'> {
+  presentRuns: [number, number][];
+  readPhys: PhysReader;
+}
+
+/**
+ * The reader over what openElfDump found. Presence is kept as runs (bounded by the PT_LOADs);
+ * the whole-dump bitmap is built only when asked for.
+ */
+function elfReader(source: ByteSource, parts: ElfReaderParts): ElfDumpReader {
+  const { presentRuns: runs, readPhys, maxMapnr } = parts;
+  const path = source.path;
+  const PAGE = parts.info.pageSize;
   const presentSet = new PfnRanges(maxMapnr, runs);
   let presentBitmap: Bitmap | undefined;
   const present = (): Bitmap => {
@@ -266,19 +390,6 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     for (const [s, e] of runs) presentBitmap.setRange(s, e);
     return presentBitmap;
   };
-
-  // Kernel-text mapping and PAGE_OFFSET, as makedumpfile derives them.
-  let kernelText: KernelTextMapping | undefined;
-  let pageOffset: bigint | undefined;
-  for (const p of loads) {
-    if (p.vaddr >= START_KERNEL_MAP) {
-      if (!kernelText) kernelText = { vaddr: p.vaddr, paddr: p.paddr };
-    } else if (p.vaddr >= 0x8000000000000000n) {
-      pageOffset = p.vaddr - p.paddr;
-    }
-  }
-
-  const readPhys = makePhysReader(source, pieces);
   function readPhysBytes(paddr: number, len: number, buf: Uint8Array, bufOff = 0): void {
     const miss = readPhys(paddr, len, buf, bufOff, false);
     if (miss >= 0) {
@@ -289,31 +400,24 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
       });
     }
   }
-
-  const info = headerInfo(vmcoreinfo, notes, vmcoreinfoLoc, nrCpus, kernelText, arch, PAGE, (pa, len) => {
-    if (pa < 0n || pa + BigInt(len) > BigInt(maxPhys)) return undefined;
-    const b = new Uint8Array(len);
-    return readPhys(Number(pa), len, b, 0, false) < 0 ? b : undefined;
-  }, warnings);
-
-  const reader: ElfDumpReader = {
+  return {
     format: 'elf',
     path,
-    ehdr,
-    info,
-    vmcoreinfoText,
-    vmcoreinfo,
+    ehdr: parts.ehdr,
+    info: parts.info,
+    vmcoreinfoText: parts.vmcoreinfoText,
+    vmcoreinfo: parts.vmcoreinfo,
     maxMapnr,
     get present() {
       return present();
     },
     presentSet,
-    loads,
-    noteSegment: notePhdrs.length ? { phdr: notePhdrs[0]!, data: notes } : null,
-    pieces,
-    kernelText,
-    pageOffset,
-    warnings,
+    loads: parts.loads,
+    noteSegment: parts.noteSegment,
+    pieces: parts.pieces,
+    kernelText: parts.kernelText,
+    pageOffset: parts.pageOffset,
+    warnings: parts.warnings,
     readPhys: readPhysBytes,
     readPages(pfn: number, count: number, buf: Uint8Array, bufOff = 0): void {
       if (count <= 0) return;
@@ -326,7 +430,6 @@ export function openElfDump(source: ByteSource): ElfDumpReader {
     },
     close: () => source.close(),
   };
-  return reader;
 }
 
 /** Resolve overlapping file-data spans: the first in header order wins; adjacent pieces with contiguous file data merge. */
@@ -433,9 +536,7 @@ function cstr(b: Uint8Array, off: number, len: number): string {
 /** Header facts: utsname from init_uts_ns when translation allows, else from OSRELEASE. */
 function headerInfo(
   vi: Vmcoreinfo | null,
-  notes: Buffer,
-  vmcoreinfoLoc: { offsetInNotes: number; size: number } | null,
-  nrCpus: number,
+  notes: ElfNotes,
   kernelText: KernelTextMapping | undefined,
   arch: KernelArch | undefined,
   pageSize: number,
@@ -452,72 +553,100 @@ function headerInfo(
   };
   let physBase = 0n;
   if (vi) {
-    let pb: bigint | undefined;
-    try {
-      pb = vi.number('phys_base');
-    } catch (e) {
-      if (!(e instanceof VmcoreError)) throw e;
-      warnings.push({ code: 'vmcoreinfo', message: e.message });
-    }
-    if (pb !== undefined) physBase = BigInt.asUintN(64, pb);
-    else if (kernelText) physBase = BigInt.asUintN(64, kernelText.paddr - (kernelText.vaddr - START_KERNEL_MAP));
-    let sym: bigint | undefined;
-    let off: number | undefined;
-    try {
-      sym = vi.symbol('init_uts_ns');
-      off = vi.offset('uts_namespace.name');
-    } catch (e) {
-      if (!(e instanceof VmcoreError)) throw e;
-    }
-    if (sym !== undefined && off !== undefined) {
-      try {
-        const readU64 = (pa: bigint) => {
-          const b = readPhysBig(pa, 8);
-          return b ? Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0) : undefined;
-        };
-        const { translator } = kernelTranslator(vi, readU64, { kernelText, arch });
-        const va = sym + BigInt(off);
-        const len = 6 * UTS_LEN;
-        const buf = new Uint8Array(len);
-        let at = 0;
-        for (const piece of translator.translateRange(va, len)) {
-          const b = readPhysBig(piece.pa, piece.len);
-          if (!b) throw new VmcoreError('E_FORMAT', `init_uts_ns at physical ${hex(piece.pa)} is not in the dump`);
-          buf.set(b, at);
-          at += piece.len;
-        }
-        const u: Utsname = {
-          sysname: cstr(buf, 0, UTS_LEN),
-          nodename: cstr(buf, UTS_LEN, UTS_LEN),
-          release: cstr(buf, 2 * UTS_LEN, UTS_LEN),
-          version: cstr(buf, 3 * UTS_LEN, UTS_LEN),
-          machine: cstr(buf, 4 * UTS_LEN, UTS_LEN),
-          domainname: cstr(buf, 5 * UTS_LEN, UTS_LEN),
-        };
-        if (vi.osrelease !== undefined && u.release !== vi.osrelease) {
-          warnings.push({
-            code: 'utsname',
-            message: `init_uts_ns release "${u.release}" differs from OSRELEASE "${vi.osrelease}"; using OSRELEASE`,
-          });
-        } else {
-          utsname = u;
-        }
-      } catch (e) {
-        if (!(e instanceof VmcoreError)) throw e;
-        warnings.push({ code: 'utsname', message: `cannot read init_uts_ns (${e.message}); utsname from OSRELEASE` });
-      }
-    } else {
-      warnings.push({ code: 'utsname', message: 'VMCOREINFO lacks SYMBOL(init_uts_ns) or OFFSET(uts_namespace.name); utsname from OSRELEASE' });
-    }
+    physBase = physBaseOf(vi, kernelText, warnings);
+    utsname = utsnameOf(vi, kernelText, arch, readPhysBig, warnings) ?? utsname;
   }
   return {
     utsname,
     crashTime: tolerant(() => vi?.crashTime, warnings) ?? 0,
-    nrCpus,
+    nrCpus: notes.nrCpus,
     physBase,
-    notes,
-    vmcoreinfo: vmcoreinfoLoc,
+    notes: notes.data,
+    vmcoreinfo: notes.vmcoreinfoLoc,
     pageSize,
+  };
+}
+
+/** phys_base: VMCOREINFO's NUMBER(phys_base), else derived from the kernel-text PT_LOAD, else 0. */
+function physBaseOf(vi: Vmcoreinfo, kernelText: KernelTextMapping | undefined, warnings: ElfReaderWarning[]): bigint {
+  const pb = tolerant(() => vi.number('phys_base'), warnings);
+  if (pb !== undefined) return BigInt.asUintN(64, pb);
+  if (kernelText) return BigInt.asUintN(64, kernelText.paddr - (kernelText.vaddr - START_KERNEL_MAP));
+  return 0n;
+}
+
+/** The utsname in init_uts_ns, or undefined (with a warning) when it cannot be read or disagrees with OSRELEASE. */
+function utsnameOf(
+  vi: Vmcoreinfo,
+  kernelText: KernelTextMapping | undefined,
+  arch: KernelArch | undefined,
+  readPhysBig: (pa: bigint, len: number) => Uint8Array | undefined,
+  warnings: ElfReaderWarning[],
+): Utsname | undefined {
+  let sym: bigint | undefined;
+  let off: number | undefined;
+  try {
+    sym = vi.symbol('init_uts_ns');
+    off = vi.offset('uts_namespace.name');
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+  }
+  if (sym === undefined || off === undefined) {
+    warnings.push({ code: 'utsname', message: 'VMCOREINFO lacks SYMBOL(init_uts_ns) or OFFSET(uts_namespace.name); utsname from OSRELEASE' });
+    return undefined;
+  }
+  let u: Utsname;
+  try {
+    u = decodeUtsname(readInitUts(vi, sym + BigInt(off), kernelText, arch, readPhysBig));
+  } catch (e) {
+    if (!(e instanceof VmcoreError)) throw e;
+    warnings.push({ code: 'utsname', message: `cannot read init_uts_ns (${e.message}); utsname from OSRELEASE` });
+    return undefined;
+  }
+  if (vi.osrelease !== undefined && u.release !== vi.osrelease) {
+    warnings.push({
+      code: 'utsname',
+      message: `init_uts_ns release "${u.release}" differs from OSRELEASE "${vi.osrelease}"; using OSRELEASE`,
+    });
+    return undefined;
+  }
+  return u;
+}
+
+/** The six fields of init_uts_ns.name at virtual address `va`, read through the kernel's page tables. */
+function readInitUts(
+  vi: Vmcoreinfo,
+  va: bigint,
+  kernelText: KernelTextMapping | undefined,
+  arch: KernelArch | undefined,
+  readPhysBig: (pa: bigint, len: number) => Uint8Array | undefined,
+): Uint8Array {
+  const readU64 = (pa: bigint) => {
+    const b = readPhysBig(pa, 8);
+    return b ? Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0) : undefined;
+  };
+  const { translator } = kernelTranslator(vi, readU64, { kernelText, arch });
+  const len = 6 * UTS_LEN;
+  const buf = new Uint8Array(len);
+  let at = 0;
+  for (const piece of translator.translateRange(va, len)) {
+    const b = readPhysBig(piece.pa, piece.len);
+    if (!b) throw new VmcoreError('E_FORMAT', `init_uts_ns at physical ${hex(piece.pa)} is not in the dump`);
+    buf.set(b, at);
+    at += piece.len;
+  }
+  return buf;
+}
+
+/** struct new_utsname: six NUL-terminated fields of __NEW_UTS_LEN + 1 bytes. */
+function decodeUtsname(buf: Uint8Array): Utsname {
+  return {
+    sysname: cstr(buf, 0, UTS_LEN),
+    nodename: cstr(buf, UTS_LEN, UTS_LEN),
+    release: cstr(buf, 2 * UTS_LEN, UTS_LEN),
+    version: cstr(buf, 3 * UTS_LEN, UTS_LEN),
+    machine: cstr(buf, 4 * UTS_LEN, UTS_LEN),
+    domainname: cstr(buf, 5 * UTS_LEN, UTS_LEN),
   };
 }
 

@@ -154,6 +154,36 @@ function encodeXnumShdr(phnum: number): Uint8Array {
   return b;
 }
 
+/** Every PT_LOAD to write, with the input PT_LOAD it comes from, in file order. */
+function* plannedLoads(input: ElfWriterInput, ps: number, minHole: number): Generator<[ElfLoad, Piece]> {
+  for (const [li, load] of input.loads.entries()) {
+    for (const pc of planLoad(li, load, input.dumpable, ps, minHole)) yield [load, pc];
+  }
+}
+
+/** Where the headers, notes and page data go; e_phnum is PN_XNUM from 65535 headers on. */
+interface ElfLayout {
+  ehdr: ReturnType<typeof vmcoreEhdr>;
+  phnum: number;
+  xnum: boolean;
+  shdrOff: number;
+  noteOff: number;
+  dataStart: number;
+}
+
+function elfLayout(phnum: number, noteBytes: number, machine: number | undefined): ElfLayout {
+  const xnum = phnum >= PN_XNUM;
+  const shdrOff = EHDR_SIZE + PHDR_SIZE * phnum;
+  const noteOff = shdrOff + (xnum ? SHDR_SIZE : 0);
+  const ehdr = vmcoreEhdr(xnum ? PN_XNUM : phnum, machine);
+  if (xnum) {
+    ehdr.shoff = shdrOff;
+    ehdr.shentsize = SHDR_SIZE;
+    ehdr.shnum = 1;
+  }
+  return { ehdr, phnum, xnum, shdrOff, noteOff, dataStart: noteOff + noteBytes };
+}
+
 /**
  * Write `input` as an ELF64 vmcore to `sink`. On ENOSPC the header is rewritten with e_flags bit 0
  * (incomplete; not for flattened output) and E_NO_SPACE is rethrown with `data.stats`.
@@ -161,32 +191,19 @@ function encodeXnumShdr(phnum: number): Uint8Array {
 export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfWriteOptions): Promise<ElfWriteStats> {
   const ps = input.info.pageSize;
   const minHole = Math.max(1, Math.floor(opts.minHolePages));
-  const dumpable = input.dumpable;
   const notes = input.noteSegment;
 
   // Pass 1 (bitmap only): count program headers and pages to write.
   let nLoads = 0;
   let totalPages = 0;
-  for (const [li, load] of input.loads.entries()) {
-    for (const pc of planLoad(li, load, dumpable, ps, minHole)) {
-      nLoads++;
-      if (pc.fileEnd > pc.memStart) totalPages += Math.ceil(pc.fileEnd / ps) - Math.floor(pc.memStart / ps);
-    }
+  for (const [, pc] of plannedLoads(input, ps, minHole)) {
+    nLoads++;
+    if (pc.fileEnd > pc.memStart) totalPages += Math.ceil(pc.fileEnd / ps) - Math.floor(pc.memStart / ps);
   }
-  const phnum = 1 + nLoads;
-  const xnum = phnum >= PN_XNUM;
-  const shdrOff = EHDR_SIZE + PHDR_SIZE * phnum;
-  const noteOff = shdrOff + (xnum ? SHDR_SIZE : 0);
-  const dataStart = noteOff + notes.length;
-
-  const ehdr = vmcoreEhdr(xnum ? PN_XNUM : phnum, input.machine);
-  if (xnum) {
-    ehdr.shoff = shdrOff;
-    ehdr.shentsize = SHDR_SIZE;
-    ehdr.shnum = 1;
-  }
+  const layout = elfLayout(1 + nLoads, notes.length, input.machine);
+  const { ehdr } = layout;
   const stats: ElfWriteStats = {
-    phnum,
+    phnum: layout.phnum,
     loads: nLoads,
     pagesWritten: 0,
     zeroFilledPages: 0,
@@ -196,84 +213,14 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
     incomplete: false,
   };
   const tracked = new TrackedSink(sink);
-  let lastYield = performance.now();
 
   try {
     await tracked.write(0, encodeEhdr(ehdr));
-    if (xnum) await tracked.write(shdrOff, encodeXnumShdr(phnum));
-    if (notes.length) await tracked.write(noteOff, notes);
-
-    const phdrs = new SequentialWriter(tracked, EHDR_SIZE, PHDR_BUFFER);
-    const data = new SequentialWriter(tracked, dataStart, DATA_BUFFER);
-    const ph = new Uint8Array(PHDR_SIZE);
-    encodePhdr({ type: PT_NOTE, flags: 0, offset: noteOff, vaddr: 0n, paddr: 0n, filesz: notes.length, memsz: notes.length, align: 0n }, ph, 0);
-    phdrs.append(ph);
-
-    const pageBuf = new Uint8Array(BATCH_PAGES * ps);
-    const zeros = new Uint8Array(ps);
-    const appendData = async (bytes: Uint8Array): Promise<void> => {
-      if (data.space < bytes.length) await data.flush();
-      data.append(bytes);
-    };
-
-    for (const [li, load] of input.loads.entries()) {
-      for (const pc of planLoad(li, load, dumpable, ps, minHole)) {
-        if (phdrs.space < PHDR_SIZE) {
-          // Program headers on disk never describe data that is not yet on disk.
-          await data.flush();
-          await phdrs.flush();
-        }
-        const filesz = pc.fileEnd - pc.memStart;
-        const memsz = pc.memEnd - pc.memStart;
-        encodePhdr(
-          {
-            type: PT_LOAD,
-            flags: load.flags,
-            offset: data.pos,
-            vaddr: BigInt.asUintN(64, load.vaddr + BigInt(pc.memStart - Number(load.paddr))),
-            paddr: BigInt(pc.memStart),
-            filesz,
-            memsz,
-            align: 0n,
-          },
-          ph,
-          0,
-        );
-        phdrs.append(ph);
-        stats.pagesCut += Math.ceil(pc.memEnd / ps) - Math.ceil(pc.fileEnd / ps);
-
-        // File data: kept pages read in runs, short excluded runs as zeros.
-        const pFirst = Math.floor(pc.memStart / ps);
-        const pLast = Math.ceil(pc.fileEnd / ps);
-        const slice = (p: number, page: Uint8Array) =>
-          page.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, (p + 1) * ps) - p * ps);
-        for (let p = pFirst; p < pLast; ) {
-          if (!(p < dumpable.nbits && dumpable.get(p))) {
-            await appendData(slice(p, zeros));
-            stats.zeroFilledPages++;
-            p++;
-            continue;
-          }
-          const q = Math.min(dumpable.nextClear(p), pLast, p + BATCH_PAGES);
-          input.readPages(p, q - p, pageBuf, 0);
-          // Pages p..q-1 lie back to back in pageBuf; only the first and last can be partial
-          // (unaligned PT_LOAD edges), so their in-segment bytes are one contiguous range.
-          await data.appendLarge(pageBuf.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, q * ps) - p * ps));
-          stats.pagesWritten += q - p;
-          p = q;
-          opts.onProgress?.(stats.pagesWritten + stats.zeroFilledPages, totalPages);
-          if (opts.signal?.aborted) throw opts.signal.reason ?? new VmcoreError('E_INTERNAL', 'aborted');
-          if (performance.now() - lastYield >= YIELD_MS) {
-            // Synchronous writes never give the event loop a turn by themselves: a signal
-            // handler (temporary file clean-up) must still run promptly.
-            await yieldToEventLoop();
-            lastYield = performance.now();
-          }
-        }
-      }
-    }
-    await data.flush();
-    await phdrs.flush();
+    if (layout.xnum) await tracked.write(layout.shdrOff, encodeXnumShdr(layout.phnum));
+    if (notes.length) await tracked.write(layout.noteOff, notes);
+    const out = new LoadWriter(tracked, input, opts, layout, stats, totalPages);
+    for (const [load, pc] of plannedLoads(input, ps, minHole)) await out.write(load, pc);
+    await out.flush();
     await sink.finish();
   } catch (e) {
     if (e instanceof VmcoreError && e.code === 'E_NO_SPACE') {
@@ -284,4 +231,103 @@ export async function writeElf(input: ElfWriterInput, sink: DumpSink, opts: ElfW
   stats.bytesWritten = sink.bytesWritten;
   stats.fileSize = tracked.highWater;
   return stats;
+}
+
+/** Pass 2: the program header (PT_NOTE first) and the file data of every planned PT_LOAD, in order. */
+class LoadWriter {
+  private readonly phdrs: SequentialWriter;
+  private readonly data: SequentialWriter;
+  private readonly ph = new Uint8Array(PHDR_SIZE);
+  private readonly ps: number;
+  private readonly pageBuf: Uint8Array;
+  private readonly zeros: Uint8Array;
+  private lastYield = performance.now();
+
+  constructor(
+    tracked: TrackedSink,
+    private readonly input: ElfWriterInput,
+    private readonly opts: ElfWriteOptions,
+    layout: ElfLayout,
+    private readonly stats: ElfWriteStats,
+    private readonly totalPages: number,
+  ) {
+    this.phdrs = new SequentialWriter(tracked, EHDR_SIZE, PHDR_BUFFER);
+    this.data = new SequentialWriter(tracked, layout.dataStart, DATA_BUFFER);
+    const notes = input.noteSegment.length;
+    encodePhdr({ type: PT_NOTE, flags: 0, offset: layout.noteOff, vaddr: 0n, paddr: 0n, filesz: notes, memsz: notes, align: 0n }, this.ph, 0);
+    this.phdrs.append(this.ph);
+    this.ps = input.info.pageSize;
+    this.pageBuf = new Uint8Array(BATCH_PAGES * this.ps);
+    this.zeros = new Uint8Array(this.ps);
+  }
+
+  async write(load: ElfLoad, pc: Piece): Promise<void> {
+    const { phdrs, data, ph, ps } = this;
+    if (phdrs.space < PHDR_SIZE) {
+      // Program headers on disk never describe data that is not yet on disk.
+      await data.flush();
+      await phdrs.flush();
+    }
+    encodePhdr(
+      {
+        type: PT_LOAD,
+        flags: load.flags,
+        offset: data.pos,
+        vaddr: BigInt.asUintN(64, load.vaddr + BigInt(pc.memStart - Number(load.paddr))),
+        paddr: BigInt(pc.memStart),
+        filesz: pc.fileEnd - pc.memStart,
+        memsz: pc.memEnd - pc.memStart,
+        align: 0n,
+      },
+      ph,
+      0,
+    );
+    phdrs.append(ph);
+    this.stats.pagesCut += Math.ceil(pc.memEnd / ps) - Math.ceil(pc.fileEnd / ps);
+    await this.writeData(pc);
+  }
+
+  /** File data: kept pages read in runs, short excluded runs as zeros. */
+  private async writeData(pc: Piece): Promise<void> {
+    const { ps, data, stats, pageBuf } = this;
+    const dumpable = this.input.dumpable;
+    const pFirst = Math.floor(pc.memStart / ps);
+    const pLast = Math.ceil(pc.fileEnd / ps);
+    for (let p = pFirst; p < pLast; ) {
+      if (!(p < dumpable.nbits && dumpable.get(p))) {
+        const zero = this.zeros.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, (p + 1) * ps) - p * ps);
+        if (data.space < zero.length) await data.flush();
+        data.append(zero);
+        stats.zeroFilledPages++;
+        p++;
+        continue;
+      }
+      const q = Math.min(dumpable.nextClear(p), pLast, p + BATCH_PAGES);
+      this.input.readPages(p, q - p, pageBuf, 0);
+      // Pages p..q-1 lie back to back in pageBuf; only the first and last can be partial
+      // (unaligned PT_LOAD edges), so their in-segment bytes are one contiguous range.
+      await data.appendLarge(pageBuf.subarray(Math.max(pc.memStart, p * ps) - p * ps, Math.min(pc.fileEnd, q * ps) - p * ps));
+      stats.pagesWritten += q - p;
+      p = q;
+      this.progress();
+      if (performance.now() - this.lastYield >= YIELD_MS) {
+        // Synchronous writes never give the event loop a turn by themselves: a signal
+        // handler (temporary file clean-up) must still run promptly.
+        await yieldToEventLoop();
+        this.lastYield = performance.now();
+      }
+    }
+  }
+
+  /** Report progress; stop if aborted. */
+  private progress(): void {
+    const { opts, stats } = this;
+    opts.onProgress?.(stats.pagesWritten + stats.zeroFilledPages, this.totalPages);
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new VmcoreError('E_INTERNAL', 'aborted');
+  }
+
+  async flush(): Promise<void> {
+    await this.data.flush();
+    await this.phdrs.flush();
+  }
 }
