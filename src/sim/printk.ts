@@ -109,88 +109,134 @@ export function allocDynamicLogBuf(mb: Memblock, logBufLen: number): DynamicLogB
  */
 export function writePrintk(m: PrintkMachine, write: PhysWrite, dyn: DynamicLogBuf | null): SimPrintk {
   const format = m.opts.printk ?? defaultPrintkFormat(m.profile.osrelease);
-  const shift = m.opts.logBufShift ?? 17;
+  const shift = logBufShiftOf(m.opts);
+  const at = printkPlace(m.layout, write);
+  const bufBytes = dyn ? 1 << dyn.sizeBits : 1 << shift;
+  const records = generateLog(m, new Rng(hash32(m.opts.seed, 0x9a1c)), bufBytes);
+  return format === 'log_buf' ? writeLogBuf(at, records, bufBytes, dyn) : writeLockless(at, records, shift, dyn);
+}
+
+/** CONFIG_LOG_BUF_SHIFT: the static buffer is 2^shift bytes (default 17). */
+function logBufShiftOf(opts: PrintkMachine['opts']): number {
+  const shift = opts.logBufShift ?? 17;
   if (!Number.isInteger(shift) || shift < 12 || shift > 18) {
     throw new VmcoreError('E_USAGE', `logBufShift (CONFIG_LOG_BUF_SHIFT) must be 12..18, got ${shift}`, { option: 'logBufShift' });
   }
-  const text = m.layout.text;
+  return shift;
+}
+
+/** Where the printk variables live: kernel-image VAs and their physical addresses, and the direct map. */
+interface PrintkPlace {
+  sym(k: keyof typeof PRINTK_SYMBOL_OFFSETS): bigint;
+  imagePa(va: bigint): number;
+  directVa(pa: number): bigint;
+  /** The VMCOREINFO line `SYMBOL(name)=<va of k>`. */
+  symbolLine(name: string, k?: keyof typeof PRINTK_SYMBOL_OFFSETS): string;
+  write: PhysWrite;
+}
+
+function printkPlace(layout: SimLayout, write: PhysWrite): PrintkPlace {
+  const text = layout.text;
   const sym = (k: keyof typeof PRINTK_SYMBOL_OFFSETS) => text + BigInt(PRINTK_SYMBOL_OFFSETS[k]);
-  const imagePa = (va: bigint) => m.layout.kernelPhys + Number(va - text);
-  const directVa = (pa: number) => m.layout.pageOffset + BigInt(pa);
-  const rng = new Rng(hash32(m.opts.seed, 0x9a1c));
-  const bufBytes = dyn ? 1 << dyn.sizeBits : 1 << shift;
-  const records = generateLog(m, rng, bufBytes);
+  return {
+    sym,
+    imagePa: (va) => layout.kernelPhys + Number(va - text),
+    directVa: (pa) => layout.pageOffset + BigInt(pa),
+    symbolLine: (name, k = name as keyof typeof PRINTK_SYMBOL_OFFSETS) => `SYMBOL(${name})=${hex(sym(k))}`,
+    write,
+  };
+}
 
-  if (format === 'log_buf') {
-    const lb = new LogBufSim(bufBytes);
-    for (const r of records) lb.store(r);
-    const bufVa = dyn ? directVa(dyn.text) : sym('__log_buf');
-    write(dyn ? dyn.text : imagePa(sym('__log_buf')), lb.buf, true);
-    const u64 = (v: bigint) => Buffer.from(new BigUint64Array([v]).buffer);
-    const u32 = (v: number) => Buffer.from(new Uint32Array([v]).buffer);
-    write(imagePa(sym('prb')), u64(bufVa), false);
-    write(imagePa(sym('log_buf_len')), u32(bufBytes), false);
-    write(imagePa(sym('log_first_idx')), u32(lb.firstIdx), true);
-    write(imagePa(sym('log_next_idx')), u32(lb.nextIdx), true);
-    write(imagePa(sym('clear_idx')), u32(0), true);
-    const vmcoreinfo = [
-      `SYMBOL(log_buf)=${hex(sym('prb'))}`,
-      `SYMBOL(log_buf_len)=${hex(sym('log_buf_len'))}`,
-      `SYMBOL(log_first_idx)=${hex(sym('log_first_idx'))}`,
-      `SYMBOL(clear_idx)=${hex(sym('clear_idx'))}`,
-      `SYMBOL(log_next_idx)=${hex(sym('log_next_idx'))}`,
-      `SIZE(printk_log)=${PL.size}`,
-      `OFFSET(printk_log.ts_nsec)=${PL.tsNsec}`,
-      `OFFSET(printk_log.len)=${PL.len}`,
-      `OFFSET(printk_log.text_len)=${PL.textLen}`,
-      `OFFSET(printk_log.dict_len)=${PL.dictLen}`,
-    ];
-    return { format, vmcoreinfo, records, reserved: [], firstSeq: lb.firstSeq };
-  }
+const u64 = (v: bigint) => Buffer.from(new BigUint64Array([v]).buffer);
+const u32 = (v: number) => Buffer.from(new Uint32Array([v]).buffer);
 
-  const sizeBits = dyn ? dyn.sizeBits : shift;
-  const countBits = dyn ? dyn.countBits : shift - PRB_AVGBITS;
-  const rb = new PrbSim(countBits, sizeBits);
-  // The last record is being written by CPU 1 when the panicking CPU stops it (NMI): it stays reserved.
-  const partialAt = records.findIndex((r) => r.text.startsWith('sysrq: Trigger a crash')) + 1;
+/** The 3.5–5.9 format: the records in __log_buf (or the log_buf_len= buffer), its length and indexes. */
+function writeLogBuf(at: PrintkPlace, records: SimLogRecord[], bufBytes: number, dyn: DynamicLogBuf | null): SimPrintk {
+  const { sym, imagePa, directVa, write } = at;
+  const lb = new LogBufSim(bufBytes);
+  for (const r of records) lb.store(r);
+  const bufVa = dyn ? directVa(dyn.text) : sym('__log_buf');
+  write(dyn ? dyn.text : imagePa(sym('__log_buf')), lb.buf, true);
+  // `char *log_buf` sits where 5.10+ has `prb`
+  write(imagePa(sym('prb')), u64(bufVa), false);
+  write(imagePa(sym('log_buf_len')), u32(bufBytes), false);
+  write(imagePa(sym('log_first_idx')), u32(lb.firstIdx), true);
+  write(imagePa(sym('log_next_idx')), u32(lb.nextIdx), true);
+  write(imagePa(sym('clear_idx')), u32(0), true);
+  const vmcoreinfo = [
+    at.symbolLine('log_buf', 'prb'),
+    at.symbolLine('log_buf_len'),
+    at.symbolLine('log_first_idx'),
+    at.symbolLine('clear_idx'),
+    at.symbolLine('log_next_idx'),
+    `SIZE(printk_log)=${PL.size}`,
+    `OFFSET(printk_log.ts_nsec)=${PL.tsNsec}`,
+    `OFFSET(printk_log.len)=${PL.len}`,
+    `OFFSET(printk_log.text_len)=${PL.textLen}`,
+    `OFFSET(printk_log.dict_len)=${PL.dictLen}`,
+  ];
+  return { format: 'log_buf', vmcoreinfo, records, reserved: [], firstSeq: lb.firstSeq };
+}
+
+/** The 5.10+ format: the records in a printk_ringbuffer, `prb` pointing at it, clear_seq zero. */
+function writeLockless(at: PrintkPlace, records: SimLogRecord[], shift: number, dyn: DynamicLogBuf | null): SimPrintk {
+  const { sym, imagePa, write } = at;
+  const rb = new PrbSim(dyn ? dyn.countBits : shift - PRB_AVGBITS, dyn ? dyn.sizeBits : shift);
+  const reserved = storeStoppedMidPrintk(rb, records);
+  write(imagePa(sym('prb')), u64(placeRings(at, rb, shift, dyn)), false);
+  write(imagePa(sym('clear_seq')), Buffer.alloc(L.sizeLatchedSeq), true);
+  const vmcoreinfo = [at.symbolLine('prb'), at.symbolLine('printk_rb_static'), at.symbolLine('clear_seq'), ...PRB_KEYS.map(([f, k]) => `${k}=${L[f]}`)];
+  return { format: 'lockless', vmcoreinfo, records, reserved, firstSeq: rb.firstValidSeq() };
+}
+
+/**
+ * Stores the records; the one after the sysrq is being written by CPU 1 when the panicking CPU
+ * stops it (NMI): it stays reserved. Returns the reserved records' seqs.
+ */
+function storeStoppedMidPrintk(rb: PrbSim, records: SimLogRecord[]): number[] {
+  const partialAt = records.findIndex((r) => r.text.startsWith(SYSRQ_CRASH)) + 1;
   const reserved: number[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     if (i === partialAt) reserved.push(rb.storePartial(r));
     else rb.store(r);
   }
-  const static_ = {
-    rb: sym('printk_rb_static'),
-    descs: sym('_printk_rb_static_descs'),
-    infos: sym('_printk_rb_static_infos'),
-    text: sym('__log_buf'),
-  };
-  const used = dyn
-    ? { rb: sym('printk_rb_dynamic'), descs: directVa(dyn.descs), infos: directVa(dyn.infos), text: directVa(dyn.text) }
-    : static_;
-  const placeRing = (r: PrbSim, where: typeof used, pas: { descs: number; infos: number; text: number }) => {
-    write(pas.text, r.data, true);
-    write(pas.descs, r.descs, true);
-    write(pas.infos, r.infos, true);
-    write(imagePa(where.rb), r.encodeHeader(where.descs, where.infos, where.text), false);
-  };
-  if (dyn) {
-    // printk_rb_static keeps its boot-time (empty, bootstrap) state; prb points at the dynamic ring.
-    const empty = new PrbSim(shift - PRB_AVGBITS, shift);
-    placeRing(empty, static_, { descs: imagePa(static_.descs), infos: imagePa(static_.infos), text: imagePa(static_.text) });
-    placeRing(rb, used, { descs: dyn.descs, infos: dyn.infos, text: dyn.text });
-  } else {
-    placeRing(rb, used, { descs: imagePa(used.descs), infos: imagePa(used.infos), text: imagePa(used.text) });
+  return reserved;
+}
+
+/** Virtual addresses of a ring: its struct printk_ringbuffer and its three arrays. */
+interface RingVas {
+  rb: bigint;
+  descs: bigint;
+  infos: bigint;
+  text: bigint;
+}
+
+/**
+ * Writes the ring: in the kernel image (printk_rb_static), or with log_buf_len= in the memblock
+ * buffers (printk_rb_dynamic), printk_rb_static then keeping its boot-time (empty, bootstrap)
+ * state. Returns the address `prb` points at.
+ */
+function placeRings(at: PrintkPlace, rb: PrbSim, shift: number, dyn: DynamicLogBuf | null): bigint {
+  const { sym, imagePa, directVa } = at;
+  const static_: RingVas = { rb: sym('printk_rb_static'), descs: sym('_printk_rb_static_descs'), infos: sym('_printk_rb_static_infos'), text: sym('__log_buf') };
+  const staticPas = { descs: imagePa(static_.descs), infos: imagePa(static_.infos), text: imagePa(static_.text) };
+  if (!dyn) {
+    placeRing(at, rb, static_, staticPas);
+    return static_.rb;
   }
-  write(imagePa(sym('prb')), Buffer.from(new BigUint64Array([used.rb]).buffer), false);
-  write(imagePa(sym('clear_seq')), Buffer.alloc(L.sizeLatchedSeq), true);
-  const vmcoreinfo = [
-    `SYMBOL(prb)=${hex(sym('prb'))}`,
-    `SYMBOL(printk_rb_static)=${hex(sym('printk_rb_static'))}`,
-    `SYMBOL(clear_seq)=${hex(sym('clear_seq'))}`,
-    ...PRB_KEYS.map(([f, k]) => `${k}=${L[f]}`),
-  ];
-  return { format, vmcoreinfo, records, reserved, firstSeq: rb.firstValidSeq() };
+  placeRing(at, new PrbSim(shift - PRB_AVGBITS, shift), static_, staticPas);
+  const dynamic: RingVas = { rb: sym('printk_rb_dynamic'), descs: directVa(dyn.descs), infos: directVa(dyn.infos), text: directVa(dyn.text) };
+  placeRing(at, rb, dynamic, dyn);
+  return dynamic.rb;
+}
+
+/** One ring's arrays at `pas`, its header (pointing at `vas`) at `vas.rb`. */
+function placeRing(at: PrintkPlace, r: PrbSim, vas: RingVas, pas: { descs: number; infos: number; text: number }): void {
+  at.write(pas.text, r.data, true);
+  at.write(pas.descs, r.descs, true);
+  at.write(pas.infos, r.infos, true);
+  at.write(at.imagePa(vas.rb), r.encodeHeader(vas.descs, vas.infos, vas.text), false);
 }
 
 /**
@@ -330,7 +376,7 @@ export class PrbSim {
       this.setLpos(i, NO_LPOS, NO_LPOS);
       return { id, textOff: -1 };
     }
-    const size = BigInt((textLen + DATA_BLOCK_ID_SIZE + 7) & ~7);
+    const size = BigInt(dataBlockSize(textLen));
     if (size > this.size - BigInt(DATA_BLOCK_ID_SIZE)) throw new VmcoreError('E_INTERNAL', `printk record of ${textLen} bytes does not fit the ring`);
     const begin = this.headLpos;
     let next = (begin + size) & U64;
