@@ -7,7 +7,7 @@ interface ZlibHandle {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
   reset(): void;
 }
-type DeflateInternals = { _handle?: ZlibHandle; _writeState?: Uint32Array };
+type ZlibInternals = { _handle?: ZlibHandle; _writeState?: Uint32Array };
 
 type Compress = (page: Uint8Array, out: Uint8Array) => number;
 
@@ -34,7 +34,7 @@ function reusedStream(): Compress | null {
   } catch {
     return null;
   }
-  const { _handle: h, _writeState: ws } = z as unknown as DeflateInternals;
+  const { _handle: h, _writeState: ws } = z as unknown as ZlibInternals;
   if (!h || typeof h.writeSync !== 'function' || typeof h.reset !== 'function' || !(ws instanceof Uint32Array) || ws.length < 2) {
     return null;
   }
@@ -121,13 +121,14 @@ function reusedInflate(): Decompress | null {
     } catch {
       return false;
     }
-    ({ _handle: h, _writeState: ws } = z as unknown as DeflateInternals);
+    ({ _handle: h, _writeState: ws } = z as unknown as ZlibInternals);
     z.on('error', () => {}); // reported below, from the handle's state; the event would be late
     return !!h && typeof h.writeSync === 'function' && typeof h.reset === 'function' && ws instanceof Uint32Array && ws.length >= 2;
   };
   if (!open()) return null;
   const decompress: Decompress = (src, out) => {
-    if (!z || z.destroyed) open();
+    // A stream destroyed by bad data is replaced; should that fail, the public API serves.
+    if ((!z || z.destroyed) && !open()) return inflateFresh(src, out);
     if (scratch.length < out.length + 1) scratch = new Uint8Array(out.length + 1);
     let failed: string | null = null;
     try {
@@ -136,7 +137,7 @@ function reusedInflate(): Decompress | null {
       failed = (e as Error).message;
     }
     if (z!.destroyed || failed !== null) {
-      const why = failed ?? ((z as unknown as { errored?: Error }).errored?.message || 'invalid data');
+      const why = failed ?? (z!.errored?.message || 'invalid data');
       z = null;
       throw new VmcoreError('E_CORRUPT_PAGE', `zlib data does not decode: ${why}`);
     }

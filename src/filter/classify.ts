@@ -36,7 +36,7 @@ import { decideReportedBit, type ReportedBitDecision } from '../mm/pageflags.js'
 import { CLASS_NAMES, PageClass, emptyCounts, type PageClassName } from './classes.js';
 import { missingFreeListKeys, walkFreeLists, type FreeListResult } from './freelist.js';
 import { decideClasses, lenientFlagBits } from './decide.js';
-import { Classifier, DEFAULT_CYCLIC_BUFFER_KIB, managedEndOf, segmentsOf, windowPfns, type ScanPlan } from './walk.js';
+import { Classifier, DEFAULT_CYCLIC_BUFFER_KIB, managedEndOf, segmentsOf, windowPfns, type ClassWalk, type ScanPlan } from './walk.js';
 
 export { reportedKeys } from './decide.js';
 export { Classifier, ClassWalk } from './walk.js';
@@ -166,7 +166,13 @@ export interface ClassWindow {
  * default {@link DEFAULT_CYCLIC_BUFFER_KIB}) with one reused buffer, handing each window to
  * `onWindow` in pfn order: memory is the window, not max_mapnr. Returns the counts.
  */
-export function walkClassifier(k: Classifier, onWindow?: (w: ClassWindow) => void, cyclicBufferKiB = DEFAULT_CYCLIC_BUFFER_KIB): ClassSummary {
+export function walkClassifier(
+  k: Classifier,
+  onWindow?: (w: ClassWindow) => void,
+  cyclicBufferKiB = DEFAULT_CYCLIC_BUFFER_KIB,
+  /** The walk to drive (a caller that wants its `lastKept` afterwards passes its own). */
+  w: ClassWalk = k.walk(),
+): ClassSummary {
   const maxMapnr = k.summary.maxMapnr;
   const size = Math.min(maxMapnr, windowPfns(cyclicBufferKiB, k.pagesPerSection));
   let classes: Uint8Array;
@@ -174,9 +180,8 @@ export function walkClassifier(k: Classifier, onWindow?: (w: ClassWindow) => voi
     classes = new Uint8Array(size);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    throw new VmcoreError('E_LIMIT', `classifying a window of ${size} pfns needs ${size} bytes, more than this process can allocate`);
+    throw new VmcoreError('E_LIMIT', `classifying ${size} pfns needs ${size} bytes, more than this process can allocate (lower --cyclic-buffer)`);
   }
-  const w = k.walk();
   for (let base = 0; base < maxMapnr; base += size) {
     const end = Math.min(maxMapnr, base + size);
     w.window(base, end, classes);

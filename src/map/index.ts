@@ -10,6 +10,7 @@ import type { PfnSet } from '../io/pfn-set.js';
 import { CLASS_NAMES, NR_CLASSES, PageClass } from '../filter/classes.js';
 import { excludedClasses } from '../filter/dumplevel.js';
 import { addClassCounts, prepareClassifier, walkClassifier, type ClassSummary } from '../filter/index.js';
+import { isZero } from '../compress/batch.js';
 import { MAP_CLASS_NAMES, ZERO_CLASS, type MapClassName } from './palette.js';
 
 export * from './palette.js';
@@ -205,20 +206,9 @@ export class ZeroPageFinder {
 
   /** Read pages [pfn, e) and mark the zero ones (bit p - base). */
   private findIn(pfn: number, e: number, out: Bitmap, base: number): void {
-    const buf = this.buf;
-    this.reader.readPages(pfn, e - pfn, buf, 0);
-    const words = new BigUint64Array(buf.buffer, 0, ((e - pfn) * buf.length) / ZERO_RUN / 8);
-    const per = buf.length / ZERO_RUN / 8;
-    for (let i = 0; i < e - pfn; i++) {
-      let z = true;
-      for (let w = i * per; w < (i + 1) * per; w++) {
-        if (words[w] !== 0n) {
-          z = false;
-          break;
-        }
-      }
-      if (z) out.set(pfn - base + i);
-    }
+    const ps = this.buf.length / ZERO_RUN;
+    this.reader.readPages(pfn, e - pfn, this.buf, 0);
+    for (let i = 0; i < e - pfn; i++) if (isZero(this.buf, i * ps, ps)) out.set(pfn - base + i);
   }
 }
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { VmcoreError } from '../errors.js';
 import { openDump } from '../formats/probe.js';
 import { presentPfns, type DumpReader, type PageWriterInput, type PfnWindow, type PfnWindows } from '../formats/dump.js';
-import { DEFAULT_CYCLIC_BUFFER_KIB, buildDumpableBitmap, excludedClasses, prepareClassifier, windowPfns, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
+import { DEFAULT_CYCLIC_BUFFER_KIB, buildDumpableBitmap, excludedClasses, prepareClassifier, walkClassifier, windowPfns, type Classification, type Classifier, type ClassSummary } from '../filter/index.js';
 import { PfnRanges, windowBits } from '../io/pfn-set.js';
 import { Bitmap } from '../io/bitmap.js';
 import { loadCodec } from '../compress/index.js';
@@ -383,12 +383,13 @@ interface WindowedJob {
 function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob {
   const k = prepareClassifier(reader, { dumpLevel: opts.dumpLevels[0]!, reportedBit: opts.reportedBit });
   const maxMapnr = reader.maxMapnr;
-  const size = windowPfns(opts.cyclicBufferKiB ?? DEFAULT_CYCLIC_BUFFER_KIB, k.pagesPerSection);
+  const kib = opts.cyclicBufferKiB ?? DEFAULT_CYCLIC_BUFFER_KIB;
+  const size = windowPfns(kib, k.pagesPerSection);
   const single = maxMapnr <= size;
-  const buf = allocClasses(single ? maxMapnr : size);
+  // Pass 1: the triage commands' walk; its one window buffer is pass 2's (or, single, the classes).
   const w1 = k.walk();
-  for (let base = 0; base < maxMapnr; base += size) w1.window(base, Math.min(maxMapnr, base + size), buf);
-  const summary = w1.finish();
+  let buf: Uint8Array = new Uint8Array(0);
+  const summary = walkClassifier(k, (w) => void (buf = w.classes), kib, w1);
   const lastKept = w1.lastKept;
   const whole: (Classification & { lastKept: number }) | null = single ? { ...summary, classOf: buf, lastKept } : null;
   const outMax = outputMaxMapnr(summary, lastKept);
@@ -450,15 +451,6 @@ function classifyInWindows(reader: DumpReader, opts: FilterOptions): WindowedJob
       };
     },
   };
-}
-
-function allocClasses(n: number): Uint8Array {
-  try {
-    return new Uint8Array(n);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new VmcoreError('E_LIMIT', `classifying ${n} pfns needs ${n} bytes, more than this process can allocate (lower --cyclic-buffer)`);
-  }
 }
 
 /** The one window of a dump that fits: its classes from pass 1. */

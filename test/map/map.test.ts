@@ -64,6 +64,17 @@ describe('binning window by window (MapBinner)', () => {
         const zero = withZero ? cls.map((k, i) => (k === PageClass.kernel && i % 3 === 0 ? 1 : 0)) : null;
         const opts = { source: 'x', release: null, maxCells, columns: 4, zero };
         const want = buildMemoryMap(cls, n, opts);
+        // buildMemoryMap is a MapBinner fed one window: an oracle of its own, a histogram per
+        // cell (pages per cell the smallest power of two within maxCells; ties to the lowest id).
+        let ppc = 1;
+        while (Math.ceil(n / ppc) > maxCells) ppc *= 2;
+        const naive: number[] = [];
+        for (let a = 0; a < n; a += ppc) {
+          const hist = new Array<number>(ZERO_CLASS + 1).fill(0);
+          for (let p = a; p < Math.min(n, a + ppc); p++) hist[zero && zero[p] ? ZERO_CLASS : cls[p]!]!++;
+          naive.push(hist.indexOf(Math.max(...hist)));
+        }
+        expect(Array.from(want.cells.subarray(0, naive.length))).toEqual(naive);
         const b = new MapBinner(n, opts);
         for (let base = 0, i = 0; base < n; i++) {
           const end = Math.min(n, base + sizes[i % sizes.length]!);
